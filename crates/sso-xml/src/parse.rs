@@ -1,0 +1,417 @@
+use std::collections::HashMap;
+
+use xml::common::Position as _;
+use xml::reader::{ErrorKind as XmlErrorKind, EventReader, ParserConfig, XmlEvent};
+
+use crate::error::{Error, ErrorKind, Limit, Position};
+use crate::limits::Limits;
+use crate::tree::{
+    AttrData, Document, NONE, NodeData, NsDecl, Payload, PrefixId, QName, Span, UriId,
+};
+
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+impl Document {
+    /// Parses `input` with the default [`Limits`].
+    pub fn parse(input: &[u8]) -> Result<Document, Error> {
+        Document::parse_with(input, &Limits::default())
+    }
+
+    /// Parses `input`, refusing anything outside `limits`.
+    ///
+    /// Only UTF-8 is accepted (a byte-order mark is skipped): SAML messages travel as UTF-8 and
+    /// one encoding means one way to read every byte.
+    pub fn parse_with(input: &[u8], limits: &Limits) -> Result<Document, Error> {
+        if input.len() > limits.max_input_bytes {
+            return Err(Error::limit(
+                Limit::InputBytes,
+                limits.max_input_bytes,
+                None,
+            ));
+        }
+        let input = input.strip_prefix(UTF8_BOM).unwrap_or(input);
+        if let Err(e) = std::str::from_utf8(input) {
+            return Err(Error::new(
+                ErrorKind::NotUtf8 {
+                    byte_offset: e.valid_up_to(),
+                },
+                None,
+            ));
+        }
+        Builder::new(input, limits).run()
+    }
+}
+
+fn parser_config(limits: &Limits) -> ParserConfig {
+    // Our own limits are checked on each event with precise errors. xml-rs' limits only keep
+    // its internal buffers bounded by the input size in the meantime.
+    let bound = limits.max_input_bytes.saturating_add(1);
+    let mut config = ParserConfig::new()
+        .trim_whitespace(false)
+        .whitespace_to_characters(true)
+        .cdata_to_characters(true)
+        .ignore_comments(false)
+        .coalesce_characters(true)
+        .ignore_root_level_whitespace(true)
+        .ignore_end_of_stream(false)
+        .replace_unknown_entity_references(false);
+    config.allow_multiple_root_elements = true; // detected below, with a typed error
+    config.max_entity_expansion_length = 0;
+    config.max_entity_expansion_depth = 0;
+    config.max_attributes = bound;
+    config.max_attribute_length = bound;
+    config.max_data_length = bound;
+    config.max_name_length = bound;
+    config
+}
+
+struct Builder<'a> {
+    reader: EventReader<&'a [u8]>,
+    limits: &'a Limits,
+    nodes: Vec<NodeData>,
+    attrs: Vec<AttrData>,
+    decls: Vec<NsDecl>,
+    strings: String,
+    prefixes: Vec<Span>,
+    prefix_ids: HashMap<String, PrefixId>,
+    uris: Vec<Span>,
+    uri_ids: HashMap<String, UriId>,
+    /// In-scope binding for each prefix id (`NONE` = unbound).
+    scope: Vec<UriId>,
+    /// Undo log for `scope`: (prefix, previous binding).
+    undo: Vec<(PrefixId, UriId)>,
+    /// Open elements: (node id, undo log length at entry).
+    open: Vec<(u32, usize)>,
+    root_element: u32,
+}
+
+impl<'a> Builder<'a> {
+    fn new(input: &'a [u8], limits: &'a Limits) -> Self {
+        let mut b = Builder {
+            reader: EventReader::new_with_config(input, parser_config(limits)),
+            limits,
+            nodes: Vec::with_capacity(input.len() / 24 + 4),
+            attrs: Vec::new(),
+            decls: Vec::new(),
+            strings: String::with_capacity(input.len()),
+            prefixes: Vec::new(),
+            prefix_ids: HashMap::new(),
+            uris: Vec::new(),
+            uri_ids: HashMap::new(),
+            scope: Vec::new(),
+            undo: Vec::new(),
+            open: Vec::new(),
+            root_element: NONE,
+        };
+        b.intern_prefix(""); // id 0: no prefix
+        b.intern_uri(""); // id 0: no namespace
+        b.scope[0] = 0; // the default namespace starts out as "no namespace"
+        b.nodes.push(NodeData {
+            payload: Payload::Document,
+            parent: NONE,
+            first_child: NONE,
+            last_child: NONE,
+            next_sibling: NONE,
+            end: 1,
+            position: Position { line: 1, column: 1 },
+        });
+        b
+    }
+
+    fn position(&self) -> Position {
+        let p = self.reader.position();
+        Position {
+            line: u32::try_from(p.row.saturating_add(1)).unwrap_or(u32::MAX),
+            column: u32::try_from(p.column.saturating_add(1)).unwrap_or(u32::MAX),
+        }
+    }
+
+    fn push_str(&mut self, s: &str) -> Span {
+        let start = self.strings.len();
+        self.strings.push_str(s);
+        // Input is bounded by `max_input_bytes`, and the arena holds at most the input's
+        // text once more, so these fit unless a caller raises the limit past 2 GiB.
+        Span {
+            start: u32::try_from(start).unwrap_or(u32::MAX),
+            len: u32::try_from(s.len()).unwrap_or(0),
+        }
+    }
+
+    fn intern_prefix(&mut self, p: &str) -> PrefixId {
+        if let Some(id) = self.prefix_ids.get(p) {
+            return *id;
+        }
+        let id = self.prefixes.len() as PrefixId;
+        let span = self.push_str(p);
+        self.prefixes.push(span);
+        self.scope.push(NONE);
+        self.prefix_ids.insert(p.to_owned(), id);
+        id
+    }
+
+    fn intern_uri(&mut self, u: &str) -> UriId {
+        if let Some(id) = self.uri_ids.get(u) {
+            return *id;
+        }
+        let id = self.uris.len() as UriId;
+        let span = self.push_str(u);
+        self.uris.push(span);
+        self.uri_ids.insert(u.to_owned(), id);
+        id
+    }
+
+    fn check_text(&self, len: usize) -> Result<(), Error> {
+        if len > self.limits.max_text_len {
+            return Err(Error::limit(
+                Limit::TextLength,
+                self.limits.max_text_len,
+                Some(self.position()),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_name(&self, len: usize) -> Result<(), Error> {
+        if len > self.limits.max_name_len {
+            return Err(Error::limit(
+                Limit::NameLength,
+                self.limits.max_name_len,
+                Some(self.position()),
+            ));
+        }
+        Ok(())
+    }
+
+    fn parent(&self) -> u32 {
+        self.open.last().map_or(0, |(id, _)| *id)
+    }
+
+    fn add_node(&mut self, payload: Payload, position: Position) -> Result<u32, Error> {
+        if self.nodes.len() > self.limits.max_nodes {
+            return Err(Error::limit(
+                Limit::Nodes,
+                self.limits.max_nodes,
+                Some(position),
+            ));
+        }
+        let id = self.nodes.len() as u32;
+        let parent = self.parent();
+        self.nodes.push(NodeData {
+            payload,
+            parent,
+            first_child: NONE,
+            last_child: NONE,
+            next_sibling: NONE,
+            end: id + 1,
+            position,
+        });
+        let prev_last = self
+            .nodes
+            .get(parent as usize)
+            .map_or(NONE, |p| p.last_child);
+        if let Some(prev) = self.nodes.get_mut(prev_last as usize) {
+            prev.next_sibling = id;
+        }
+        if let Some(p) = self.nodes.get_mut(parent as usize) {
+            if p.first_child == NONE {
+                p.first_child = id;
+            }
+            p.last_child = id;
+        }
+        Ok(id)
+    }
+
+    fn map_error(&self, e: &xml::reader::Error) -> Error {
+        let p = e.position();
+        let position = Some(Position {
+            line: u32::try_from(p.row.saturating_add(1)).unwrap_or(u32::MAX),
+            column: u32::try_from(p.column.saturating_add(1)).unwrap_or(u32::MAX),
+        });
+        match e.kind() {
+            XmlErrorKind::UnexpectedEof => Error::new(ErrorKind::Truncated, position),
+            XmlErrorKind::Utf8(_) => Error::new(ErrorKind::NotUtf8 { byte_offset: 0 }, position),
+            XmlErrorKind::Syntax(msg) if msg.starts_with("Unexpected end of stream") => {
+                if self.root_element == NONE && self.open.is_empty() && msg.contains("no root") {
+                    Error::new(ErrorKind::NoRoot, position)
+                } else {
+                    Error::new(ErrorKind::Truncated, position)
+                }
+            }
+            XmlErrorKind::Syntax(msg) => {
+                Error::new(ErrorKind::Malformed(msg.to_string()), position)
+            }
+            _ => Error::new(ErrorKind::Malformed(e.to_string()), position),
+        }
+    }
+
+    fn run(mut self) -> Result<Document, Error> {
+        loop {
+            let event = match self.reader.next() {
+                Ok(ev) => ev,
+                Err(e) => return Err(self.map_error(&e)),
+            };
+            let position = self.position();
+            match event {
+                XmlEvent::StartDocument { encoding, .. } => {
+                    if !encoding.eq_ignore_ascii_case("utf-8") {
+                        return Err(Error::new(
+                            ErrorKind::UnsupportedEncoding(encoding),
+                            Some(position),
+                        ));
+                    }
+                }
+                XmlEvent::Doctype { .. } => {
+                    return Err(Error::new(ErrorKind::DoctypeForbidden, Some(position)));
+                }
+                XmlEvent::StartElement {
+                    name,
+                    attributes,
+                    namespace,
+                } => {
+                    if self.open.is_empty() {
+                        if self.root_element != NONE {
+                            return Err(Error::new(ErrorKind::MultipleRoots, Some(position)));
+                        }
+                    }
+                    if self.open.len() >= self.limits.max_depth {
+                        return Err(Error::limit(
+                            Limit::Depth,
+                            self.limits.max_depth,
+                            Some(position),
+                        ));
+                    }
+                    if attributes.len() > self.limits.max_attributes {
+                        return Err(Error::limit(
+                            Limit::Attributes,
+                            self.limits.max_attributes,
+                            Some(position),
+                        ));
+                    }
+                    // xml-rs reports the whole in-scope mapping, including the fixed `xml` and
+                    // `xmlns` entries; bound it before walking it.
+                    if namespace.0.len() > self.limits.max_namespaces.saturating_add(3) {
+                        return Err(Error::limit(
+                            Limit::Namespaces,
+                            self.limits.max_namespaces,
+                            Some(position),
+                        ));
+                    }
+                    let undo_mark = self.undo.len();
+                    let decl_start = self.decls.len() as u32;
+                    for (prefix, uri) in &namespace.0 {
+                        if prefix == "xml" || prefix == "xmlns" {
+                            continue;
+                        }
+                        self.check_name(prefix.len())?;
+                        self.check_text(uri.len())?;
+                        let pid = self.intern_prefix(prefix);
+                        let uid = self.intern_uri(uri);
+                        let slot = self.scope.get_mut(pid as usize);
+                        if let Some(slot) = slot {
+                            if *slot != uid {
+                                self.undo.push((pid, *slot));
+                                *slot = uid;
+                                self.decls.push(NsDecl {
+                                    prefix: pid,
+                                    uri: uid,
+                                });
+                            }
+                        }
+                    }
+                    let decl_end = self.decls.len() as u32;
+
+                    self.check_name(name.local_name.len())?;
+                    let qname = QName {
+                        prefix: self.intern_prefix(name.prefix.as_deref().unwrap_or("")),
+                        uri: self.intern_uri(name.namespace.as_deref().unwrap_or("")),
+                        local: self.push_str(&name.local_name),
+                    };
+                    let attr_start = self.attrs.len() as u32;
+                    for a in &attributes {
+                        self.check_name(a.name.local_name.len())?;
+                        self.check_text(a.value.len())?;
+                        let name = QName {
+                            prefix: self.intern_prefix(a.name.prefix.as_deref().unwrap_or("")),
+                            uri: self.intern_uri(a.name.namespace.as_deref().unwrap_or("")),
+                            local: self.push_str(&a.name.local_name),
+                        };
+                        let value = self.push_str(&a.value);
+                        self.attrs.push(AttrData { name, value });
+                    }
+                    let attr_end = self.attrs.len() as u32;
+                    let id = self.add_node(
+                        Payload::Element {
+                            name: qname,
+                            attrs: attr_start..attr_end,
+                            decls: decl_start..decl_end,
+                        },
+                        position,
+                    )?;
+                    if self.open.is_empty() {
+                        self.root_element = id;
+                    }
+                    self.open.push((id, undo_mark));
+                }
+                XmlEvent::EndElement { .. } => {
+                    let Some((id, undo_mark)) = self.open.pop() else {
+                        return Err(Error::new(
+                            ErrorKind::Malformed("unbalanced end tag".into()),
+                            Some(position),
+                        ));
+                    };
+                    while self.undo.len() > undo_mark {
+                        if let Some((pid, prev)) = self.undo.pop() {
+                            if let Some(slot) = self.scope.get_mut(pid as usize) {
+                                *slot = prev;
+                            }
+                        }
+                    }
+                    let end = self.nodes.len() as u32;
+                    if let Some(n) = self.nodes.get_mut(id as usize) {
+                        n.end = end;
+                    }
+                }
+                XmlEvent::Characters(text) | XmlEvent::Whitespace(text) | XmlEvent::CData(text) => {
+                    self.check_text(text.len())?;
+                    if self.open.is_empty() {
+                        // Whitespace outside the root element is not part of the infoset that
+                        // canonicalization or SAML sees.
+                        continue;
+                    }
+                    let span = self.push_str(&text);
+                    self.add_node(Payload::Text(span), position)?;
+                }
+                XmlEvent::Comment(text) => {
+                    self.check_text(text.len())?;
+                    let span = self.push_str(&text);
+                    self.add_node(Payload::Comment(span), position)?;
+                }
+                XmlEvent::ProcessingInstruction { name, data } => {
+                    self.check_name(name.len())?;
+                    let data = data.unwrap_or_default();
+                    self.check_text(data.len())?;
+                    let target = self.push_str(&name);
+                    let data = self.push_str(&data);
+                    self.add_node(Payload::Pi { target, data }, position)?;
+                }
+                XmlEvent::EndDocument => break,
+            }
+        }
+        if self.root_element == NONE {
+            return Err(Error::new(ErrorKind::NoRoot, None));
+        }
+        let end = self.nodes.len() as u32;
+        if let Some(doc) = self.nodes.get_mut(0) {
+            doc.end = end;
+        }
+        Ok(Document {
+            nodes: self.nodes,
+            attrs: self.attrs,
+            decls: self.decls,
+            strings: self.strings,
+            prefixes: self.prefixes,
+            uris: self.uris,
+            root_element: self.root_element,
+        })
+    }
+}
