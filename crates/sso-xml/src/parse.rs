@@ -1,5 +1,4 @@
-use std::collections::HashMap;
-
+use rustc_hash::FxHashMap;
 use xml::common::Position as _;
 use xml::reader::{ErrorKind as XmlErrorKind, EventReader, ParserConfig, XmlEvent};
 
@@ -73,9 +72,9 @@ struct Builder<'a> {
     decls: Vec<NsDecl>,
     strings: String,
     prefixes: Vec<Span>,
-    prefix_ids: HashMap<String, PrefixId>,
+    prefix_ids: FxHashMap<String, PrefixId>,
     uris: Vec<Span>,
-    uri_ids: HashMap<String, UriId>,
+    uri_ids: FxHashMap<String, UriId>,
     /// In-scope binding for each prefix id (`NONE` = unbound).
     scope: Vec<UriId>,
     /// Undo log for `scope`: (prefix, previous binding).
@@ -95,9 +94,9 @@ impl<'a> Builder<'a> {
             decls: Vec::new(),
             strings: String::with_capacity(input.len()),
             prefixes: Vec::new(),
-            prefix_ids: HashMap::new(),
+            prefix_ids: FxHashMap::default(),
             uris: Vec::new(),
-            uri_ids: HashMap::new(),
+            uri_ids: FxHashMap::default(),
             scope: Vec::new(),
             undo: Vec::new(),
             open: Vec::new(),
@@ -135,6 +134,16 @@ impl<'a> Builder<'a> {
             start: u32::try_from(start).unwrap_or(u32::MAX),
             len: u32::try_from(s.len()).unwrap_or(0),
         }
+    }
+
+    fn uri(&self, id: UriId) -> &str {
+        let Some(span) = self.uris.get(id as usize) else {
+            return "";
+        };
+        let start = span.start as usize;
+        self.strings
+            .get(start..start + span.len as usize)
+            .unwrap_or_default()
     }
 
     fn intern_prefix(&mut self, p: &str) -> PrefixId {
@@ -303,8 +312,14 @@ impl<'a> Builder<'a> {
                             continue;
                         }
                         self.check_name(prefix.len())?;
-                        self.check_text(uri.len())?;
                         let pid = self.intern_prefix(prefix);
+                        // Most elements inherit their parent's bindings unchanged: compare the
+                        // strings before hashing anything.
+                        let current = self.scope.get(pid as usize).copied().unwrap_or(NONE);
+                        if current != NONE && self.uri(current) == uri.as_str() {
+                            continue;
+                        }
+                        self.check_text(uri.len())?;
                         let uid = self.intern_uri(uri);
                         let slot = self.scope.get_mut(pid as usize);
                         if let Some(slot) = slot {
