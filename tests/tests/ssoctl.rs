@@ -1,9 +1,15 @@
 //! `ssoctl` as a user runs it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use system_tests::{binary, corpus_dir};
+use system_tests::binary;
 
 fn ssoctl(args: &[&str], stdin: &[u8]) -> std::process::Output {
     let mut child = Command::new(binary("ssoctl"))

@@ -41,8 +41,12 @@ static LARGE: LazyLock<Vec<u8>> = LazyLock::new(|| {
         ));
         i += 1;
     }
-    text.replacen("</saml2:AttributeStatement>", &(extra + "</saml2:AttributeStatement>"), 1)
-        .into_bytes()
+    text.replacen(
+        "</saml2:AttributeStatement>",
+        &(extra + "</saml2:AttributeStatement>"),
+        1,
+    )
+    .into_bytes()
 });
 
 struct Floor {
@@ -101,10 +105,12 @@ fn c14n_exclusive(bencher: Bencher<'_, '_>, size: &str) {
     let doc = Document::parse(input).unwrap();
     let c = Canonicalizer::new(C14nAlgorithm::Exclusive);
     let mut buf = Vec::new();
-    bencher.counter(BytesCount::of_slice(input)).bench_local(|| {
-        canonicalize_signed_parts(&doc, &c, &mut buf);
-        buf.len()
-    });
+    bencher
+        .counter(BytesCount::of_slice(input))
+        .bench_local(|| {
+            canonicalize_signed_parts(&doc, &c, &mut buf);
+            buf.len()
+        });
 }
 
 #[divan::bench(args = ["7KB", "50KB"])]
@@ -112,11 +118,13 @@ fn parse_and_c14n_exclusive(bencher: Bencher<'_, '_>, size: &str) {
     let input: &[u8] = if size == "7KB" { &SMALL } else { &LARGE };
     let c = Canonicalizer::new(C14nAlgorithm::Exclusive);
     let mut buf = Vec::new();
-    bencher.counter(BytesCount::of_slice(input)).bench_local(|| {
-        let doc = Document::parse(divan::black_box(input)).unwrap();
-        canonicalize_signed_parts(&doc, &c, &mut buf);
-        buf.len()
-    });
+    bencher
+        .counter(BytesCount::of_slice(input))
+        .bench_local(|| {
+            let doc = Document::parse(divan::black_box(input)).unwrap();
+            canonicalize_signed_parts(&doc, &c, &mut buf);
+            buf.len()
+        });
 }
 
 #[divan::bench(args = ["7KB"])]

@@ -104,7 +104,9 @@ impl<'a> Builder<'a> {
         };
         b.intern_prefix(""); // id 0: no prefix
         b.intern_uri(""); // id 0: no namespace
-        b.scope[0] = 0; // the default namespace starts out as "no namespace"
+        if let Some(default) = b.scope.first_mut() {
+            *default = 0; // the default namespace starts out as "no namespace"
+        }
         b.nodes.push(NodeData {
             payload: Payload::Document,
             parent: NONE,
@@ -277,10 +279,8 @@ impl<'a> Builder<'a> {
                     attributes,
                     namespace,
                 } => {
-                    if self.open.is_empty() {
-                        if self.root_element != NONE {
-                            return Err(Error::new(ErrorKind::MultipleRoots, Some(position)));
-                        }
+                    if self.open.is_empty() && self.root_element != NONE {
+                        return Err(Error::new(ErrorKind::MultipleRoots, Some(position)));
                     }
                     if self.open.len() >= self.limits.max_depth {
                         return Err(Error::limit(

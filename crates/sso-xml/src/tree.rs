@@ -68,6 +68,16 @@ pub(crate) struct NodeData {
     pub(crate) position: Position,
 }
 
+static DETACHED: NodeData = NodeData {
+    payload: Payload::Document,
+    parent: NONE,
+    first_child: NONE,
+    last_child: NONE,
+    next_sibling: NONE,
+    end: 0,
+    position: Position { line: 0, column: 0 },
+};
+
 /// A parsed, immutable XML document.
 ///
 /// Built only by [`Document::parse`] with the hardening of [`Limits`](crate::Limits); every
@@ -117,10 +127,8 @@ impl Document {
     }
 
     pub(crate) fn data(&self, id: u32) -> &NodeData {
-        // Ids only come from this arena; index 0 (the document node) always exists.
-        self.nodes
-            .get(id as usize)
-            .unwrap_or_else(|| &self.nodes[0])
+        // Ids only come from this arena; an out-of-range id reads as a detached empty node.
+        self.nodes.get(id as usize).unwrap_or(&DETACHED)
     }
 
     pub(crate) fn node_at(&self, id: u32) -> Option<Node<'_>> {
