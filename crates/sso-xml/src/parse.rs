@@ -403,10 +403,13 @@ impl<'a> Builder<'a> {
                 }
                 XmlEvent::ProcessingInstruction { name, data } => {
                     self.check_name(name.len())?;
-                    let data = data.unwrap_or_default();
+                    // A PI's content (XML infoset) and string-value (XPath, so c14n) leave out
+                    // all the whitespace after the target; xml-rs only drops its first character.
+                    let data = data.as_deref().unwrap_or_default();
+                    let data = data.trim_start_matches([' ', '\t', '\r', '\n']);
                     self.check_text(data.len())?;
                     let target = self.push_str(&name);
-                    let data = self.push_str(&data);
+                    let data = self.push_str(data);
                     self.add_node(Payload::Pi { target, data }, position)?;
                 }
                 XmlEvent::EndDocument => break,
