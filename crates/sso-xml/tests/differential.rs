@@ -1215,9 +1215,19 @@ fn canonical_forms_match_libxml2() {
             failures.push((k, i));
         }
     }
+    let subtrees = requests.iter().filter(|(_, j)| j.subtree).count();
+    let minus = requests
+        .iter()
+        .filter(|(c, j)| j.subtree && c.exclude.is_some())
+        .count();
+    let prefix_lists = requests
+        .iter()
+        .filter(|(_, j)| !j.prefixes.is_empty())
+        .count();
     eprintln!(
-        "differential: {count} documents ({} KiB), {} canonicalizations each way, seed {seed:#x}, \
-         {:.1?} (libxml2 side {:.1?}), {} differences",
+        "differential: {count} documents ({} KiB), seed {seed:#x}: {} canonicalizations each \
+         way ({subtrees} of subtrees, {minus} of them minus a descendant; {prefix_lists} with an \
+         InclusiveNamespaces list), {:.1?} (libxml2 side {:.1?}), {} differences",
         bytes / 1024,
         requests.len(),
         started.elapsed(),
