@@ -28,11 +28,15 @@ impl Document {
                 None,
             ));
         }
-        let input = input.strip_prefix(UTF8_BOM).unwrap_or(input);
+        let (bom, input) = match input.strip_prefix(UTF8_BOM) {
+            Some(rest) => (UTF8_BOM.len(), rest),
+            None => (0, input),
+        };
         if let Err(e) = std::str::from_utf8(input) {
             return Err(Error::new(
                 ErrorKind::NotUtf8 {
-                    byte_offset: e.valid_up_to(),
+                    // An offset into what the caller passed, byte-order mark included.
+                    byte_offset: bom + e.valid_up_to(),
                 },
                 None,
             ));
