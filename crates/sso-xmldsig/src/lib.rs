@@ -1,0 +1,92 @@
+//! Enveloped XML signatures (verify and sign) and xmlenc decryption, on the `sso-xml` tree.
+//!
+//! ```
+//! use sso_xml::Document;
+//! use sso_xmldsig::{Signer, SigningKey, TrustedKey, TrustedKeys, Verifier};
+//! # use openssl::{asn1::Asn1Time, bn::BigNum, hash::MessageDigest, pkey::PKey, rsa::Rsa};
+//! # use openssl::x509::{X509, X509NameBuilder};
+//! # let key = PKey::from_rsa(Rsa::generate(2048)?)?;
+//! # let mut name = X509NameBuilder::new()?;
+//! # name.append_entry_by_text("CN", "idp.example")?;
+//! # let name = name.build();
+//! # let mut cert = X509::builder()?;
+//! # cert.set_version(2)?;
+//! # cert.set_serial_number(&*BigNum::from_u32(1)?.to_asn1_integer()?)?;
+//! # cert.set_subject_name(&name)?;
+//! # cert.set_issuer_name(&name)?;
+//! # cert.set_pubkey(&key)?;
+//! # cert.set_not_before(&*Asn1Time::days_from_now(0)?)?;
+//! # cert.set_not_after(&*Asn1Time::days_from_now(365)?)?;
+//! # cert.sign(&key, MessageDigest::sha256())?;
+//! # let (key_pem, cert_pem) = (key.private_key_to_pem_pkcs8()?, cert.build().to_pem()?);
+//! let response = Document::parse(
+//!     br#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"
+//!         xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r1">
+//!       <saml:Issuer>https://idp.example</saml:Issuer>
+//!       <saml:Assertion ID="_a1"/>
+//!     </samlp:Response>"#,
+//! )?;
+//!
+//! // The IdP signs the response...
+//! let signed = Signer::new(SigningKey::from_pem(&key_pem)?).sign(response.root_element())?;
+//!
+//! // ...and the service provider verifies it with the certificate from the IdP's metadata.
+//! let verifier = Verifier::new(TrustedKeys::new().with(TrustedKey::from_certificate_pem(&cert_pem)?));
+//! let doc = Document::parse(&signed)?;
+//! let verified = verifier.verify(doc.root_element())?;
+//! assert_eq!(verified.node(), doc.root_element()); // the very node that was signed
+//!
+//! // A signature covers the element it sits in: the assertion itself is not signed.
+//! let assertion = doc.root_element().child_elements().nth(2).unwrap();
+//! assert_eq!(verifier.verify(assertion).unwrap_err().reason(), "no-signature");
+//!
+//! // Any change after signing is caught.
+//! let tampered = String::from_utf8(signed)?.replace("idp.example", "evil.example");
+//! let doc = Document::parse(tampered.as_bytes())?;
+//! assert_eq!(verifier.verify(doc.root_element()).unwrap_err().reason(), "digest-mismatch");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # What a verification proves
+//!
+//! [`Verifier::verify`] takes the element the caller is about to use and returns a
+//! [`VerifiedElement`] (which only it can make) for that same node, or an [`Error`] with a
+//! stable [`reason`](Error::reason). It accepts only the shape SAML uses: one `ds:Signature`
+//! child, one `SignedInfo`, one `Reference` whose URI is `#ID` naming the signature's parent (the
+//! ID carried by exactly one element in the whole document) or `""` on the root element, the
+//! enveloped-signature transform and at most one canonicalization. Nothing is looked up by ID
+//! afterwards: the proof names the node.
+//!
+//! Keys come only from [`TrustedKeys`], built from configured certificates; the document's
+//! `KeyInfo` may only say which trusted key to try first. Algorithms come from an allowlist
+//! ([`AlgorithmPolicy`]): RSA PKCS#1 v1.5 and ECDSA (P-256/384/521, raw `r || s`) with SHA-2;
+//! SHA-1 and 1024-bit RSA only through [`AlgorithmPolicy::dangerous`]; never HMAC, DSA, RSA-PSS,
+//! XPath or XSLT.
+//!
+//! # Signing and decryption
+//!
+//! [`Signer`] writes enveloped signatures with exclusive c14n, RSA-SHA256 or ECDSA, verifiable by
+//! xmlsec1 and by [`Verifier`]. [`Decryptor`] opens `EncryptedAssertion` (RSA-OAEP key transport,
+//! AES-GCM or AES-CBC content) and parses the plaintext with `sso-xml` into a new document; all
+//! its failures look alike to the caller ([`DecryptionError`]).
+//!
+//! One crypto library serves everything: OpenSSL, through the `openssl` crate.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod algorithm;
+mod base64;
+mod decrypt;
+mod error;
+mod keys;
+mod sign;
+mod verify;
+
+pub use crate::algorithm::{
+    AlgorithmPolicy, AlgorithmRole, DangerousAlgorithmPolicy, DigestAlgorithm, SignatureAlgorithm,
+};
+pub use crate::decrypt::{DecryptedElement, DecryptionKey, Decryptor, XENC_NS};
+pub use crate::error::{DecryptionError, Error, ErrorKind};
+pub use crate::keys::{Fingerprint, TrustedKey, TrustedKeys};
+pub use crate::sign::{Signer, SigningKey};
+pub use crate::verify::{DSIG_NS, VerifiedElement, Verifier};
