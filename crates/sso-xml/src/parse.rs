@@ -45,6 +45,34 @@ impl Document {
     }
 }
 
+/// Whether a DOCTYPE declaration follows the XML declaration, comments, processing
+/// instructions and whitespace at the start of `input`: the only place one may stand. Linear in
+/// the prolog.
+fn prolog_has_doctype(input: &[u8]) -> bool {
+    fn after<'i>(rest: &'i [u8], open: usize, close: &[u8]) -> Option<&'i [u8]> {
+        let body = rest.get(open..)?;
+        let end = body.windows(close.len()).position(|w| w == close)?;
+        body.get(end + close.len()..)
+    }
+    let mut rest = input;
+    loop {
+        while let [b' ' | b'\t' | b'\r' | b'\n', tail @ ..] = rest {
+            rest = tail;
+        }
+        let next = if rest.starts_with(b"<!--") {
+            after(rest, 4, b"-->")
+        } else if rest.starts_with(b"<?") {
+            after(rest, 2, b"?>")
+        } else {
+            return rest.starts_with(b"<!DOCTYPE");
+        };
+        match next {
+            Some(next) => rest = next,
+            None => return false,
+        }
+    }
+}
+
 fn parser_config(limits: &Limits) -> ParserConfig {
     // Our own limits are checked on each event with precise errors. xml-rs' limits only keep
     // its internal buffers bounded by the input size in the meantime.
@@ -69,6 +97,7 @@ fn parser_config(limits: &Limits) -> ParserConfig {
 }
 
 struct Builder<'a> {
+    input: &'a [u8],
     reader: EventReader<&'a [u8]>,
     limits: &'a Limits,
     nodes: Vec<NodeData>,
@@ -91,6 +120,7 @@ struct Builder<'a> {
 impl<'a> Builder<'a> {
     fn new(input: &'a [u8], limits: &'a Limits) -> Self {
         let mut b = Builder {
+            input,
             reader: EventReader::new_with_config(input, parser_config(limits)),
             limits,
             nodes: Vec::with_capacity(input.len() / 24 + 4),
@@ -242,6 +272,12 @@ impl<'a> Builder<'a> {
             line: u32::try_from(p.row.saturating_add(1)).unwrap_or(u32::MAX),
             column: u32::try_from(p.column.saturating_add(1)).unwrap_or(u32::MAX),
         });
+        if self.root_element == NONE && self.open.is_empty() && prolog_has_doctype(self.input) {
+            // xml-rs reads the whole DTD before it reports the DOCTYPE, and may stop inside it
+            // (a parameter entity it will not expand, a declaration it does not know): the
+            // DOCTYPE is still the reason.
+            return Error::new(ErrorKind::DoctypeForbidden, position);
+        }
         match e.kind() {
             XmlErrorKind::UnexpectedEof => Error::new(ErrorKind::Truncated, position),
             XmlErrorKind::Utf8(_) => Error::new(ErrorKind::NotUtf8 { byte_offset: 0 }, position),
