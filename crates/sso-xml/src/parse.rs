@@ -288,8 +288,22 @@ impl<'a> Builder<'a> {
                     Error::new(ErrorKind::Truncated, position)
                 }
             }
+            // xml-rs raises this only at the end of the input.
+            XmlErrorKind::Syntax(msg) if msg.starts_with("Unclosed <![CDATA[") => {
+                Error::new(ErrorKind::Truncated, position)
+            }
             XmlErrorKind::Syntax(msg) => {
-                Error::new(ErrorKind::Malformed(msg.to_string()), position)
+                // An encoding xml-rs does not know, or one that contradicts the bytes (UTF-16
+                // declared in a UTF-8 document).
+                let declared = msg.strip_prefix("Unsupported encoding: ").or_else(|| {
+                    msg.strip_prefix("Declared encoding ")
+                        .and_then(|rest| rest.split_once(", but uses "))
+                        .map(|(declared, _)| declared)
+                });
+                match declared {
+                    Some(enc) => Error::new(ErrorKind::UnsupportedEncoding(enc.into()), position),
+                    None => Error::new(ErrorKind::Malformed(msg.to_string()), position),
+                }
             }
             _ => Error::new(ErrorKind::Malformed(e.to_string()), position),
         }
