@@ -12,7 +12,8 @@ pub struct Limits {
     pub max_depth: usize,
     /// Most attributes on one element, namespace declarations not counted. Default 64.
     pub max_attributes: usize,
-    /// Most namespace bindings in scope at one element. Default 128.
+    /// Most namespace bindings in scope at one element: prefixes, and the default namespace
+    /// when it is bound (the built-in `xml` prefix is free). Default 128.
     pub max_namespaces: usize,
     /// Longest text node, attribute value, comment or processing instruction, in bytes.
     /// Default 512 KiB (an encrypted assertion's CipherValue is the largest real value).

@@ -351,8 +351,15 @@ impl<'a> Builder<'a> {
                         ));
                     }
                     // xml-rs reports the whole in-scope mapping, including the fixed `xml` and
-                    // `xmlns` entries; bound it before walking it.
-                    if namespace.0.len() > self.limits.max_namespaces.saturating_add(3) {
+                    // `xmlns` entries and one for the default namespace, there even when it is
+                    // not bound; bound it before walking it.
+                    let fixed = ["xml", "xmlns", ""]
+                        .into_iter()
+                        .filter(|p| namespace.0.contains_key(*p))
+                        .count();
+                    let default_bound = namespace.0.get("").is_some_and(|u| !u.is_empty());
+                    let bindings = namespace.0.len() - fixed + usize::from(default_bound);
+                    if bindings > self.limits.max_namespaces {
                         return Err(Error::limit(
                             Limit::Namespaces,
                             self.limits.max_namespaces,
