@@ -1,0 +1,184 @@
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use samael::schema::{AuthnRequest as SamlAuthnRequest, Issuer, NameIdPolicy};
+use samael::traits::ToXml;
+use time::OffsetDateTime;
+
+use crate::config::ConnectionConfig;
+use crate::metadata::Binding;
+use crate::ns;
+
+/// Why an AuthnRequest could not be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// The IdP has no SingleSignOnService for the binding.
+    #[error("the IdP has no SingleSignOnService for {0}")]
+    NoEndpoint(String),
+    /// The IdP's endpoint URL does not parse.
+    #[error("the IdP's SSO URL {0:?} is not a URL")]
+    BadEndpoint(String),
+    /// The IdP wants signed requests and no SP key is configured.
+    #[error("the IdP wants signed AuthnRequests and this connection has no SP key")]
+    SigningKeyMissing,
+    /// Encoding, compression, randomness or signing failed.
+    #[error("building the AuthnRequest failed: {0}")]
+    Internal(String),
+}
+
+impl RequestError {
+    /// A stable reason code.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            RequestError::NoEndpoint(_) => "idp-endpoint-missing",
+            RequestError::BadEndpoint(_) => "idp-endpoint-invalid",
+            RequestError::SigningKeyMissing => "sp-key-missing",
+            RequestError::Internal(_) => "internal",
+        }
+    }
+}
+
+/// A fresh AuthnRequest, ready to send.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct AuthnRequest {
+    /// The request ID: keep it, the response's InResponseTo must match it.
+    pub id: String,
+    /// When it was issued.
+    pub issue_instant: OffsetDateTime,
+    /// The IdP endpoint it goes to.
+    pub destination: String,
+    /// The XML.
+    pub xml: String,
+}
+
+/// An unguessable message ID: 160 random bits, hex, behind `_` (IDs must not start with a
+/// digit).
+pub fn new_message_id() -> Result<String, RequestError> {
+    let mut bytes = [0u8; 20];
+    openssl::rand::rand_bytes(&mut bytes).map_err(|e| RequestError::Internal(e.to_string()))?;
+    let mut id = String::with_capacity(41);
+    id.push('_');
+    for b in bytes {
+        id.push_str(&format!("{b:02x}"));
+    }
+    Ok(id)
+}
+
+impl ConnectionConfig {
+    /// A new AuthnRequest to the IdP's endpoint for `binding`, issued at `now`.
+    pub fn authn_request(
+        &self,
+        binding: &Binding,
+        now: OffsetDateTime,
+    ) -> Result<AuthnRequest, RequestError> {
+        let endpoint = self
+            .idp_sso_services
+            .iter()
+            .find(|e| &e.binding == binding)
+            .ok_or_else(|| RequestError::NoEndpoint(binding.uri().to_owned()))?;
+        let id = new_message_id()?;
+        let issue_instant = chrono::DateTime::<chrono::Utc>::from_timestamp(
+            now.unix_timestamp(),
+            now.nanosecond() / 1_000_000 * 1_000_000,
+        )
+        .ok_or_else(|| RequestError::Internal("time out of range".into()))?;
+        let request = SamlAuthnRequest {
+            id: id.clone(),
+            version: "2.0".into(),
+            issue_instant,
+            destination: Some(endpoint.location.clone()),
+            issuer: Some(Issuer {
+                value: Some(self.sp.entity_id.clone()),
+                ..Issuer::default()
+            }),
+            name_id_policy: Some(NameIdPolicy {
+                format: Some(ns::NAMEID_EMAIL.into()),
+                allow_create: Some(true),
+                sp_name_qualifier: None,
+            }),
+            assertion_consumer_service_url: Some(self.sp.acs_url.clone()),
+            protocol_binding: Some(ns::BINDING_POST.into()),
+            ..SamlAuthnRequest::default()
+        };
+        let xml = request
+            .to_string()
+            .map_err(|e| RequestError::Internal(e.to_string()))?;
+        Ok(AuthnRequest {
+            id,
+            issue_instant: now,
+            destination: endpoint.location.clone(),
+            xml,
+        })
+    }
+
+    /// The HTTP-Redirect URL for a new AuthnRequest carrying `relay_state`, signed over the query
+    /// string when the SP has a key (required when the IdP asks for signed requests).
+    pub fn redirect_request(
+        &self,
+        relay_state: &str,
+        now: OffsetDateTime,
+    ) -> Result<(AuthnRequest, url::Url), RequestError> {
+        let request = self.authn_request(&Binding::HttpRedirect, now)?;
+        let mut deflated = Vec::new();
+        {
+            use std::io::Write as _;
+            let mut encoder =
+                flate2::write::DeflateEncoder::new(&mut deflated, flate2::Compression::default());
+            encoder
+                .write_all(request.xml.as_bytes())
+                .and_then(|()| encoder.finish().map(|_| ()))
+                .map_err(|e| RequestError::Internal(e.to_string()))?;
+        }
+        let mut url = url::Url::parse(&request.destination)
+            .map_err(|_| RequestError::BadEndpoint(request.destination.clone()))?;
+        url.query_pairs_mut()
+            .append_pair("SAMLRequest", &STANDARD.encode(&deflated));
+        if !relay_state.is_empty() {
+            url.query_pairs_mut().append_pair("RelayState", relay_state);
+        }
+        let url = match &self.sp.key {
+            Some(key) => samael::crypto::sign_url(url, &key.private_key)
+                .map_err(|e| RequestError::Internal(e.to_string()))?,
+            None if self.idp_wants_signed_requests => return Err(RequestError::SigningKeyMissing),
+            None => url,
+        };
+        Ok((request, url))
+    }
+
+    /// An auto-submitting HTML form posting a new AuthnRequest to the IdP (HTTP-POST binding).
+    pub fn post_request(
+        &self,
+        relay_state: &str,
+        now: OffsetDateTime,
+    ) -> Result<(AuthnRequest, String), RequestError> {
+        let request = self.authn_request(&Binding::HttpPost, now)?;
+        let form = format!(
+            "<!DOCTYPE html><html><body onload=\"document.forms[0].submit()\">\
+             <form method=\"post\" action=\"{}\">\
+             <input type=\"hidden\" name=\"SAMLRequest\" value=\"{}\"/>\
+             <input type=\"hidden\" name=\"RelayState\" value=\"{}\"/>\
+             <noscript><button type=\"submit\">Continue</button></noscript>\
+             </form></body></html>",
+            html_escape(&request.destination),
+            STANDARD.encode(request.xml.as_bytes()),
+            html_escape(relay_state)
+        );
+        Ok((request, form))
+    }
+}
+
+fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
