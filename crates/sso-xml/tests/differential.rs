@@ -678,8 +678,10 @@ enum Route {
 #[derive(Clone, Debug)]
 struct Job {
     algorithm: C14nAlgorithm,
-    /// The marked apex (minus the marked excluded element), or the whole document.
+    /// The marked apex, or the whole document.
     subtree: bool,
+    /// Leave out the marked descendant, if the document has one.
+    exclude: bool,
     prefixes: Vec<&'static str>,
     route: Route,
 }
@@ -689,12 +691,14 @@ fn jobs(rng: &mut Rng) -> Vec<Job> {
         Job {
             algorithm: C14nAlgorithm::InclusiveWithComments,
             subtree: false,
+            exclude: false,
             prefixes: Vec::new(),
             route: Route::Xmllint,
         },
         Job {
             algorithm: C14nAlgorithm::ExclusiveWithComments,
             subtree: false,
+            exclude: false,
             prefixes: Vec::new(),
             route: Route::Xmllint,
         },
@@ -712,12 +716,41 @@ fn jobs(rng: &mut Rng) -> Vec<Job> {
             jobs.push(Job {
                 algorithm,
                 subtree,
+                exclude: subtree || rng.chance(50),
                 prefixes,
                 route: Route::Library,
             });
         }
     }
     jobs
+}
+
+impl Job {
+    /// Document-order indices of the element to canonicalize (`None`: the whole document) and
+    /// of the element to leave out.
+    fn target(&self, case: &Case) -> (Option<usize>, Option<usize>) {
+        (
+            if self.subtree { case.apex } else { None },
+            if self.exclude { case.exclude } else { None },
+        )
+    }
+
+    fn describe(&self, case: &Case) -> String {
+        let (apex, exclude) = self.target(case);
+        let mut s = format!("{:?} of ", self.algorithm);
+        match apex {
+            Some(i) => s.push_str(&format!("element #{i}")),
+            None => s.push_str("the whole document"),
+        }
+        if let Some(i) = exclude {
+            s.push_str(&format!(" minus element #{i}"));
+        }
+        if !self.prefixes.is_empty() {
+            s.push_str(&format!(", InclusiveNamespaces {:?}", self.prefixes));
+        }
+        s.push_str(&format!(", via {:?}", self.route));
+        s
+    }
 }
 
 struct Case {
@@ -750,12 +783,12 @@ fn ours(case: &Case, jobs: &[&Job]) -> Vec<Outcome> {
     jobs.iter()
         .map(|job| {
             let c = Canonicalizer::new(job.algorithm).inclusive_prefixes(&job.prefixes);
-            if job.subtree {
-                let apex = element(case.apex).ok_or("no apex element")?;
-                Ok(c.canonicalize_to_vec(apex, element(case.exclude)))
-            } else {
-                Ok(c.canonicalize_to_vec(doc.document_node(), None))
-            }
+            let (apex, exclude) = job.target(case);
+            let node = match apex {
+                Some(_) => element(apex).ok_or("no apex element")?,
+                None => doc.document_node(),
+            };
+            Ok(c.canonicalize_to_vec(node, element(exclude)))
         })
         .collect()
 }
@@ -824,11 +857,7 @@ fn library(requests: &[(&Case, &Job)]) -> Vec<Outcome> {
             let mut w = std::io::BufWriter::new(&mut stdin);
             for (case, job) in requests {
                 let mode = if job.algorithm.is_exclusive() { 1 } else { 0 };
-                let (apex, exclude) = if job.subtree {
-                    (case.apex, case.exclude)
-                } else {
-                    (None, None)
-                };
+                let (apex, exclude) = job.target(case);
                 let index = |i: Option<usize>| i.map_or(-1, |i| i as i64);
                 write!(
                     w,
@@ -890,7 +919,8 @@ fn xmllint(requests: &[(&Case, &Job)]) -> Vec<Outcome> {
             let mut args: Vec<PathBuf> = Vec::new();
             let mut which = Vec::new();
             for (i, (case, job)) in chunk.iter().enumerate() {
-                assert!(!job.subtree && job.prefixes.is_empty() && job.algorithm.with_comments());
+                assert!(job.target(case) == (None, None) && job.prefixes.is_empty());
+                assert!(job.algorithm.with_comments());
                 if job.algorithm.is_exclusive() != exclusive {
                     continue;
                 }
@@ -1218,7 +1248,7 @@ fn canonical_forms_match_libxml2() {
     let subtrees = requests.iter().filter(|(_, j)| j.subtree).count();
     let minus = requests
         .iter()
-        .filter(|(c, j)| j.subtree && c.exclude.is_some())
+        .filter(|(c, j)| j.target(c).1.is_some())
         .count();
     let prefix_lists = requests
         .iter()
@@ -1226,7 +1256,7 @@ fn canonical_forms_match_libxml2() {
         .count();
     eprintln!(
         "differential: {count} documents ({} KiB), seed {seed:#x}: {} canonicalizations each \
-         way ({subtrees} of subtrees, {minus} of them minus a descendant; {prefix_lists} with an \
+         way ({subtrees} of subtrees; {minus} minus a descendant; {prefix_lists} with an \
          InclusiveNamespaces list), {:.1?} (libxml2 side {:.1?}), {} differences",
         bytes / 1024,
         requests.len(),
@@ -1248,22 +1278,8 @@ fn canonical_forms_match_libxml2() {
         }
         let job = requests[k].1;
         eprintln!(
-            "\n=== difference: SSO_DIFFTEST_SEED={seed:#x}, document #{i}, {:?}{}{} via {:?}",
-            job.algorithm,
-            if job.subtree {
-                format!(
-                    ", subtree of element #{:?} minus element #{:?}",
-                    cases[i].apex, cases[i].exclude
-                )
-            } else {
-                ", whole document".to_owned()
-            },
-            if job.prefixes.is_empty() {
-                String::new()
-            } else {
-                format!(", InclusiveNamespaces {:?}", job.prefixes)
-            },
-            job.route
+            "\n=== difference: SSO_DIFFTEST_SEED={seed:#x}, document #{i}: {}",
+            job.describe(&cases[i])
         );
         eprintln!("document:  {}", show(&cases[i].xml));
         eprintln!("ours:      {:?}", ours_all[k].as_ref().map(|b| show(b)));
@@ -1273,12 +1289,7 @@ fn canonical_forms_match_libxml2() {
             let ours = ours(&small, &[job]).pop().expect("one result");
             let theirs = libxml2(&[(&small, job)]).pop().expect("one result");
             eprintln!("shrunk to: {}", show(&small.xml));
-            if job.subtree {
-                eprintln!(
-                    "           subtree of element #{:?} minus element #{:?}",
-                    small.apex, small.exclude
-                );
-            }
+            eprintln!("           {}", job.describe(&small));
             eprintln!("ours:      {:?}", ours.as_ref().map(|b| show(b)));
             eprintln!("libxml2:   {:?}", theirs.as_ref().map(|b| show(b)));
         }
