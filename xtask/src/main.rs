@@ -119,7 +119,6 @@ fn lint() -> Result<(), String> {
         "clippy",
         "--workspace",
         "--all-targets",
-        "--locked",
         "--",
         "-D",
         "warnings",
