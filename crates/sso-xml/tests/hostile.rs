@@ -334,6 +334,33 @@ fn only_the_five_predefined_entities() {
     }
 }
 
+/// Canonical XML 1.0 section 2.1: "implementations of XML canonicalization MUST report an
+/// operation failure on documents containing relative namespace URIs" (libxml2 and Santuario
+/// do). Every document we parse may be canonicalized, so the parser refuses them.
+#[test]
+fn relative_namespace_names() {
+    for doc in [
+        "<r xmlns='foo'/>",
+        "<p:r xmlns:p='../ns'/>",
+        "<r><a xmlns:p='#frag'/></r>",
+        "<r xmlns:p='urn:p'><a xmlns:p='p'/></r>",
+        "<r xmlns='//example.com/ns'/>",
+        "<r xmlns='1urn:x'/>",
+        "<r xmlns=':x'/>",
+    ] {
+        refused(doc.as_bytes(), &Limits::default(), "malformed");
+    }
+    for doc in [
+        "<r xmlns='urn:x'/>",
+        "<r xmlns='HTTP://EXAMPLE.COM/'/>",
+        "<r xmlns:p='a+b.c-d:x'/>",
+        "<r xmlns='urn:x'><a xmlns=''/></r>",
+        "<r xmlns='urn:é'/>",
+    ] {
+        accepted(doc.as_bytes(), &Limits::default());
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Size attacks with the default limits.
 
