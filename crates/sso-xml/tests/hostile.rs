@@ -334,31 +334,28 @@ fn only_the_five_predefined_entities() {
     }
 }
 
-/// Canonical XML 1.0 section 2.1: "implementations of XML canonicalization MUST report an
-/// operation failure on documents containing relative namespace URIs" (libxml2 and Santuario
-/// do). Every document we parse may be canonicalized, so the parser refuses them.
+/// Relative namespace names (`xmlns="foo"`) are accepted and canonicalized as written.
+///
+/// This is a known deviation: Canonical XML 1.0 section 2.1 says "implementations of XML
+/// canonicalization MUST report an operation failure on documents containing relative
+/// namespace URIs", and libxml2 (so xmlsec1) and Santuario do. Refusing them in the parser is a
+/// two-line change, but the xml-crypto signature vectors of the shared corpus use `xmlns="ns"`
+/// and `xmlns:ns="myns"`, and the signature layer's corpus verdicts are written for them being
+/// parsed; the change waits for that decision. This test pins today's behaviour so that the
+/// change is deliberate either way.
 #[test]
-fn relative_namespace_names() {
-    for doc in [
-        "<r xmlns='foo'/>",
-        "<p:r xmlns:p='../ns'/>",
-        "<r><a xmlns:p='#frag'/></r>",
-        "<r xmlns:p='urn:p'><a xmlns:p='p'/></r>",
-        "<r xmlns='//example.com/ns'/>",
-        "<r xmlns='1urn:x'/>",
-        "<r xmlns=':x'/>",
-    ] {
-        refused(doc.as_bytes(), &Limits::default(), "malformed");
-    }
-    for doc in [
-        "<r xmlns='urn:x'/>",
-        "<r xmlns='HTTP://EXAMPLE.COM/'/>",
-        "<r xmlns:p='a+b.c-d:x'/>",
-        "<r xmlns='urn:x'><a xmlns=''/></r>",
-        "<r xmlns='urn:é'/>",
-    ] {
-        accepted(doc.as_bytes(), &Limits::default());
-    }
+fn relative_namespace_names_are_kept_as_written() {
+    use sso_xml::{C14nAlgorithm, Canonicalizer};
+    let doc = accepted(
+        b"<r xmlns='foo'><p:a xmlns:p='../ns' p:x='1'/></r>",
+        &Limits::default(),
+    );
+    let c14n =
+        Canonicalizer::new(C14nAlgorithm::Exclusive).canonicalize_to_vec(doc.document_node(), None);
+    assert_eq!(
+        String::from_utf8(c14n).unwrap(),
+        r#"<r xmlns="foo"><p:a xmlns:p="../ns" p:x="1"></p:a></r>"#
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
