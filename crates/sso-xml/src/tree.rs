@@ -335,7 +335,7 @@ impl<'d> Node<'d> {
     }
 
     /// An element's attributes in document order.
-    pub fn attributes(&self) -> impl ExactSizeIterator<Item = Attribute<'d>> + 'd {
+    pub fn attributes(&self) -> impl ExactSizeIterator<Item = Attribute<'d>> + use<'d> {
         let doc = self.doc;
         let range = match &self.data().payload {
             Payload::Element { attrs, .. } => attrs.clone(),
@@ -366,7 +366,9 @@ impl<'d> Node<'d> {
     /// The namespace bindings this element changes, as `(prefix, uri)`; `prefix` is `None` for
     /// the default namespace and `uri` is `""` for `xmlns=""`. A declaration that repeats the
     /// binding already in scope changes nothing and is not listed.
-    pub fn namespace_declarations(&self) -> impl Iterator<Item = (Option<&'d str>, &'d str)> + 'd {
+    pub fn namespace_declarations(
+        &self,
+    ) -> impl Iterator<Item = (Option<&'d str>, &'d str)> + use<'d> {
         let doc = self.doc;
         let range = match &self.data().payload {
             Payload::Element { decls, .. } => decls.clone(),
@@ -441,17 +443,17 @@ impl<'d> Node<'d> {
     }
 
     /// Children in document order.
-    pub fn children(&self) -> impl Iterator<Item = Node<'d>> + 'd {
+    pub fn children(&self) -> impl Iterator<Item = Node<'d>> + use<'d> {
         std::iter::successors(self.first_child(), |n| n.next_sibling())
     }
 
     /// Element children in document order.
-    pub fn child_elements(&self) -> impl Iterator<Item = Node<'d>> + 'd {
+    pub fn child_elements(&self) -> impl Iterator<Item = Node<'d>> + use<'d> {
         self.children().filter(|n| n.is_element())
     }
 
     /// This node's descendants in document order, not including itself.
-    pub fn descendants(&self) -> impl Iterator<Item = Node<'d>> + 'd {
+    pub fn descendants(&self) -> impl Iterator<Item = Node<'d>> + use<'d> {
         let doc = self.doc;
         (self.id + 1..self.data().end).map(move |id| Node { doc, id })
     }
