@@ -1,6 +1,7 @@
 use std::fmt;
 
 use openssl::pkey::{PKey, Private};
+use sso_xmldsig::{TrustedKey, TrustedKeys};
 
 use crate::certificate::{Certificate, CertificateError};
 use crate::metadata::{Endpoint, IdpMetadata};
@@ -135,6 +136,23 @@ pub struct ConnectionConfig {
     pub(crate) clock_skew: time::Duration,
     pub(crate) allow_unsolicited: bool,
     pub(crate) allow_sha1: bool,
+    pub(crate) allow_rsa_1024: bool,
+    /// The certificates as verification keys, built once.
+    pub(crate) trusted: TrustedKeys,
+    /// Certificates whose key cannot verify anything (unsupported key type), and why.
+    pub(crate) key_problems: Vec<String>,
+}
+
+fn trusted_keys(certificates: &[Certificate]) -> (TrustedKeys, Vec<String>) {
+    let mut keys = TrustedKeys::new();
+    let mut problems = Vec::new();
+    for c in certificates {
+        match TrustedKey::from_certificate_der(c.der()) {
+            Ok(k) => keys.add(k),
+            Err(e) => problems.push(format!("certificate {}: {e}", c.fingerprint_hex())),
+        }
+    }
+    (keys, problems)
 }
 
 /// The default allowed clock difference with the IdP.
@@ -143,7 +161,10 @@ pub const DEFAULT_CLOCK_SKEW: time::Duration = time::Duration::minutes(3);
 impl ConnectionConfig {
     /// A connection to the IdP described by `idp`.
     pub fn from_metadata(idp: &IdpMetadata, sp: ServiceProvider) -> Self {
+        let (trusted, key_problems) = trusted_keys(&idp.signing_certificates);
         ConnectionConfig {
+            trusted,
+            key_problems,
             idp_entity_id: idp.entity_id.clone(),
             idp_sso_services: idp.sso_services.clone(),
             idp_certificates: idp.signing_certificates.clone(),
@@ -153,6 +174,7 @@ impl ConnectionConfig {
             clock_skew: DEFAULT_CLOCK_SKEW,
             allow_unsolicited: false,
             allow_sha1: false,
+            allow_rsa_1024: false,
         }
     }
 
@@ -164,7 +186,10 @@ impl ConnectionConfig {
         idp_sso_services: Vec<Endpoint>,
         sp: ServiceProvider,
     ) -> Self {
+        let (trusted, key_problems) = trusted_keys(&idp_certificates);
         ConnectionConfig {
+            trusted,
+            key_problems,
             idp_entity_id: idp_entity_id.into(),
             idp_sso_services,
             idp_certificates,
@@ -174,6 +199,7 @@ impl ConnectionConfig {
             clock_skew: DEFAULT_CLOCK_SKEW,
             allow_unsolicited: false,
             allow_sha1: false,
+            allow_rsa_1024: false,
         }
     }
 
@@ -228,6 +254,11 @@ impl ConnectionConfig {
     pub fn skew(&self) -> time::Duration {
         self.clock_skew
     }
+
+    /// Certificates that cannot serve as verification keys, and why (shown to admins).
+    pub fn key_problems(&self) -> &[String] {
+        &self.key_problems
+    }
 }
 
 /// Options that weaken validation. Reach them through [`ConnectionConfig::dangerous`].
@@ -247,6 +278,13 @@ impl DangerousConfig<'_> {
     /// broken for collisions.
     pub fn allow_sha1(&mut self, allow: bool) -> &mut Self {
         self.0.allow_sha1 = allow;
+        self
+    }
+
+    /// Accept 1024-bit RSA signing keys, for IdPs whose certificate predates 2048-bit keys.
+    /// 1024-bit RSA is within reach of a well-funded attacker.
+    pub fn allow_rsa_1024(&mut self, allow: bool) -> &mut Self {
+        self.0.allow_rsa_1024 = allow;
         self
     }
 }

@@ -1,5 +1,5 @@
 //! SAML 2.0 Web Browser SSO for a service provider: IdP metadata in, SP metadata and
-//! AuthnRequests out, and (next) responses validated into a `VerifiedAssertion`.
+//! AuthnRequests out, and responses validated into a [`VerifiedAssertion`].
 //!
 //! Everything read from the IdP is parsed by `sso-xml` (never by samael, which only writes what
 //! we send).
@@ -25,6 +25,8 @@ mod metadata;
 mod ns;
 mod request;
 mod sp_metadata;
+mod validate;
+mod verified;
 
 pub use crate::certificate::{Certificate, CertificateError};
 pub use crate::config::{
@@ -34,3 +36,7 @@ pub use crate::config::{
 pub use crate::metadata::{Binding, Endpoint, IdpMetadata, MetadataError};
 pub use crate::request::{AuthnRequest, RequestError, new_message_id};
 pub use crate::sp_metadata::SpMetadataError;
+pub use crate::validate::{
+    MAX_RESPONSE_BYTES, ValidationContext, ValidationError, ValidationErrorKind, validate,
+};
+pub use crate::verified::{Attribute, NameId, SignedParts, VerifiedAssertion};
