@@ -21,7 +21,11 @@ tasks:
 ";
 
 /// Debian packages the tests drive as independent implementations.
-const TEST_TOOLS: &[(&str, &str)] = &[("xmllint", "libxml2-utils"), ("xmlsec1", "xmlsec1")];
+const TEST_TOOLS: &[(&str, &str)] = &[
+    ("xmllint", "libxml2-utils"),
+    ("xmlsec1", "xmlsec1"),
+    ("python3", "python3"),
+];
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();

@@ -19,7 +19,7 @@ pub struct ServiceProvider {
 #[derive(Clone)]
 pub struct SpKey {
     pub(crate) private_key: PKey<Private>,
-    pub(crate) certificate: Certificate,
+    pub(crate) certificate: Option<Certificate>,
 }
 
 impl SpKey {
@@ -33,7 +33,18 @@ impl SpKey {
         let certificate = Certificate::from_pem_or_base64(certificate_pem)?;
         Ok(SpKey {
             private_key,
-            certificate,
+            certificate: Some(certificate),
+        })
+    }
+
+    /// A private key alone: enough to decrypt assertions and sign requests, not to publish a
+    /// certificate in SP metadata.
+    pub fn from_private_key_pem(private_key_pem: &[u8]) -> Result<SpKey, CertificateError> {
+        let private_key = PKey::private_key_from_pem(private_key_pem)
+            .map_err(|e| CertificateError::new(format!("not a PEM private key: {e}")))?;
+        Ok(SpKey {
+            private_key,
+            certificate: None,
         })
     }
 
@@ -42,9 +53,9 @@ impl SpKey {
         &self.private_key
     }
 
-    /// The certificate published in SP metadata.
-    pub fn certificate(&self) -> &Certificate {
-        &self.certificate
+    /// The certificate published in SP metadata, when one was given.
+    pub fn certificate(&self) -> Option<&Certificate> {
+        self.certificate.as_ref()
     }
 }
 

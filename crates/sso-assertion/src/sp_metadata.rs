@@ -24,11 +24,11 @@ impl ServiceProvider {
     /// emailAddress, and the signing and encryption certificate when a key pair is set.
     pub fn metadata_xml(&self) -> Result<String, SpMetadataError> {
         let mut key_descriptors = Vec::new();
-        if let Some(key) = &self.key {
+        if let Some(certificate) = self.key.as_ref().and_then(|k| k.certificate.as_ref()) {
             let key_info = || KeyInfo {
                 id: None,
                 x509_data: Some(X509Data {
-                    certificates: vec![key.certificate.to_base64()],
+                    certificates: vec![certificate.to_base64()],
                 }),
             };
             key_descriptors.push(KeyDescriptor {

@@ -98,7 +98,7 @@ fn sp_metadata_without_and_with_key() {
         .text();
     assert_eq!(
         STANDARD.decode(cert_text.trim()).unwrap(),
-        key.certificate().der()
+        key.certificate().unwrap().der()
     );
 }
 
@@ -185,7 +185,7 @@ fn signed_redirect_verifies_with_the_sp_certificate() {
     let signature = STANDARD
         .decode(query_param(&url, "Signature").unwrap())
         .unwrap();
-    let cert = X509::from_der(key.certificate().der()).unwrap();
+    let cert = X509::from_der(key.certificate().unwrap().der()).unwrap();
     let public = cert.public_key().unwrap();
     let mut v = Verifier::new(MessageDigest::sha256(), &public).unwrap();
     v.update(signed.as_bytes()).unwrap();

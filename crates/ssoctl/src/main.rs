@@ -4,15 +4,25 @@
 //!
 //! ```text
 //! ssoctl xml c14n --exclusive --with-comments response.xml
+//! ssoctl saml verify --idp-metadata idp.xml --sp-entity-id ID --acs-url URL response.b64
+//! ssoctl saml metadata --base-url https://sso.example.com --org org_42
+//! ssoctl saml authn-request --idp-metadata idp.xml --base-url https://sso.example.com --org org_42
 //! ```
+//!
+//! Exit status: 0 success, 1 refused (the reason is printed), 2 usage error.
 #![forbid(unsafe_code)]
+// A command-line tool speaks on stdout and stderr.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use std::io::Write;
-use std::path::PathBuf;
+mod saml;
+mod xml;
+
+use std::io::Read as _;
+use std::path::Path;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
-use sso_xml::{C14nAlgorithm, Canonicalizer, Document, Limits};
+use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -29,88 +39,81 @@ struct Cli {
 enum Command {
     /// XML tools.
     #[command(subcommand)]
-    Xml(XmlCommand),
+    Xml(xml::XmlCommand),
+    /// SAML tools.
+    #[command(subcommand)]
+    Saml(saml::SamlCommand),
 }
 
-#[derive(Debug, Subcommand)]
-enum XmlCommand {
-    /// Print a document's canonical form, as a signature digest sees it.
-    ///
-    /// Use it when an IdP's signature does not verify: canonicalize what you received and
-    /// compare it with what the IdP says it signed.
-    C14n(C14nArgs),
+/// Why a command did not succeed, and how to say so.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// Bad arguments or unreadable files: exit 2.
+    Usage(String),
+    /// The input was checked and refused: JSON on stdout, exit 1.
+    Refused {
+        reason: &'static str,
+        detail: String,
+    },
+    /// Something else failed: exit 1.
+    Internal(String),
 }
 
-#[derive(Debug, Args)]
-struct C14nArgs {
-    /// Exclusive XML Canonicalization 1.0 (the default; what SAML signatures use).
-    #[arg(long, conflicts_with = "inclusive")]
-    exclusive: bool,
-    /// Canonical XML 1.0 (inclusive).
-    #[arg(long)]
-    inclusive: bool,
-    /// Keep comments.
-    #[arg(long)]
-    with_comments: bool,
-    /// The exclusive algorithm's InclusiveNamespaces PrefixList, space-separated
-    /// (`#default` for the default namespace).
-    #[arg(long, value_name = "PREFIXES", conflicts_with = "inclusive")]
-    inclusive_prefixes: Option<String>,
-    /// Largest input accepted, in bytes.
-    #[arg(long, default_value_t = 16 << 20)]
-    max_bytes: usize,
-    /// The XML file, or `-` for standard input.
-    file: PathBuf,
+impl Failure {
+    pub(crate) fn usage(msg: impl Into<String>) -> Self {
+        Failure::Usage(msg.into())
+    }
+    pub(crate) fn refused(reason: &'static str, detail: String) -> Self {
+        Failure::Refused { reason, detail }
+    }
+    pub(crate) fn internal(msg: impl Into<String>) -> Self {
+        Failure::Internal(msg.into())
+    }
+}
+
+/// A file's bytes, or standard input for `-`.
+pub(crate) fn read_input(path: &Path) -> Result<Vec<u8>, Failure> {
+    if path.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .lock()
+            .read_to_end(&mut buf)
+            .map_err(|e| Failure::usage(format!("reading standard input: {e}")))?;
+        return Ok(buf);
+    }
+    std::fs::read(path).map_err(|e| Failure::usage(format!("{}: {e}", path.display())))
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(msg) => {
-            #[allow(clippy::print_stderr)] // a CLI reports errors on stderr
-            {
-                eprintln!("ssoctl: {msg}");
-            }
-            ExitCode::FAILURE
+    let result = match cli.command {
+        Command::Xml(cmd) => xml::run(cmd).map(|()| None),
+        Command::Saml(cmd) => saml::run(cmd).map(Some),
+    };
+    match result {
+        Ok(None) => ExitCode::SUCCESS,
+        Ok(Some(Value::String(text))) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Ok(Some(value)) => {
+            println!("{value}");
+            ExitCode::SUCCESS
+        }
+        Err(Failure::Refused { reason, detail }) => {
+            println!(
+                "{}",
+                json!({"accepted": false, "reason": reason, "detail": detail})
+            );
+            ExitCode::from(1)
+        }
+        Err(Failure::Usage(msg)) => {
+            eprintln!("ssoctl: {msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Internal(msg)) => {
+            eprintln!("ssoctl: {msg}");
+            ExitCode::from(1)
         }
     }
-}
-
-fn run(cli: Cli) -> Result<(), String> {
-    match cli.command {
-        Command::Xml(XmlCommand::C14n(args)) => c14n(&args),
-    }
-}
-
-fn c14n(args: &C14nArgs) -> Result<(), String> {
-    let input = if args.file.as_os_str() == "-" {
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut buf)
-            .map_err(|e| format!("reading standard input: {e}"))?;
-        buf
-    } else {
-        std::fs::read(&args.file).map_err(|e| format!("{}: {e}", args.file.display()))?
-    };
-    let limits = Limits {
-        max_input_bytes: args.max_bytes,
-        ..Limits::default()
-    };
-    let doc = Document::parse_with(&input, &limits)
-        .map_err(|e| format!("{}: {e}", args.file.display()))?;
-    let algorithm = match (args.inclusive, args.with_comments) {
-        (false, false) => C14nAlgorithm::Exclusive,
-        (false, true) => C14nAlgorithm::ExclusiveWithComments,
-        (true, false) => C14nAlgorithm::Inclusive,
-        (true, true) => C14nAlgorithm::InclusiveWithComments,
-    };
-    let mut c = Canonicalizer::new(algorithm);
-    if let Some(p) = &args.inclusive_prefixes {
-        c = c.inclusive_prefixes(p.split_whitespace());
-    }
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    c.canonicalize(doc.document_node(), None, &mut out)
-        .and_then(|()| out.flush())
-        .map_err(|e| format!("writing standard output: {e}"))
 }
