@@ -1,0 +1,56 @@
+//! `sso_connections`: an organization's SAML connection to its IdP (at most one per
+//! organization).
+
+use sea_orm::entity::prelude::*;
+
+/// One connection; `org_id` is unique.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "sso_connections")]
+pub struct Model {
+    /// Primary key.
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// The organization, unique: one current connection per organization.
+    #[sea_orm(unique)]
+    pub org_id: i64,
+    /// Whether admins have it switched on.
+    pub enabled: bool,
+    /// The IdP metadata document as imported, if it was imported from XML.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub idp_metadata_xml: Option<String>,
+    /// The URL the metadata was fetched from, if the admin gave one.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub idp_metadata_url: Option<String>,
+    /// The IdP's entity ID.
+    #[sea_orm(column_type = "Text")]
+    pub idp_entity_id: String,
+    /// The IdP's SingleSignOnService URL (HTTP-Redirect); `None` for IdP-initiated only.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub idp_sso_url: Option<String>,
+    /// The trusted IdP signing certificates: a JSON array of PEM strings.
+    pub idp_certificates: Json,
+    /// Service-provider settings, a JSON object owned by the layers above.
+    pub sp_settings: Json,
+    /// The just-in-time role's `sso_policy::Role::code()`; `None` turns JIT off.
+    pub jit_role: Option<String>,
+    /// Whether IdP-initiated (unsolicited) responses are accepted.
+    pub allow_unsolicited: bool,
+    /// Whether SHA-1 signatures and digests are accepted.
+    pub allow_sha1: bool,
+    /// Allowed clock skew in seconds for the time checks.
+    pub clock_skew_seconds: i64,
+    /// Starts at 1; every configuration change adds one.
+    pub config_version: i64,
+    /// When the configuration last changed (lockout protection compares against it).
+    pub configuration_changed_at: TimeDateTime,
+    /// When a login last succeeded with the current configuration; reset by a change.
+    pub last_successful_login_at: Option<TimeDateTime>,
+    /// When the connection was created.
+    pub created_at: TimeDateTime,
+}
+
+/// No relations are navigated through sea-orm; foreign keys live in the migrations.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

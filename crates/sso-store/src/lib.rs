@@ -1,0 +1,111 @@
+//! Durable state of the SSO service: organizations, people, SSO connections, the one-time
+//! values of a login and the traces admins read, on SQLite (embedded, the default) or
+//! PostgreSQL, through one code path (sea-orm).
+//!
+//! ```
+//! use sso_email::Email;
+//! use sso_policy::{Plan, Role};
+//! use sso_store::{CreatedBy, Store};
+//! use time::macros::datetime;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let now = datetime!(2025-03-01 09:00 UTC);
+//! // Created and migrated on first use; a file path works the same (`sqlite://sso.db`).
+//! let store = Store::connect("sqlite::memory:").await?;
+//!
+//! let org = store.create_org("Example Corp", Plan::Enterprise, now).await?;
+//! store.add_verified_domain(org.id, "Example.COM", now).await?;
+//!
+//! // A first login, as one transaction: all of it or none of it.
+//! let email = Email::parse("Jane.Doe@example.com")?;
+//! let tx = store.begin().await?;
+//! let user = tx.get_or_create_user(&email, now).await?;
+//! let member = tx
+//!     .ensure_membership(org.id, user.record.id, Role::Member, CreatedBy::Jit, now)
+//!     .await?;
+//! tx.commit().await?;
+//! assert!(user.created && member.created);
+//!
+//! // The same again changes nothing: one user, one membership, whatever the number of calls.
+//! let again = store.get_or_create_user(&email, now).await?;
+//! assert_eq!((again.record.id, again.created), (user.record.id, false));
+//!
+//! // Uniqueness is the database's: another org cannot verify the same domain.
+//! let other = store.create_org("Other", Plan::Growth, now).await?;
+//! let taken = store.add_verified_domain(other.id, "example.com", now).await.unwrap_err();
+//! assert_eq!(taken.reason(), "conflict");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Shape
+//!
+//! [`Store`] is a connection pool; [`Store::begin`] gives a [`Transaction`], which has the
+//! same query methods plus `commit` and `rollback`, so a caller decides what must happen
+//! together. Every method that depends on the time takes `now`: the store has no clock.
+//!
+//! # Guarantees
+//!
+//! - **Uniqueness by constraint.** One organization per verified domain, one user per
+//!   normalized email, one membership per (organization, user), one use per (connection,
+//!   assertion ID), one consumption per AuthnRequest. These hold across servers sharing a
+//!   PostgreSQL database, because the database decides, not process memory.
+//! - **Convergent provisioning.** [`Store::get_or_create_user`] and
+//!   [`Store::ensure_membership`] insert with `ON CONFLICT DO NOTHING` and re-read, so any
+//!   number of concurrent first logins end with one user and one membership and all succeed.
+//! - **Replays are typed.** A second [`Store::record_assertion`] of an assertion, or a second
+//!   [`Store::consume_authn_request`], fails with [`StoreError::Replayed`] (`replayed`).
+//! - **Lockout-protection facts.** A connection's configuration version and the time of the
+//!   last successful login with that version are kept together
+//!   ([`Store::record_successful_login`]), and [`OrgSnapshot::policy`] hands them to
+//!   `sso-policy`.
+//!
+//! # Backends
+//!
+//! `sqlite:` URLs open (and create) a file in WAL mode with a busy timeout and foreign keys on;
+//! transactions take the write lock first so that concurrent writers wait instead of failing.
+//! `postgres://` URLs connect to an existing database. [`Store::connect`] applies pending
+//! migrations under a lock, so servers may start together. Times are stored as UTC with
+//! microsecond precision.
+//!
+//! # Errors
+//!
+//! [`StoreError::reason`] codes: `not-found`, `replayed`, `expired`, `conflict`,
+//! `invalid-input`, `corrupt-data`, `database`.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+/// The README's example runs as a doctest, so it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
+pub mod entity;
+
+mod connections;
+mod error;
+mod events;
+mod ids;
+mod instant;
+mod logins;
+mod migration;
+mod orgs;
+mod people;
+mod store;
+
+pub use crate::{
+    connections::{ConnectionOptions, ConnectionRecord, IdpConfig},
+    error::StoreError,
+    events::{EventCursor, EventOutcome, EventPage, EventQuery, EventRecord, MAX_PAGE, NewEvent},
+    ids::{ConnectionId, EventId, OrgId, ProjectId, UserId},
+    logins::{AuthnRequestRecord, NewAuthnRequest, PurgeCounts},
+    orgs::{OrgRecord, OrgSnapshot},
+    people::{CreatedBy, Ensured, MembershipRecord, ProjectRecord, UserRecord},
+    store::{Store, StoreBuilder, Transaction},
+};
+
+/// The sea-orm this crate is built on, so callers name the same version
+/// ([`Store::connection`], [`entity`]).
+pub use sea_orm;

@@ -1,0 +1,227 @@
+//! One-time values of a login: outstanding AuthnRequests and the assertion replay cache.
+
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use time::OffsetDateTime;
+
+use crate::entity::{authn_request, consumed_assertion};
+use crate::error::StoreError;
+use crate::ids::ConnectionId;
+use crate::instant::{from_db, to_db};
+use crate::store::Store;
+
+/// An AuthnRequest to remember until its response arrives (SP-initiated login).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAuthnRequest {
+    /// The request's SAML `ID` (unique; the response's `InResponseTo`).
+    pub id: String,
+    /// The connection it is sent for.
+    pub connection: ConnectionId,
+    /// The opaque RelayState sent along (unique).
+    pub relay_state: String,
+    /// Where the caller wants the user afterwards; kept here, never sent to the IdP.
+    pub return_target: Option<String>,
+    /// When it stops being accepted.
+    pub expires_at: OffsetDateTime,
+}
+
+/// An AuthnRequest as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AuthnRequestRecord {
+    /// The request's SAML `ID`.
+    pub id: String,
+    /// The connection it was sent for.
+    pub connection: ConnectionId,
+    /// The RelayState sent along.
+    pub relay_state: String,
+    /// Where the caller wants the user afterwards.
+    pub return_target: Option<String>,
+    /// When it was created.
+    pub created_at: OffsetDateTime,
+    /// When it stops being accepted.
+    pub expires_at: OffsetDateTime,
+    /// When a response consumed it.
+    pub consumed_at: Option<OffsetDateTime>,
+}
+
+impl From<authn_request::Model> for AuthnRequestRecord {
+    fn from(m: authn_request::Model) -> Self {
+        Self {
+            id: m.id,
+            connection: ConnectionId::new(m.connection_id),
+            relay_state: m.relay_state,
+            return_target: m.return_target,
+            created_at: from_db(m.created_at),
+            expires_at: from_db(m.expires_at),
+            consumed_at: m.consumed_at.map(from_db),
+        }
+    }
+}
+
+/// How many expired rows [`Store::purge_expired`] deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct PurgeCounts {
+    /// AuthnRequests past their expiry, consumed or not.
+    pub authn_requests: u64,
+    /// Replay-cache entries past their expiry.
+    pub assertions: u64,
+}
+
+fn check_expiry(expires_at: OffsetDateTime, now: OffsetDateTime) -> Result<(), StoreError> {
+    if expires_at <= now {
+        return Err(StoreError::invalid(
+            "expiry",
+            format!("{expires_at} is not after now ({now})"),
+        ));
+    }
+    Ok(())
+}
+
+impl<C: ConnectionTrait> Store<C> {
+    /// Stores an AuthnRequest. A reused request ID or RelayState is a
+    /// [`StoreError::Conflict`]; an unknown connection is [`StoreError::NotFound`].
+    pub async fn create_authn_request(
+        &self,
+        request: &NewAuthnRequest,
+        now: OffsetDateTime,
+    ) -> Result<AuthnRequestRecord, StoreError> {
+        check_expiry(request.expires_at, now)?;
+        let model = authn_request::Model {
+            id: request.id.clone(),
+            connection_id: request.connection.get(),
+            relay_state: request.relay_state.clone(),
+            return_target: request.return_target.clone(),
+            created_at: to_db(now)?,
+            expires_at: to_db(request.expires_at)?,
+            consumed_at: None,
+        };
+        authn_request::Entity::insert(authn_request::ActiveModel {
+            id: Set(model.id.clone()),
+            connection_id: Set(model.connection_id),
+            relay_state: Set(model.relay_state.clone()),
+            return_target: Set(model.return_target.clone()),
+            created_at: Set(model.created_at),
+            expires_at: Set(model.expires_at),
+            consumed_at: Set(None),
+        })
+        .exec_without_returning(&self.conn)
+        .await
+        .map_err(StoreError::on_write("authn request", "sso connection"))?;
+        Ok(model.into())
+    }
+
+    /// The AuthnRequest with this ID, consumed or not.
+    pub async fn authn_request(&self, id: &str) -> Result<Option<AuthnRequestRecord>, StoreError> {
+        Ok(authn_request::Entity::find_by_id(id)
+            .one(&self.conn)
+            .await?
+            .map(AuthnRequestRecord::from))
+    }
+
+    /// Marks the AuthnRequest `id` of `connection` as answered, once.
+    ///
+    /// One conditional `UPDATE`, so two servers receiving responses to the same request cannot
+    /// both succeed. Fails with [`StoreError::Replayed`] when it was consumed before,
+    /// [`StoreError::Expired`] when its time is over, and [`StoreError::NotFound`] when there is
+    /// no such request for this connection (a request for another connection is not found, not
+    /// revealed).
+    pub async fn consume_authn_request(
+        &self,
+        connection: ConnectionId,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<AuthnRequestRecord, StoreError> {
+        let now = to_db(now)?;
+        let consumed = authn_request::Entity::update_many()
+            .col_expr(authn_request::Column::ConsumedAt, Expr::value(now))
+            .filter(authn_request::Column::Id.eq(id))
+            .filter(authn_request::Column::ConnectionId.eq(connection.get()))
+            .filter(authn_request::Column::ConsumedAt.is_null())
+            .filter(authn_request::Column::ExpiresAt.gt(now))
+            .exec_with_returning(&self.conn)
+            .await?;
+        if let Some(model) = consumed.into_iter().next() {
+            return Ok(model.into());
+        }
+        match authn_request::Entity::find_by_id(id)
+            .one(&self.conn)
+            .await?
+        {
+            Some(found) if found.connection_id == connection.get() => {
+                if found.consumed_at.is_some() {
+                    Err(StoreError::Replayed {
+                        what: "authn request",
+                    })
+                } else {
+                    Err(StoreError::Expired {
+                        what: "authn request",
+                    })
+                }
+            }
+            _ => Err(StoreError::not_found("authn request")),
+        }
+    }
+
+    /// Records that assertion `assertion_id` was used on `connection`, until `expires_at` (its
+    /// validity end plus the allowed skew, which must be after `now`).
+    ///
+    /// The primary key `(connection, assertion ID)` decides: a second use, on any server, is
+    /// [`StoreError::Replayed`]. The insert is `ON CONFLICT DO NOTHING`, so a replay does not
+    /// abort the surrounding PostgreSQL transaction, and a concurrent first use that is rolled
+    /// back does not count.
+    pub async fn record_assertion(
+        &self,
+        connection: ConnectionId,
+        assertion_id: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        check_expiry(expires_at, now)?;
+        if assertion_id.is_empty() {
+            return Err(StoreError::invalid("assertion ID", "empty"));
+        }
+        let inserted = consumed_assertion::Entity::insert(consumed_assertion::ActiveModel {
+            connection_id: Set(connection.get()),
+            assertion_id: Set(assertion_id.to_owned()),
+            consumed_at: Set(to_db(now)?),
+            expires_at: Set(to_db(expires_at)?),
+        })
+        .on_conflict(
+            OnConflict::columns([
+                consumed_assertion::Column::ConnectionId,
+                consumed_assertion::Column::AssertionId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(&self.conn)
+        .await
+        .map_err(StoreError::on_write("assertion", "sso connection"))?;
+        if inserted == 0 {
+            return Err(StoreError::Replayed { what: "assertion" });
+        }
+        Ok(())
+    }
+
+    /// Deletes AuthnRequests and replay-cache entries whose expiry is at or before `now`.
+    /// Neither can be accepted any more, so nothing is lost.
+    pub async fn purge_expired(&self, now: OffsetDateTime) -> Result<PurgeCounts, StoreError> {
+        let now = to_db(now)?;
+        let authn_requests = authn_request::Entity::delete_many()
+            .filter(authn_request::Column::ExpiresAt.lte(now))
+            .exec(&self.conn)
+            .await?
+            .rows_affected;
+        let assertions = consumed_assertion::Entity::delete_many()
+            .filter(consumed_assertion::Column::ExpiresAt.lte(now))
+            .exec(&self.conn)
+            .await?
+            .rows_affected;
+        Ok(PurgeCounts {
+            authn_requests,
+            assertions,
+        })
+    }
+}

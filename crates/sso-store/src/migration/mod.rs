@@ -1,0 +1,18 @@
+//! Schema migrations, applied in order and recorded in `seaql_migrations`.
+//!
+//! A migration, once released, is never edited: a change is a new migration. The tables are
+//! written out here rather than derived from the entities, so that changing an entity cannot
+//! silently change what an old migration creates.
+
+use sea_orm_migration::{MigrationTrait, MigratorTrait};
+
+mod m0001_initial;
+
+/// Every migration of the crate, oldest first.
+pub(crate) struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_initial::Migration)]
+    }
+}

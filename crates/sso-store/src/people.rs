@@ -1,0 +1,430 @@
+//! Users, memberships, projects and project access.
+
+use std::fmt;
+
+use sea_orm::sea_query::{OnConflict, Query};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TryInsertResult,
+};
+use sso_email::Email;
+use sso_policy::Role;
+use time::OffsetDateTime;
+
+use crate::entity::{membership, project, project_access, user};
+use crate::error::StoreError;
+use crate::ids::{OrgId, ProjectId, UserId};
+use crate::instant::{from_db, to_db};
+use crate::orgs::role_from_code;
+use crate::store::Store;
+
+/// The result of an idempotent "make sure it exists": the row, and whether this call created
+/// it. Under concurrent calls exactly one caller sees `created: true`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Ensured<T> {
+    /// The row as stored.
+    pub record: T,
+    /// Whether this call inserted it.
+    pub created: bool,
+}
+
+impl<T> Ensured<T> {
+    pub(crate) fn created(record: T) -> Self {
+        Self {
+            record,
+            created: true,
+        }
+    }
+
+    pub(crate) fn existing(record: T) -> Self {
+        Self {
+            record,
+            created: false,
+        }
+    }
+}
+
+/// How a membership or a project grant came to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CreatedBy {
+    /// Just-in-time provisioning on a first SSO login.
+    Jit,
+    /// An admin (or an import on an admin's behalf).
+    Admin,
+}
+
+impl CreatedBy {
+    /// Every value.
+    pub const ALL: [CreatedBy; 2] = [CreatedBy::Jit, CreatedBy::Admin];
+
+    /// Stable code, as stored.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Jit => "jit",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// The value with this [`code`](Self::code).
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.code() == code)
+    }
+}
+
+impl fmt::Display for CreatedBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+fn created_by_from_code(code: &str) -> Result<CreatedBy, StoreError> {
+    CreatedBy::from_code(code)
+        .ok_or_else(|| StoreError::corrupt("created-by", format!("unknown code {code:?}")))
+}
+
+/// A user as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UserRecord {
+    /// Its id.
+    pub id: UserId,
+    /// The normalized email, the identity key.
+    pub email: Email,
+    /// When the user was created.
+    pub created_at: OffsetDateTime,
+}
+
+impl UserRecord {
+    fn from_model(m: &user::Model) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: UserId::new(m.id),
+            email: Email::parse(&m.email)
+                .map_err(|e| StoreError::corrupt("email", e.to_string()))?,
+            created_at: from_db(m.created_at),
+        })
+    }
+}
+
+/// A membership as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MembershipRecord {
+    /// The organization.
+    pub org: OrgId,
+    /// The member.
+    pub user: UserId,
+    /// Their role.
+    pub role: Role,
+    /// How the membership was created.
+    pub created_by: CreatedBy,
+    /// When it was created.
+    pub created_at: OffsetDateTime,
+}
+
+impl MembershipRecord {
+    fn from_model(m: &membership::Model) -> Result<Self, StoreError> {
+        Ok(Self {
+            org: OrgId::new(m.org_id),
+            user: UserId::new(m.user_id),
+            role: role_from_code(&m.role)?,
+            created_by: created_by_from_code(&m.created_by)?,
+            created_at: from_db(m.created_at),
+        })
+    }
+}
+
+/// A project as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProjectRecord {
+    /// Its id.
+    pub id: ProjectId,
+    /// The owning organization.
+    pub org: OrgId,
+    /// Its name, unique within the organization.
+    pub name: String,
+    /// When it was created.
+    pub created_at: OffsetDateTime,
+}
+
+impl From<project::Model> for ProjectRecord {
+    fn from(m: project::Model) -> Self {
+        Self {
+            id: ProjectId::new(m.id),
+            org: OrgId::new(m.org_id),
+            name: m.name,
+            created_at: from_db(m.created_at),
+        }
+    }
+}
+
+impl<C: ConnectionTrait> Store<C> {
+    /// The user with this email, created if missing.
+    ///
+    /// Safe under races: the insert is `ON CONFLICT (email) DO NOTHING`, and a caller that lost
+    /// the race reads the winner's row, so concurrent first logins end with one user and every
+    /// caller gets it. Inside a PostgreSQL transaction this relies on `READ COMMITTED` (the
+    /// default of [`Store::begin`]).
+    pub async fn get_or_create_user(
+        &self,
+        email: &Email,
+        now: OffsetDateTime,
+    ) -> Result<Ensured<UserRecord>, StoreError> {
+        if let Some(found) = self.user_by_email(email).await? {
+            return Ok(Ensured::existing(found));
+        }
+        let created_at = to_db(now)?;
+        let inserted = user::Entity::insert(user::ActiveModel {
+            id: NotSet,
+            email: Set(email.as_str().to_owned()),
+            created_at: Set(created_at),
+        })
+        .on_conflict(
+            OnConflict::column(user::Column::Email)
+                .do_nothing()
+                .to_owned(),
+        )
+        .do_nothing()
+        .exec(&self.conn)
+        .await?;
+        match inserted {
+            TryInsertResult::Inserted(result) => Ok(Ensured::created(UserRecord {
+                id: UserId::new(result.last_insert_id),
+                email: email.clone(),
+                created_at: from_db(created_at),
+            })),
+            TryInsertResult::Conflicted | TryInsertResult::Empty => self
+                .user_by_email(email)
+                .await?
+                .map(Ensured::existing)
+                .ok_or(StoreError::not_found("user")),
+        }
+    }
+
+    /// The user with this email, if any.
+    pub async fn user_by_email(&self, email: &Email) -> Result<Option<UserRecord>, StoreError> {
+        user::Entity::find()
+            .filter(user::Column::Email.eq(email.as_str()))
+            .one(&self.conn)
+            .await?
+            .as_ref()
+            .map(UserRecord::from_model)
+            .transpose()
+    }
+
+    /// The user with this id.
+    pub async fn user(&self, user: UserId) -> Result<UserRecord, StoreError> {
+        let model = user::Entity::find_by_id(user.get())
+            .one(&self.conn)
+            .await?
+            .ok_or(StoreError::not_found("user"))?;
+        UserRecord::from_model(&model)
+    }
+
+    /// Makes `user` a member of `org`, with `role`, if not one already. An existing membership
+    /// is returned unchanged (`created: false`): SSO never changes a role. Safe under races
+    /// like [`get_or_create_user`](Self::get_or_create_user); a missing organization or user
+    /// is [`StoreError::NotFound`].
+    pub async fn ensure_membership(
+        &self,
+        org: OrgId,
+        user: UserId,
+        role: Role,
+        created_by: CreatedBy,
+        now: OffsetDateTime,
+    ) -> Result<Ensured<MembershipRecord>, StoreError> {
+        if let Some(found) = self.membership(org, user).await? {
+            return Ok(Ensured::existing(found));
+        }
+        let created_at = to_db(now)?;
+        let inserted = membership::Entity::insert(membership::ActiveModel {
+            org_id: Set(org.get()),
+            user_id: Set(user.get()),
+            role: Set(role.code().to_owned()),
+            created_by: Set(created_by.code().to_owned()),
+            created_at: Set(created_at),
+        })
+        .on_conflict(
+            OnConflict::columns([membership::Column::OrgId, membership::Column::UserId])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&self.conn)
+        .await
+        .map_err(StoreError::on_write("membership", "organization or user"))?;
+        if inserted > 0 {
+            return Ok(Ensured::created(MembershipRecord {
+                org,
+                user,
+                role,
+                created_by,
+                created_at: from_db(created_at),
+            }));
+        }
+        self.membership(org, user)
+            .await?
+            .map(Ensured::existing)
+            .ok_or(StoreError::not_found("membership"))
+    }
+
+    /// The membership of `user` in `org`, if any.
+    pub async fn membership(
+        &self,
+        org: OrgId,
+        user: UserId,
+    ) -> Result<Option<MembershipRecord>, StoreError> {
+        membership::Entity::find_by_id((org.get(), user.get()))
+            .one(&self.conn)
+            .await?
+            .as_ref()
+            .map(MembershipRecord::from_model)
+            .transpose()
+    }
+
+    /// Every membership of `org`, by user id.
+    pub async fn members(&self, org: OrgId) -> Result<Vec<MembershipRecord>, StoreError> {
+        membership::Entity::find()
+            .filter(membership::Column::OrgId.eq(org.get()))
+            .order_by_asc(membership::Column::UserId)
+            .all(&self.conn)
+            .await?
+            .iter()
+            .map(MembershipRecord::from_model)
+            .collect()
+    }
+
+    /// Creates a project in `org`; a name the organization already uses is a
+    /// [`StoreError::Conflict`].
+    pub async fn create_project(
+        &self,
+        org: OrgId,
+        name: &str,
+        now: OffsetDateTime,
+    ) -> Result<ProjectRecord, StoreError> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(StoreError::invalid("project name", "empty"));
+        }
+        let created_at = to_db(now)?;
+        let inserted = project::Entity::insert(project::ActiveModel {
+            id: NotSet,
+            org_id: Set(org.get()),
+            name: Set(name.to_owned()),
+            created_at: Set(created_at),
+        })
+        .exec(&self.conn)
+        .await
+        .map_err(StoreError::on_write("project", "organization"))?;
+        Ok(ProjectRecord {
+            id: ProjectId::new(inserted.last_insert_id),
+            org,
+            name: name.to_owned(),
+            created_at: from_db(created_at),
+        })
+    }
+
+    /// The organization's projects, by id.
+    pub async fn projects(&self, org: OrgId) -> Result<Vec<ProjectRecord>, StoreError> {
+        Ok(project::Entity::find()
+            .filter(project::Column::OrgId.eq(org.get()))
+            .order_by_asc(project::Column::Id)
+            .all(&self.conn)
+            .await?
+            .into_iter()
+            .map(ProjectRecord::from)
+            .collect())
+    }
+
+    /// Gives `user` access to `projects` of `org`, keeping grants that exist. Every project must
+    /// belong to `org` ([`StoreError::NotFound`] otherwise, and nothing is granted). Returns how
+    /// many grants are new.
+    pub async fn grant_project_access(
+        &self,
+        org: OrgId,
+        user: UserId,
+        projects: &[ProjectId],
+        created_by: CreatedBy,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let wanted = self.projects_of_org(org, projects).await?;
+        if wanted.is_empty() {
+            return Ok(0);
+        }
+        let created_at = to_db(now)?;
+        let rows = wanted
+            .into_iter()
+            .map(|project| project_access::ActiveModel {
+                project_id: Set(project.get()),
+                user_id: Set(user.get()),
+                created_by: Set(created_by.code().to_owned()),
+                created_at: Set(created_at),
+            });
+        let inserted = project_access::Entity::insert_many(rows)
+            .on_conflict(
+                OnConflict::columns([
+                    project_access::Column::ProjectId,
+                    project_access::Column::UserId,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(&self.conn)
+            .await
+            .map_err(StoreError::on_write("project access", "user"))?;
+        Ok(inserted)
+    }
+
+    /// The projects of `org` that `user` has access to, by id.
+    pub async fn project_access(
+        &self,
+        org: OrgId,
+        user: UserId,
+    ) -> Result<Vec<ProjectId>, StoreError> {
+        let of_org = Query::select()
+            .column(project::Column::Id)
+            .from(project::Entity)
+            .and_where(project::Column::OrgId.eq(org.get()))
+            .to_owned();
+        Ok(project_access::Entity::find()
+            .select_only()
+            .column(project_access::Column::ProjectId)
+            .filter(project_access::Column::UserId.eq(user.get()))
+            .filter(project_access::Column::ProjectId.in_subquery(of_org))
+            .order_by_asc(project_access::Column::ProjectId)
+            .into_tuple::<i64>()
+            .all(&self.conn)
+            .await?
+            .into_iter()
+            .map(ProjectId::new)
+            .collect())
+    }
+
+    /// `projects` without duplicates, after checking that every one belongs to `org`.
+    pub(crate) async fn projects_of_org(
+        &self,
+        org: OrgId,
+        projects: &[ProjectId],
+    ) -> Result<Vec<ProjectId>, StoreError> {
+        let mut wanted: Vec<ProjectId> = projects.to_vec();
+        wanted.sort_unstable();
+        wanted.dedup();
+        if wanted.is_empty() {
+            return Ok(wanted);
+        }
+        let found = project::Entity::find()
+            .select_only()
+            .column(project::Column::Id)
+            .filter(project::Column::OrgId.eq(org.get()))
+            .filter(project::Column::Id.is_in(wanted.iter().map(|p| p.get())))
+            .into_tuple::<i64>()
+            .all(&self.conn)
+            .await?;
+        if found.len() != wanted.len() {
+            return Err(StoreError::not_found("project"));
+        }
+        Ok(wanted)
+    }
+}

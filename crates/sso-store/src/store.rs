@@ -1,0 +1,235 @@
+//! Connecting, migrating, and transactions.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, RuntimeErr,
+    SqlxPostgresConnector, SqlxSqliteConnector, TransactionTrait,
+};
+use sea_orm_migration::MigratorTrait;
+
+use crate::error::StoreError;
+use crate::migration::Migrator;
+
+/// A SQLite-only table whose sole use is to be written to first in every transaction; see
+/// [`Store::begin`].
+const SQLITE_LOCK_TABLE: &str =
+    "CREATE TABLE IF NOT EXISTS sso_store_write_lock (id INTEGER PRIMARY KEY)";
+const SQLITE_TAKE_WRITE_LOCK: &str = "DELETE FROM sso_store_write_lock WHERE 0";
+/// Serializes migrations of servers starting at once on one PostgreSQL database. Any constant
+/// works as long as nothing else in the database uses it ("sso-store" in ASCII).
+const PG_MIGRATION_LOCK: &str = "SELECT pg_advisory_xact_lock(8319682377451041381)";
+
+/// The default number of pooled connections to a SQLite file. Writers take turns anyway; a few
+/// connections let reads proceed beside a write transaction.
+const SQLITE_MAX_CONNECTIONS: u32 = 4;
+const POSTGRES_MAX_CONNECTIONS: u32 = 10;
+
+/// The database: a connection pool (`Store`, the default) or one transaction in progress
+/// ([`Transaction`], a `Store<DatabaseTransaction>`).
+///
+/// Every query is a method of `Store<C>` for any sea-orm connection `C`, so the same calls work
+/// on the pool (each statement on its own) and inside a transaction (all or nothing):
+///
+/// ```no_run
+/// # async fn f(store: &sso_store::Store, email: &sso_email::Email, now: time::OffsetDateTime)
+/// # -> Result<(), sso_store::StoreError> {
+/// let tx = store.begin().await?;
+/// let user = tx.get_or_create_user(email, now).await?;
+/// // ... more statements that must succeed or fail together ...
+/// tx.commit().await?;
+/// # Ok(()) }
+/// ```
+///
+/// Dropping a transaction without [`commit`](Store::commit) rolls it back.
+#[derive(Debug, Clone)]
+pub struct Store<C = DatabaseConnection> {
+    pub(crate) conn: C,
+}
+
+/// A transaction in progress: every query method of [`Store`], plus
+/// [`commit`](Store::commit) and [`rollback`](Store::rollback).
+pub type Transaction = Store<DatabaseTransaction>;
+
+/// Connection settings for [`Store::builder`].
+#[derive(Debug, Clone)]
+pub struct StoreBuilder {
+    url: String,
+    max_connections: Option<u32>,
+    busy_timeout: Duration,
+    acquire_timeout: Duration,
+}
+
+impl StoreBuilder {
+    /// The most connections the pool opens. Default: 4 for a SQLite file, 10 for PostgreSQL;
+    /// always 1 for an in-memory SQLite database, which exists only inside its one connection.
+    #[must_use]
+    pub fn max_connections(mut self, max: u32) -> Self {
+        self.max_connections = Some(max.max(1));
+        self
+    }
+
+    /// How long a SQLite statement waits for another connection's write lock before failing
+    /// with "database is locked". Default: 5 s. Not used by PostgreSQL.
+    #[must_use]
+    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// How long a caller waits for a free pooled connection. Default: 30 s.
+    #[must_use]
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = timeout;
+        self
+    }
+
+    /// Connects and applies pending migrations.
+    ///
+    /// `sqlite:` URLs (`sqlite://path/to/file.db`, `sqlite::memory:`) create the file if it is
+    /// missing and set WAL mode, the busy timeout and foreign keys on every connection.
+    /// `postgres://` and `postgresql://` URLs connect to an existing database.
+    pub async fn connect(self) -> Result<Store, StoreError> {
+        let conn = if self.url.starts_with("sqlite:") {
+            self.sqlite().await?
+        } else if self.url.starts_with("postgres://") || self.url.starts_with("postgresql://") {
+            self.postgres().await?
+        } else {
+            return Err(StoreError::invalid(
+                "database URL",
+                "expected a sqlite:, postgres:// or postgresql:// URL",
+            ));
+        };
+        let store = Store { conn };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn sqlite(&self) -> Result<DatabaseConnection, StoreError> {
+        let in_memory = self.url.contains(":memory:") || self.url.contains("mode=memory");
+        let options = SqliteConnectOptions::from_str(&self.url)
+            .map_err(|e| StoreError::invalid("database URL", e.to_string()))?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(self.busy_timeout)
+            .journal_mode(if in_memory {
+                SqliteJournalMode::Memory
+            } else {
+                SqliteJournalMode::Wal
+            });
+        let pool = if in_memory {
+            // The database lives and dies with its one connection: never close it.
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(self.max_connections.unwrap_or(SQLITE_MAX_CONNECTIONS))
+        }
+        .acquire_timeout(self.acquire_timeout)
+        .connect_with(options)
+        .await
+        .map_err(connect_error)?;
+        Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+    }
+
+    async fn postgres(&self) -> Result<DatabaseConnection, StoreError> {
+        let options = PgConnectOptions::from_str(&self.url)
+            .map_err(|e| StoreError::invalid("database URL", e.to_string()))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(self.max_connections.unwrap_or(POSTGRES_MAX_CONNECTIONS))
+            .acquire_timeout(self.acquire_timeout)
+            .connect_with(options)
+            .await
+            .map_err(connect_error)?;
+        Ok(SqlxPostgresConnector::from_sqlx_postgres_pool(pool))
+    }
+}
+
+fn connect_error(error: sea_orm::sqlx::Error) -> StoreError {
+    StoreError::Database(DbErr::Conn(RuntimeErr::SqlxError(error)))
+}
+
+impl Store {
+    /// Connects with the default settings and applies pending migrations; see
+    /// [`StoreBuilder::connect`].
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::builder(url).connect().await
+    }
+
+    /// Connection settings, starting from the defaults.
+    pub fn builder(url: impl Into<String>) -> StoreBuilder {
+        StoreBuilder {
+            url: url.into(),
+            max_connections: None,
+            busy_timeout: Duration::from_secs(5),
+            acquire_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Applies pending migrations. Idempotent, and safe when several servers start at once:
+    /// the migration runs in one transaction holding the database's write lock (SQLite) or an
+    /// advisory lock (PostgreSQL). [`connect`](Self::connect) calls it.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        if self.conn.get_database_backend() == DbBackend::Sqlite {
+            self.conn.execute_unprepared(SQLITE_LOCK_TABLE).await?;
+        }
+        let tx = self.begin().await?;
+        if tx.conn.get_database_backend() == DbBackend::Postgres {
+            tx.conn.execute_unprepared(PG_MIGRATION_LOCK).await?;
+        }
+        Migrator::up(&tx.conn, None).await?;
+        tx.commit().await
+    }
+
+    /// Starts a transaction for a unit of work that writes.
+    ///
+    /// On PostgreSQL this is a `READ COMMITTED` transaction: a statement that waits on another
+    /// transaction's uncommitted row (an `INSERT ... ON CONFLICT DO NOTHING` on the same key)
+    /// sees that row once the other commits, which is what lets concurrent first logins
+    /// converge. On SQLite the transaction takes the database's write lock before anything
+    /// else (waiting up to the busy timeout), because a deferred transaction that reads first
+    /// and writes later fails at once with "database is locked" when another writer committed
+    /// in between.
+    pub async fn begin(&self) -> Result<Transaction, StoreError> {
+        let conn = self.conn.begin().await?;
+        if conn.get_database_backend() == DbBackend::Sqlite {
+            conn.execute_unprepared(SQLITE_TAKE_WRITE_LOCK).await?;
+        }
+        Ok(Store { conn })
+    }
+
+    /// Closes every pooled connection.
+    pub async fn close(self) -> Result<(), StoreError> {
+        Ok(self.conn.close().await?)
+    }
+}
+
+impl Transaction {
+    /// Makes every change of the transaction durable.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        Ok(self.conn.commit().await?)
+    }
+
+    /// Discards every change of the transaction.
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        Ok(self.conn.rollback().await?)
+    }
+}
+
+impl<C: ConnectionTrait> Store<C> {
+    /// The sea-orm connection (pool or transaction), for queries this crate does not offer.
+    pub fn connection(&self) -> &C {
+        &self.conn
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> DbBackend {
+        self.conn.get_database_backend()
+    }
+}
