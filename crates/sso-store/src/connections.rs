@@ -4,11 +4,11 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, UpdateMany,
 };
 use serde_json::Value;
 use sso_policy::{JitSettings, Role};
-use time::{Duration, OffsetDateTime};
+use time::{Duration, OffsetDateTime, PrimitiveDateTime};
 
 use crate::entity::{jit_default_project, sso_connection};
 use crate::error::StoreError;
@@ -228,7 +228,7 @@ impl<C: ConnectionTrait> Store<C> {
             .map_err(StoreError::on_write("sso connection", "organization"))?;
             return self.connection_for_org(org).await;
         };
-        sso_connection::Entity::update_many()
+        let update = sso_connection::Entity::update_many()
             .col_expr(
                 sso_connection::Column::IdpMetadataXml,
                 Expr::value(idp.metadata_xml.clone()),
@@ -249,11 +249,8 @@ impl<C: ConnectionTrait> Store<C> {
                 sso_connection::Column::IdpCertificates,
                 Expr::value(certificates),
             )
-            .filter(sso_connection::Column::Id.eq(id))
-            .exec(&self.conn)
-            .await?;
-        self.configuration_changed(ConnectionId::new(id), now)
-            .await?;
+            .filter(sso_connection::Column::Id.eq(id));
+        configuration_changed(update, now).exec(&self.conn).await?;
         self.connection_for_org(org).await
     }
 
@@ -289,7 +286,7 @@ impl<C: ConnectionTrait> Store<C> {
         if current.options == *options {
             return Ok(current);
         }
-        sso_connection::Entity::update_many()
+        let update = sso_connection::Entity::update_many()
             .col_expr(
                 sso_connection::Column::SpSettings,
                 Expr::value(options.sp_settings.clone()),
@@ -303,10 +300,8 @@ impl<C: ConnectionTrait> Store<C> {
                 Expr::value(options.allow_sha1),
             )
             .col_expr(sso_connection::Column::ClockSkewSeconds, Expr::value(skew))
-            .filter(sso_connection::Column::Id.eq(current.id.get()))
-            .exec(&self.conn)
-            .await?;
-        self.configuration_changed(current.id, now).await?;
+            .filter(sso_connection::Column::Id.eq(current.id.get()));
+        configuration_changed(update, now).exec(&self.conn).await?;
         self.connection_for_org(org).await
     }
 
@@ -419,30 +414,26 @@ impl<C: ConnectionTrait> Store<C> {
             .collect();
         ConnectionRecord::from_model(model, projects)
     }
+}
 
-    /// Bumps the configuration version in one statement, so two concurrent changes make two
-    /// versions.
-    async fn configuration_changed(
-        &self,
-        connection: ConnectionId,
-        now: time::PrimitiveDateTime,
-    ) -> Result<(), StoreError> {
-        sso_connection::Entity::update_many()
-            .col_expr(
-                sso_connection::Column::ConfigVersion,
-                Expr::col(sso_connection::Column::ConfigVersion).add(1),
-            )
-            .col_expr(
-                sso_connection::Column::ConfigurationChangedAt,
-                Expr::value(now),
-            )
-            .col_expr(
-                sso_connection::Column::LastSuccessfulLoginAt,
-                Expr::value(Option::<time::PrimitiveDateTime>::None),
-            )
-            .filter(sso_connection::Column::Id.eq(connection.get()))
-            .exec(&self.conn)
-            .await?;
-        Ok(())
-    }
+/// Adds to `update` what makes it a configuration change: the version goes up by one (in the
+/// statement, so two concurrent changes make two versions), the change time is `now`, and the
+/// last successful login, which proved the previous configuration, is forgotten.
+fn configuration_changed(
+    update: UpdateMany<sso_connection::Entity>,
+    now: PrimitiveDateTime,
+) -> UpdateMany<sso_connection::Entity> {
+    update
+        .col_expr(
+            sso_connection::Column::ConfigVersion,
+            Expr::col(sso_connection::Column::ConfigVersion).add(1),
+        )
+        .col_expr(
+            sso_connection::Column::ConfigurationChangedAt,
+            Expr::value(now),
+        )
+        .col_expr(
+            sso_connection::Column::LastSuccessfulLoginAt,
+            Expr::value(Option::<PrimitiveDateTime>::None),
+        )
 }

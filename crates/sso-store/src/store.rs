@@ -196,6 +196,10 @@ impl Store {
     /// else (waiting up to the busy timeout), because a deferred transaction that reads first
     /// and writes later fails at once with "database is locked" when another writer committed
     /// in between.
+    ///
+    /// While a transaction is open, do the unit's work through it, not through the pool: on
+    /// SQLite a write on another connection waits for this transaction's lock (and fails after
+    /// the busy timeout), and an in-memory database has only the one connection.
     pub async fn begin(&self) -> Result<Transaction, StoreError> {
         let conn = self.conn.begin().await?;
         if conn.get_database_backend() == DbBackend::Sqlite {

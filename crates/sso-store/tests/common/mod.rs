@@ -10,10 +10,10 @@ use std::future::Future;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sso_store::Store;
-use sso_store::sea_orm::{ConnectionTrait, Database, DbBackend};
+use sso_store::sea_orm::{ConnectOptions, ConnectionTrait, Database, DbBackend};
 
 pub const PG_URL_VAR: &str = "SSO_TEST_DATABASE_URL";
 
@@ -123,11 +123,15 @@ where
         return;
     };
     let started = Instant::now();
-    let admin = Database::connect(admin_url.as_str())
-        .await
-        .unwrap_or_else(|e| {
-            panic!("{PG_URL_VAR} is set but PostgreSQL at {admin_url} is unreachable: {e}")
-        });
+    // Fail within seconds, not after the pool's default 30 s, when the server is down.
+    let mut options = ConnectOptions::new(admin_url.as_str());
+    options
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5))
+        .sqlx_logging(false);
+    let admin = Database::connect(options).await.unwrap_or_else(|e| {
+        panic!("{PG_URL_VAR} is set but PostgreSQL at {admin_url} is unreachable: {e}")
+    });
     let name = unique_name(test);
     admin
         .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
