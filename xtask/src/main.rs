@@ -111,10 +111,23 @@ fn ensure_test_tools() -> Result<(), String> {
         .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
+/// The PostgreSQL the tests use when the caller names none: the one every development and CI
+/// machine runs locally. With the variable set, PostgreSQL tests fail if it is unreachable.
+const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
 fn test() -> Result<(), String> {
     ensure_test_tools()?;
+    let url = env::var("SSO_TEST_DATABASE_URL").unwrap_or_else(|_| {
+        eprintln!(
+            "xtask: SSO_TEST_DATABASE_URL={DEFAULT_TEST_DATABASE_URL} (set it to use another)"
+        );
+        DEFAULT_TEST_DATABASE_URL.to_owned()
+    });
+    let cargo_bin = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     // Default targets: libraries, binaries, integration tests, examples and doctests.
-    cargo(&["test", "--workspace", "--exclude", "xtask"])
+    run(Command::new(cargo_bin)
+        .args(["test", "--workspace", "--exclude", "xtask"])
+        .env("SSO_TEST_DATABASE_URL", url))
 }
 
 fn lint() -> Result<(), String> {
