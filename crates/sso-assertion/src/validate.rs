@@ -187,10 +187,15 @@ impl std::error::Error for ValidationError {}
 type Result<T> = std::result::Result<T, ValidationError>;
 use ValidationErrorKind as K;
 
+/// The longest base64 text of a response within [`MAX_RESPONSE_BYTES`], whitespace aside.
+const MAX_BASE64_BYTES: usize = MAX_RESPONSE_BYTES.div_ceil(3) * 4;
+
 /// The bytes of the XML: raw XML as is, otherwise base64 (whitespace ignored) as the HTTP-POST
 /// binding carries it.
 fn decode_input(raw: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>> {
-    if raw.len() > MAX_RESPONSE_BYTES * 4 / 3 + 4096 {
+    // Room for line breaks in the base64 (76-character lines add 2.6%), still bounded before
+    // anything is copied; the exact limits follow.
+    if raw.len() > 2 * MAX_BASE64_BYTES {
         return Err(ValidationError::new(
             K::TooLarge,
             format!("{} bytes; the limit is {MAX_RESPONSE_BYTES}", raw.len()),
@@ -214,6 +219,15 @@ fn decode_input(raw: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>> {
         .copied()
         .filter(|b| !b.is_ascii_whitespace())
         .collect();
+    if compact.len() > MAX_BASE64_BYTES {
+        return Err(ValidationError::new(
+            K::TooLarge,
+            format!(
+                "{} bytes of base64; the limit is {MAX_RESPONSE_BYTES} bytes decoded",
+                compact.len()
+            ),
+        ));
+    }
     let decoded = STANDARD.decode(&compact).map_err(|e| {
         ValidationError::new(K::InvalidEncoding, format!("neither XML nor base64: {e}"))
     })?;
@@ -696,7 +710,9 @@ fn read_assertion(
         }
     }
 
-    // InResponseTo, on the Response and on the bearer confirmation.
+    // InResponseTo, on the Response and on the bearer confirmation. The Response's says which
+    // request is answered only when a verified signature covers the Response: otherwise anyone
+    // could wrap a signed unsolicited assertion in a Response naming a request of ours.
     let response_irt = response.attribute("InResponseTo").filter(|s| !s.is_empty());
     let mut confirmation_error = None;
     let mut confirmed: Option<(OffsetDateTime, Option<String>)> = None;
@@ -729,11 +745,13 @@ fn read_assertion(
                 format!("the Response answers {a:?} but its confirmation answers {b:?}"),
             ));
         }
-        (Some(a), _) | (None, Some(a)) => Some(a.to_owned()),
-        (None, None) => None,
+        (_, Some(b)) => Some(b.to_owned()),
+        (Some(a), None) if signed.response => Some(a.to_owned()),
+        _ => None,
     };
-    match &in_response_to {
-        Some(id) if ctx.outstanding_requests.is_empty() => {
+    // Every InResponseTo present must name an outstanding request, signed or not.
+    for id in response_irt.into_iter().chain(confirmation_irt.as_deref()) {
+        if ctx.outstanding_requests.is_empty() {
             return Err(ValidationError::new(
                 K::UnexpectedInResponseTo,
                 format!(
@@ -741,7 +759,7 @@ fn read_assertion(
                 ),
             ));
         }
-        Some(id) if !ctx.outstanding_requests.contains(&id.as_str()) => {
+        if !ctx.outstanding_requests.contains(&id) {
             return Err(ValidationError::new(
                 K::WrongInResponseTo,
                 format!(
@@ -749,13 +767,17 @@ fn read_assertion(
                 ),
             ));
         }
-        None if !config.allow_unsolicited => {
-            return Err(ValidationError::new(
-                K::Unsolicited,
-                "an IdP-initiated (unsolicited) response, and this connection does not accept them",
-            ));
-        }
-        _ => {}
+    }
+    if in_response_to.is_none() && !config.allow_unsolicited {
+        return Err(ValidationError::new(
+            K::Unsolicited,
+            match response_irt {
+                Some(id) => format!(
+                    "the Response names request {id:?}, but no signature covers the Response and the assertion's bearer confirmation names no request; this connection does not accept unsolicited responses (the IdP should sign the Response or put InResponseTo in SubjectConfirmationData)"
+                ),
+                None => "an IdP-initiated (unsolicited) response, and this connection does not accept them".to_owned(),
+            },
+        ));
     }
 
     // AuthnStatement.
@@ -801,11 +823,22 @@ fn read_assertion(
         }
     }
 
-    let remember_until = [not_on_or_after, Some(confirmation_expiry)]
-        .into_iter()
-        .flatten()
-        .max()
-        .unwrap_or(confirmation_expiry)
+    // Another bearer confirmation may stay usable after the one used now: remember the
+    // assertion until the last of them ends.
+    let latest_confirmation = saml_children(subject, "SubjectConfirmation")
+        .filter(|sc| sc.attribute("Method") == Some(CM_BEARER))
+        .filter_map(|sc| saml_child(sc, "SubjectConfirmationData"))
+        .filter_map(|data| parse_time(data, "NotOnOrAfter").ok().flatten())
+        .max();
+    let remember_until = [
+        not_on_or_after,
+        Some(confirmation_expiry),
+        latest_confirmation,
+    ]
+    .into_iter()
+    .flatten()
+    .max()
+    .unwrap_or(confirmation_expiry)
         + skew;
     Ok(VerifiedAssertion {
         issuer: config.idp_entity_id.clone(),
