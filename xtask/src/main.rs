@@ -113,7 +113,7 @@ fn ensure_test_tools() -> Result<(), String> {
 
 /// The PostgreSQL the tests use when the caller names none: the one every development and CI
 /// machine runs locally. With the variable set, PostgreSQL tests fail if it is unreachable.
-const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable";
 
 fn test() -> Result<(), String> {
     ensure_test_tools()?;
