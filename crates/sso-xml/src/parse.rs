@@ -1,3 +1,5 @@
+use std::io::Read;
+
 use rustc_hash::FxHashMap;
 use xml::common::Position as _;
 use xml::reader::{ErrorKind as XmlErrorKind, EventReader, ParserConfig, XmlEvent};
@@ -73,6 +75,43 @@ fn prolog_has_doctype(input: &[u8]) -> bool {
     }
 }
 
+/// Namespace work allowed per input byte, and on top of that for any input; a binding costs
+/// its prefix and URI lengths plus [`BINDING_COST`]. See [`Limit::NamespaceScope`].
+const NAMESPACE_WORK_PER_BYTE: usize = 128;
+const NAMESPACE_WORK_BASE: usize = 1 << 20;
+/// What copying one binding costs beyond its bytes (two allocations and a map insertion),
+/// in the same unit as a byte copied.
+const BINDING_COST: usize = 64;
+/// The entries xml-rs keeps for `xml`, `xmlns` and the default namespace, copied each time.
+const FIXED_BINDINGS: usize = 3;
+/// How far xml-rs may have read past the end of the event it reports.
+const LOOKAHEAD: usize = 16;
+
+/// Where `xmlns` occurs in `input`: every namespace declaration contains it.
+fn xmlns_offsets(input: &[u8]) -> Vec<usize> {
+    input
+        .windows(5)
+        .enumerate()
+        .filter(|(_, w)| *w == b"xmlns")
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// The input as xml-rs reads it (one byte at a time), counting what it has read, so each event
+/// can be placed in the input.
+struct Counting<'a> {
+    rest: &'a [u8],
+    consumed: usize,
+}
+
+impl Read for Counting<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.rest.read(buf)?;
+        self.consumed += n;
+        Ok(n)
+    }
+}
+
 fn parser_config(limits: &Limits) -> ParserConfig {
     // Our own limits are checked on each event with precise errors. xml-rs' limits only keep
     // its internal buffers bounded by the input size in the meantime.
@@ -98,7 +137,7 @@ fn parser_config(limits: &Limits) -> ParserConfig {
 
 struct Builder<'a> {
     input: &'a [u8],
-    reader: EventReader<&'a [u8]>,
+    reader: EventReader<Counting<'a>>,
     limits: &'a Limits,
     nodes: Vec<NodeData>,
     attrs: Vec<AttrData>,
@@ -108,6 +147,9 @@ struct Builder<'a> {
     prefix_ids: FxHashMap<String, PrefixId>,
     uris: Vec<Span>,
     uri_ids: FxHashMap<String, UriId>,
+    /// The prefix and URI interned last (0 until then): consecutive names mostly repeat them.
+    last_prefix: PrefixId,
+    last_uri: UriId,
     /// In-scope binding for each prefix id (`NONE` = unbound).
     scope: Vec<UriId>,
     /// Undo log for `scope`: (prefix, previous binding).
@@ -115,13 +157,29 @@ struct Builder<'a> {
     /// Open elements: (node id, undo log length at entry).
     open: Vec<(u32, usize)>,
     root_element: u32,
+    /// Namespace copying, see [`Limit::NamespaceScope`]: for each open element, at most how
+    /// many bindings (and bytes) it declared; their sums; the work so far and its budget.
+    frames: Vec<(usize, usize)>,
+    open_bindings: usize,
+    open_binding_bytes: usize,
+    xmlns_offsets: Vec<usize>,
+    /// How much input xml-rs had read at the latest event.
+    last_offset: usize,
+    namespace_work: usize,
+    namespace_budget: usize,
 }
 
 impl<'a> Builder<'a> {
     fn new(input: &'a [u8], limits: &'a Limits) -> Self {
         let mut b = Builder {
             input,
-            reader: EventReader::new_with_config(input, parser_config(limits)),
+            reader: EventReader::new_with_config(
+                Counting {
+                    rest: input,
+                    consumed: 0,
+                },
+                parser_config(limits),
+            ),
             limits,
             nodes: Vec::with_capacity(input.len() / 24 + 4),
             attrs: Vec::new(),
@@ -131,13 +189,25 @@ impl<'a> Builder<'a> {
             prefix_ids: FxHashMap::default(),
             uris: Vec::new(),
             uri_ids: FxHashMap::default(),
+            last_prefix: 0,
+            last_uri: 0,
             scope: Vec::new(),
             undo: Vec::new(),
             open: Vec::new(),
             root_element: NONE,
+            frames: Vec::new(),
+            open_bindings: 0,
+            open_binding_bytes: 0,
+            xmlns_offsets: xmlns_offsets(input),
+            last_offset: 0,
+            namespace_work: 0,
+            namespace_budget: input
+                .len()
+                .saturating_mul(NAMESPACE_WORK_PER_BYTE)
+                .saturating_add(NAMESPACE_WORK_BASE),
         };
-        b.intern_prefix(""); // id 0: no prefix
-        b.intern_uri(""); // id 0: no namespace
+        b.intern_prefix_slow(""); // id 0: no prefix
+        b.intern_uri_slow(""); // id 0: no namespace
         if let Some(default) = b.scope.first_mut() {
             *default = 0; // the default namespace starts out as "no namespace"
         }
@@ -182,7 +252,30 @@ impl<'a> Builder<'a> {
             .unwrap_or_default()
     }
 
+    fn span_str(&self, span: Option<Span>) -> &str {
+        let Some(span) = span else { return "" };
+        let start = span.start as usize;
+        self.strings
+            .get(start..start + span.len as usize)
+            .unwrap_or_default()
+    }
+
     fn intern_prefix(&mut self, p: &str) -> PrefixId {
+        // Most names are unprefixed, and consecutive elements mostly share a prefix: answer
+        // those without hashing.
+        if p.is_empty() {
+            return 0;
+        }
+        let last = self.last_prefix;
+        if self.span_str(self.prefixes.get(last as usize).copied()) == p {
+            return last;
+        }
+        let id = self.intern_prefix_slow(p);
+        self.last_prefix = id;
+        id
+    }
+
+    fn intern_prefix_slow(&mut self, p: &str) -> PrefixId {
         if let Some(id) = self.prefix_ids.get(p) {
             return *id;
         }
@@ -195,6 +288,19 @@ impl<'a> Builder<'a> {
     }
 
     fn intern_uri(&mut self, u: &str) -> UriId {
+        if u.is_empty() {
+            return 0;
+        }
+        let last = self.last_uri;
+        if self.span_str(self.uris.get(last as usize).copied()) == u {
+            return last;
+        }
+        let id = self.intern_uri_slow(u);
+        self.last_uri = id;
+        id
+    }
+
+    fn intern_uri_slow(&mut self, u: &str) -> UriId {
         if let Some(id) = self.uri_ids.get(u) {
             return *id;
         }
@@ -266,6 +372,46 @@ impl<'a> Builder<'a> {
         Ok(id)
     }
 
+    /// Accounts for what xml-rs did to report this element's namespaces: it copied every
+    /// binding of every open element's frame (shadowed ones included) into a fresh map. We see
+    /// only the bindings in scope, so each frame is bounded from above by the `xmlns`
+    /// occurring in the input xml-rs read for that element (its start tag), and by what is in
+    /// scope there.
+    fn charge_namespace_work(
+        &mut self,
+        namespace: &xml::namespace::Namespace,
+        event_start: usize,
+        position: Position,
+    ) -> Result<(), Error> {
+        let window = event_start.saturating_sub(LOOKAHEAD)..self.last_offset;
+        let first = self.xmlns_offsets.partition_point(|&p| p < window.start);
+        let end = self.xmlns_offsets.partition_point(|&p| p + 5 <= window.end);
+        let declared_here = end.saturating_sub(first);
+        let in_scope = namespace.0.len();
+        let in_scope_bytes: usize = namespace.0.iter().map(|(p, u)| p.len() + u.len()).sum();
+        let frame = (
+            declared_here.min(in_scope),
+            in_scope_bytes.min(window.end - window.start.min(window.end)),
+        );
+        let copied = FIXED_BINDINGS + self.open_bindings + frame.0;
+        let copied_bytes = self.open_binding_bytes + frame.1;
+        let work = copied
+            .saturating_mul(BINDING_COST)
+            .saturating_add(copied_bytes);
+        self.namespace_work = self.namespace_work.saturating_add(work);
+        if self.namespace_work > self.namespace_budget {
+            return Err(Error::limit(
+                Limit::NamespaceScope,
+                self.namespace_budget,
+                Some(position),
+            ));
+        }
+        self.frames.push(frame);
+        self.open_bindings += frame.0;
+        self.open_binding_bytes += frame.1;
+        Ok(())
+    }
+
     fn map_error(&self, e: &xml::reader::Error) -> Error {
         let p = e.position();
         let position = Some(Position {
@@ -316,6 +462,9 @@ impl<'a> Builder<'a> {
                 Err(e) => return Err(self.map_error(&e)),
             };
             let position = self.position();
+            // Where the input of this event starts: after the previous one.
+            let event_start =
+                std::mem::replace(&mut self.last_offset, self.reader.source().consumed);
             match event {
                 XmlEvent::StartDocument { encoding, .. } => {
                     if !encoding.eq_ignore_ascii_case("utf-8") {
@@ -366,6 +515,7 @@ impl<'a> Builder<'a> {
                             Some(position),
                         ));
                     }
+                    self.charge_namespace_work(&namespace, event_start, position)?;
                     let undo_mark = self.undo.len();
                     let decl_start = self.decls.len() as u32;
                     for (prefix, uri) in &namespace.0 {
@@ -429,6 +579,10 @@ impl<'a> Builder<'a> {
                     self.open.push((id, undo_mark));
                 }
                 XmlEvent::EndElement { .. } => {
+                    if let Some((count, bytes)) = self.frames.pop() {
+                        self.open_bindings -= count;
+                        self.open_binding_bytes -= bytes;
+                    }
                     let Some((id, undo_mark)) = self.open.pop() else {
                         return Err(Error::new(
                             ErrorKind::Malformed("unbalanced end tag".into()),
@@ -484,6 +638,7 @@ impl<'a> Builder<'a> {
             doc.end = end;
         }
         Ok(Document {
+            input_len: self.input.len(),
             nodes: self.nodes,
             attrs: self.attrs,
             decls: self.decls,
