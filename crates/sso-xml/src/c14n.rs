@@ -173,6 +173,9 @@ impl Canonicalizer {
                         }
                     }
                     sink.maybe_flush();
+                    if sink.failed() {
+                        break;
+                    }
                 }
             }
             _ => {
@@ -196,6 +199,12 @@ impl<W: Write + ?Sized> Sink<'_, W> {
     #[inline]
     fn put(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
+    }
+
+    /// Whether the writer refused bytes: rendering stops there, since nothing more would be
+    /// written (and a writer that caps its input, as a verifier's does, must cap the work too).
+    fn failed(&self) -> bool {
+        self.err.is_some()
     }
 
     fn maybe_flush(&mut self) {
@@ -394,6 +403,9 @@ impl<'d> State<'d> {
         let mut open: Vec<Node<'d>> = vec![apex];
         let mut next = apex.first_child();
         loop {
+            if sink.failed() {
+                return;
+            }
             match next {
                 Some(n) if Some(n.id) == self.exclude => next = n.next_sibling(),
                 Some(n) if n.is_element() => {

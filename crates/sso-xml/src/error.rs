@@ -33,6 +33,12 @@ pub enum Limit {
     NameLength,
     /// [`Limits::max_nodes`](crate::Limits::max_nodes).
     Nodes,
+    /// The namespace bindings in scope, summed over all elements, outgrew the input: xml-rs
+    /// copies every open element's bindings for each element it reads, so a few long or
+    /// many redeclared namespaces over many elements would cost time quadratic in the input.
+    /// The budget grows with the input (128 units per byte, plus 1 MiB; a binding costs its
+    /// length plus 64), far above what real documents use. `max` in the error is the budget.
+    NamespaceScope,
 }
 
 impl Limit {
@@ -45,6 +51,7 @@ impl Limit {
             Limit::TextLength => "text-too-long",
             Limit::NameLength => "name-too-long",
             Limit::Nodes => "too-many-nodes",
+            Limit::NamespaceScope => "namespace-scope-too-large",
         }
     }
 }

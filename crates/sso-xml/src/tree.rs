@@ -93,6 +93,8 @@ pub struct Document {
     /// Interned namespace URIs, indexed by [`UriId`].
     pub(crate) uris: Vec<Span>,
     pub(crate) root_element: u32,
+    /// Length of the parsed input (after a byte-order mark).
+    pub(crate) input_len: usize,
 }
 
 impl fmt::Debug for Document {
@@ -133,6 +135,13 @@ impl Document {
 
     pub(crate) fn node_at(&self, id: u32) -> Option<Node<'_>> {
         (id != NONE && (id as usize) < self.nodes.len()).then_some(Node { doc: self, id })
+    }
+
+    /// The length in bytes of the input this document was parsed from (a byte-order mark not
+    /// counted). Callers bound work that depends on the document, such as the size of a
+    /// canonical form, by it.
+    pub fn input_len(&self) -> usize {
+        self.input_len
     }
 
     /// The document node: parent of the root element and of top-level comments and processing

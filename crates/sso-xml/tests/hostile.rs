@@ -657,3 +657,67 @@ fn handles_are_cheap_and_the_tree_is_shareable() {
         assert_eq!(h.join().unwrap(), "x");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Namespace copying. xml-rs hands every element the whole in-scope mapping, built by copying
+// the bindings of every open element (shadowed ones too), so the work is elements times
+// bindings. Found by the fuzzer (crates/sso-fuzz): each of these took seconds on 1 MiB.
+
+#[test]
+fn one_long_namespace_over_many_elements_is_refused_quickly() {
+    let doc = format!(
+        "<r xmlns:p=\"urn:{}\">{}</r>",
+        "u".repeat(500_000),
+        "<a/>".repeat(100_000)
+    );
+    let e = refused(
+        doc.as_bytes(),
+        &Limits::default(),
+        "namespace-scope-too-large",
+    );
+    assert_eq!(limit_of(&e).0, Limit::NamespaceScope);
+}
+
+#[test]
+fn many_namespaces_over_many_elements_are_refused_quickly() {
+    let decls: String = (0..120)
+        .map(|i| format!(" xmlns:n{i}=\"urn:n{i}\""))
+        .collect();
+    let doc = format!("<r{decls}>{}</r>", "<a/>".repeat(99_000));
+    refused(
+        doc.as_bytes(),
+        &Limits::default(),
+        "namespace-scope-too-large",
+    );
+}
+
+#[test]
+fn redeclarations_xml_rs_keeps_but_we_cannot_see_are_counted() {
+    // The same 100 bindings declared again on each of 60 nested elements: the in-scope mapping
+    // stays at 100, but xml-rs copies all 6,000 for every element below.
+    let decls: String = (0..100).map(|i| format!(" xmlns:n{i}=\"urn:n\"")).collect();
+    let mut doc = format!("<d{decls}>").repeat(60);
+    doc.push_str(&"<a/>".repeat(40_000));
+    doc.push_str(&"</d>".repeat(60));
+    refused(
+        doc.as_bytes(),
+        &Limits::default(),
+        "namespace-scope-too-large",
+    );
+}
+
+#[test]
+fn real_namespace_use_stays_far_below_the_budget() {
+    // Twenty namespaces at the root, used ten levels down by 10,000 small elements, and a
+    // declaration on each of them: what a large, deep, namespace-heavy document looks like.
+    let decls: String = (0..20)
+        .map(|i| format!(" xmlns:n{i}=\"urn:oasis:names:tc:SAML:2.0:example:{i}\""))
+        .collect();
+    let mut doc = format!("<r{decls}>");
+    doc.push_str(&"<n1:d>".repeat(10));
+    doc.push_str(&"<n2:v xmlns:x=\"urn:x\" x:a=\"1\">v</n2:v>".repeat(10_000));
+    doc.push_str(&"</n1:d>".repeat(10));
+    doc.push_str("</r>");
+    let parsed = accepted(doc.as_bytes(), &Limits::default());
+    assert_eq!(parsed.input_len(), doc.len());
+}
