@@ -1,4 +1,5 @@
 use std::collections::HashMap;
+use std::io::{self, Write};
 
 use openssl::hash::Hasher;
 use sso_xml::{C14nAlgorithm, Canonicalizer, Node, NodeKind, XML_NAMESPACE};
@@ -633,6 +634,64 @@ fn check_digest(sig: &ParsedSignature<'_>) -> Result<(), Error> {
     Ok(())
 }
 
+/// The largest canonical form computed of a document: this many times its input, plus
+/// [`CANONICAL_SLACK`]. Escaping turns one byte into at most six, but exclusive c14n renders a
+/// namespace declaration again on every element that uses it when no output ancestor did, so
+/// one long namespace URI over many elements would make gigabytes of a 1 MiB response for the
+/// digest to hash (namespace amplification). Real documents stay near their own size.
+const CANONICAL_EXPANSION: usize = 16;
+const CANONICAL_SLACK: usize = 1 << 20;
+
+fn canonical_bound(node: Node<'_>) -> usize {
+    node.document()
+        .input_len()
+        .saturating_mul(CANONICAL_EXPANSION)
+        .saturating_add(CANONICAL_SLACK)
+}
+
+/// A writer that refuses to take more than `left` bytes in all; the canonicalizer stops at
+/// the first refusal.
+struct Capped<W> {
+    inner: W,
+    left: usize,
+    bound: usize,
+}
+
+impl<W: Write> Write for Capped<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.len() > self.left {
+            self.left = 0;
+            return Err(io::Error::other(format!(
+                "the canonical form is larger than {} bytes ({CANONICAL_EXPANSION} times the document)",
+                self.bound
+            )));
+        }
+        self.left -= buf.len();
+        self.inner.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The canonical form of `node` minus `exclude`, refused past [`canonical_bound`].
+fn canonicalize_capped(
+    c14n: &Canonicalizer,
+    node: Node<'_>,
+    exclude: Option<Node<'_>>,
+    out: impl Write,
+) -> io::Result<()> {
+    let bound = canonical_bound(node);
+    let mut capped = Capped {
+        inner: out,
+        left: bound,
+        bound,
+    };
+    c14n.canonicalize(node, exclude, &mut capped)
+}
+
 pub(crate) fn compute_digest(
     c14n: &Canonicalizer,
     node: Node<'_>,
@@ -640,8 +699,7 @@ pub(crate) fn compute_digest(
     algorithm: DigestAlgorithm,
 ) -> Result<Vec<u8>, String> {
     let mut hasher = Hasher::new(algorithm.message_digest()).map_err(|e| e.to_string())?;
-    c14n.canonicalize(node, exclude, &mut hasher)
-        .map_err(|e| e.to_string())?;
+    canonicalize_capped(c14n, node, exclude, &mut hasher).map_err(|e| e.to_string())?;
     let out = hasher.finish().map_err(|e| e.to_string())?;
     debug_assert_eq!(out.len(), algorithm.output_len());
     Ok(out.to_vec())
@@ -656,7 +714,13 @@ fn check_signature(
     if sig.c14n11_signed_info {
         check_c14n11(sig.signed_info)?;
     }
-    let signed_info = sig.c14n.canonicalize_to_vec(sig.signed_info, None);
+    let mut signed_info = Vec::new();
+    canonicalize_capped(&sig.c14n, sig.signed_info, None, &mut signed_info).map_err(|e| {
+        Error::malformed(
+            format!("ds:SignedInfo cannot be canonicalized: {e}"),
+            Some(sig.signed_info),
+        )
+    })?;
     let presented = &sig.key_info_certificates;
     let mut candidates: Vec<_> = keys
         .iter()
