@@ -18,6 +18,9 @@ tasks:
   difftest [N] [SEED]  the c14n differential test against libxml2 with N documents
                      (default 200000), release build
   bench              run the criterion/divan benches (see BENCHMARKS.md)
+  fuzz [TARGET] [SECONDS]  fuzz parse, verify and validate (or one TARGET) for SECONDS
+                     each (default 60), release build; fails on any finding, saved in
+                     target/fuzz-findings
 ";
 
 /// Debian packages the tests drive as independent implementations.
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         "ci" => lint().and_then(|()| test()),
         "difftest" => difftest(rest),
         "bench" => cargo(&["bench", "--workspace", "--exclude", "xtask"]),
+        "fuzz" => fuzz(rest),
         "help" | "-h" | "--help" => {
             print!("{HELP}");
             Ok(())
@@ -165,4 +169,15 @@ fn difftest(rest: &[String]) -> Result<(), String> {
         ])
         .env("SSO_DIFFTEST_COUNT", count)
         .env("SSO_DIFFTEST_SEED", seed))
+}
+
+fn fuzz(rest: &[String]) -> Result<(), String> {
+    // `fuzz 30` means every target for 30 seconds.
+    let (target, seconds) = match rest {
+        [] => ("all", "60"),
+        [one] if one.parse::<u64>().is_ok() => ("all", one.as_str()),
+        [target] => (target.as_str(), "60"),
+        [target, seconds, ..] => (target.as_str(), seconds.as_str()),
+    };
+    cargo(&["run", "--release", "-p", "sso-fuzz", "--", target, seconds])
 }
