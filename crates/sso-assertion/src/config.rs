@@ -1,7 +1,7 @@
 use std::fmt;
 
 use openssl::pkey::{PKey, Private};
-use sso_xmldsig::{TrustedKey, TrustedKeys};
+use sso_xmldsig::{AlgorithmPolicy, TrustedKey, TrustedKeys, Verifier};
 
 use crate::certificate::{Certificate, CertificateError};
 use crate::metadata::{Endpoint, IdpMetadata};
@@ -148,8 +148,9 @@ pub struct ConnectionConfig {
     pub(crate) allow_unsolicited: bool,
     pub(crate) allow_sha1: bool,
     pub(crate) allow_rsa_1024: bool,
-    /// The certificates as verification keys, built once.
-    pub(crate) trusted: TrustedKeys,
+    /// The certificates as verification keys under this connection's algorithm policy, built
+    /// when the configuration changes rather than on every response.
+    pub(crate) verifier: Verifier,
     /// Certificates whose key cannot verify anything (unsupported key type), and why.
     pub(crate) key_problems: Vec<String>,
 }
@@ -174,7 +175,7 @@ impl ConnectionConfig {
     pub fn from_metadata(idp: &IdpMetadata, sp: ServiceProvider) -> Self {
         let (trusted, key_problems) = trusted_keys(&idp.signing_certificates);
         ConnectionConfig {
-            trusted,
+            verifier: Verifier::new(trusted),
             key_problems,
             idp_entity_id: idp.entity_id.clone(),
             idp_sso_services: idp.sso_services.clone(),
@@ -199,7 +200,7 @@ impl ConnectionConfig {
     ) -> Self {
         let (trusted, key_problems) = trusted_keys(&idp_certificates);
         ConnectionConfig {
-            trusted,
+            verifier: Verifier::new(trusted),
             key_problems,
             idp_entity_id: idp_entity_id.into(),
             idp_sso_services,
@@ -266,6 +267,17 @@ impl ConnectionConfig {
         self.clock_skew
     }
 
+    fn apply_policy(&mut self) {
+        let mut policy = AlgorithmPolicy::strict();
+        if self.allow_sha1 {
+            policy = policy.dangerous().allow_sha1();
+        }
+        if self.allow_rsa_1024 {
+            policy = policy.dangerous().allow_rsa_1024();
+        }
+        self.verifier = self.verifier.clone().with_policy(policy);
+    }
+
     /// Certificates that cannot serve as verification keys, and why (shown to admins).
     pub fn key_problems(&self) -> &[String] {
         &self.key_problems
@@ -289,6 +301,7 @@ impl DangerousConfig<'_> {
     /// broken for collisions.
     pub fn allow_sha1(&mut self, allow: bool) -> &mut Self {
         self.0.allow_sha1 = allow;
+        self.0.apply_policy();
         self
     }
 
@@ -296,6 +309,7 @@ impl DangerousConfig<'_> {
     /// 1024-bit RSA is within reach of a well-funded attacker.
     pub fn allow_rsa_1024(&mut self, allow: bool) -> &mut Self {
         self.0.allow_rsa_1024 = allow;
+        self.0.apply_policy();
         self
     }
 }

@@ -3,7 +3,7 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use sso_xml::{Document, Limits, Node};
-use sso_xmldsig::{AlgorithmPolicy, DecryptionKey, Decryptor, VerifiedElement, Verifier};
+use sso_xmldsig::{DecryptionKey, Decryptor, VerifiedElement};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -355,14 +355,7 @@ pub fn validate(
         ));
     }
 
-    let mut policy = AlgorithmPolicy::strict();
-    if config.allow_sha1 {
-        policy = policy.dangerous().allow_sha1();
-    }
-    if config.allow_rsa_1024 {
-        policy = policy.dangerous().allow_rsa_1024();
-    }
-    let verifier = Verifier::new(config.trusted.clone()).with_policy(policy);
+    let verifier = &config.verifier;
     let verify = |el: Node<'_>, what: &str| -> Result<String> {
         verifier
             .verify(el)
