@@ -65,6 +65,8 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+#[cfg(feature = "assertion")]
+mod assertion;
 mod claims;
 mod email;
 mod find;

@@ -6,7 +6,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Map, Value, json};
 use sso_assertion::{
     Binding, Certificate, ConnectionConfig, IdpMetadata, ServiceProvider, SpKey, ValidationContext,
-    VerifiedAssertion, validate,
+    validate,
 };
 use sso_email::{Claims, find_email};
 use time::OffsetDateTime;
@@ -238,7 +238,7 @@ fn verify(args: &VerifyArgs) -> Result<Value, Failure> {
         Ok(v) => v,
         Err(e) => return Err(Failure::refused(e.reason(), e.detail().to_owned())),
     };
-    let claims = claims_of(&verified);
+    let claims = Claims::from(&verified);
     let email = find_email(&claims).map_err(|e| Failure::refused(e.reason(), e.to_string()))?;
     let mut attributes = Map::new();
     for a in verified.attributes() {
@@ -271,28 +271,4 @@ fn verify(args: &VerifyArgs) -> Result<Value, Failure> {
         "encrypted": verified.was_encrypted(),
         "attributes": attributes,
     }))
-}
-
-/// The view of a verified assertion that email lookup reads.
-fn claims_of(v: &VerifiedAssertion) -> Claims<'_> {
-    let name_id = v.name_id();
-    let mut nid = sso_email::NameId::new(&name_id.value);
-    if let Some(f) = &name_id.format {
-        nid = nid.with_format(f);
-    }
-    if let Some(q) = &name_id.sp_name_qualifier {
-        nid = nid.with_sp_name_qualifier(q);
-    }
-    let mut claims = Claims::new().with_name_id(nid);
-    for a in v.attributes() {
-        let mut attr = sso_email::Attribute::new(&a.name, a.values.iter().map(String::as_str));
-        if let Some(f) = &a.name_format {
-            attr = attr.with_name_format(f);
-        }
-        if let Some(f) = &a.friendly_name {
-            attr = attr.with_friendly_name(f);
-        }
-        claims = claims.with_attribute(attr);
-    }
-    claims
 }
