@@ -598,7 +598,7 @@ fn read_assertion(
     let not_before = parse_time(conditions, "NotBefore")?;
     let not_on_or_after = parse_time(conditions, "NotOnOrAfter")?;
     if let Some(nb) = not_before {
-        if now + skew < nb {
+        if now.saturating_add(skew) < nb {
             return Err(ValidationError::new(
                 K::NotYetValid,
                 format!(
@@ -610,7 +610,7 @@ fn read_assertion(
         }
     }
     if let Some(noa) = not_on_or_after {
-        if now - skew >= noa {
+        if now.saturating_sub(skew) >= noa {
             return Err(ValidationError::new(
                 K::Expired,
                 format!(
@@ -783,7 +783,7 @@ fn read_assertion(
     let authn_instant = parse_time(authn, "AuthnInstant")?;
     let session_not_on_or_after = parse_time(authn, "SessionNotOnOrAfter")?;
     if let Some(s) = session_not_on_or_after {
-        if now - skew >= s {
+        if now.saturating_sub(skew) >= s {
             return Err(ValidationError::new(
                 K::SessionExpired,
                 format!(
@@ -832,7 +832,9 @@ fn read_assertion(
     .flatten()
     .max()
     .unwrap_or(confirmation_expiry)
-        + skew;
+    // A far-future NotOnOrAfter (year 9999) must not overflow: remembering it "forever" is
+    // the right answer.
+    .saturating_add(skew);
     Ok(VerifiedAssertion {
         issuer: config.idp_entity_id.clone(),
         assertion_id,
@@ -894,7 +896,7 @@ fn check_confirmation(
             "the bearer confirmation has no NotOnOrAfter",
         ));
     };
-    if now - config.clock_skew >= expiry {
+    if now.saturating_sub(config.clock_skew) >= expiry {
         return Err(ValidationError::new(
             K::ConfirmationExpired,
             format!(
@@ -905,7 +907,7 @@ fn check_confirmation(
         ));
     }
     if let Some(nb) = parse_time(data, "NotBefore")? {
-        if now + config.clock_skew < nb {
+        if now.saturating_add(config.clock_skew) < nb {
             return Err(ValidationError::new(
                 K::NotYetValid,
                 format!("the bearer confirmation is valid from {}", time_str(nb)),
