@@ -1,0 +1,191 @@
+//! The errors of logins and admin operations, with stable reason codes.
+
+use sso_assertion::{MetadataError, RequestError, ValidationError};
+use sso_email::NoValidEmail;
+use sso_policy::{
+    BreakGlassRefusal, JitRefusal, PasswordRefusal, RequireSsoRefusal, SsoLoginRefusal, SsoOff,
+};
+use sso_store::StoreError;
+
+/// Why an SSO login was not started or not completed.
+///
+/// [`reason`](Self::reason) is a stable kebab-case code for machines and traces;
+/// [`user_message`](Self::user_message) is safe to show the person signing in; the `Display`
+/// text is the full detail for the org's admin (it is what the login trace records).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoginError {
+    /// The organization does not exist (`org-not-found`). No trace: there is no org to hold it.
+    #[error("no organization with this id (org-not-found)")]
+    OrgNotFound,
+    /// SSO is not in effect for the org: plan without SSO, no connection, or the connection is
+    /// disabled (the reason is `sso-policy`'s: `plan-without-sso`, `no-connection`,
+    /// `connection-disabled`).
+    #[error("{0} ({reason})", reason = .0.reason())]
+    SsoOff(SsoOff),
+    /// The stored connection configuration cannot be used (a certificate that no longer
+    /// parses): `connection-misconfigured`.
+    #[error("the connection's configuration is unusable: {0} (connection-misconfigured)")]
+    Misconfigured(String),
+    /// An AuthnRequest could not be built (reason from `sso-assertion`: `idp-endpoint-missing`,
+    /// `sp-key-missing` ...).
+    #[error("{0} ({reason})", reason = .0.reason())]
+    Request(RequestError),
+    /// The response failed validation; the reason is `sso-assertion`'s (`wrong-audience`,
+    /// `digest-mismatch`, `expired` ...).
+    #[error("{0}")]
+    Invalid(ValidationError),
+    /// No valid email in the assertion (`no-valid-email`); lists every place tried.
+    #[error("{0}")]
+    NoEmail(NoValidEmail),
+    /// The product rules refuse this person (`not-a-member`, `domain-not-verified`).
+    #[error("{0}")]
+    Refused(SsoLoginRefusal),
+    /// The assertion, or the AuthnRequest it answers, was already used (`replayed`).
+    #[error("the {what} was already used (replayed)")]
+    Replayed {
+        /// `assertion` or `authn request`.
+        what: &'static str,
+    },
+    /// The AuthnRequest the response answers has expired (`request-expired`).
+    #[error("the login request this response answers has expired (request-expired)")]
+    RequestExpired,
+    /// The response answers a request this connection does not know (`unknown-request`).
+    #[error("the response answers a login request this connection never sent (unknown-request)")]
+    UnknownRequest,
+    /// The database failed (`database`, or the store's reason).
+    #[error("{0}")]
+    Store(StoreError),
+}
+
+impl LoginError {
+    /// Stable machine-readable code.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::OrgNotFound => "org-not-found",
+            Self::SsoOff(off) => off.reason(),
+            Self::Misconfigured(_) => "connection-misconfigured",
+            Self::Request(e) => e.reason(),
+            Self::Invalid(e) => e.reason(),
+            Self::NoEmail(e) => e.reason(),
+            Self::Refused(r) => r.reason(),
+            Self::Replayed { .. } => "replayed",
+            Self::RequestExpired => "request-expired",
+            Self::UnknownRequest => "unknown-request",
+            Self::Store(e) => e.reason(),
+        }
+    }
+
+    /// A message for the person signing in: says what to do, reveals nothing about the
+    /// configuration. The admin reads the detail in the login trace.
+    pub fn user_message(&self) -> &'static str {
+        match self {
+            Self::OrgNotFound | Self::SsoOff(_) => {
+                "Single sign-on is not available for this organization."
+            }
+            Self::Misconfigured(_) | Self::Request(_) | Self::Invalid(_) => {
+                "The sign-in from your identity provider could not be accepted. Your administrator can see why in the SSO login traces."
+            }
+            Self::NoEmail(_) => {
+                "Your identity provider did not send an email address for you. Your administrator can see why in the SSO login traces."
+            }
+            Self::Refused(SsoLoginRefusal::DomainNotVerified { .. }) => {
+                "Your email address is not in a domain this organization has verified. Ask your administrator for access."
+            }
+            Self::Refused(SsoLoginRefusal::SsoOff(_)) => {
+                "Single sign-on is not available for this organization."
+            }
+            Self::Refused(_) => {
+                "You are not a member of this organization. Ask your administrator for access."
+            }
+            Self::Replayed { .. } | Self::RequestExpired | Self::UnknownRequest => {
+                "This sign-in was already used or has expired. Please sign in again."
+            }
+            Self::Store(_) => "Sign-in is unavailable right now. Please try again.",
+        }
+    }
+
+    /// Whether a rule refused the login (`true`) rather than something breaking (`false`:
+    /// the database, an unusable configuration).
+    pub fn is_refusal(&self) -> bool {
+        !matches!(self, Self::Store(_) | Self::Misconfigured(_))
+    }
+}
+
+impl From<StoreError> for LoginError {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
+/// Why an admin or operator operation was refused or failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdminError {
+    /// Require-SSO may not be turned on (`no-sso-login-since-change`, `plan-without-sso` ...).
+    #[error("{0}")]
+    RequireSso(RequireSsoRefusal),
+    /// The JIT settings are not allowed on the plan (`plan-without-default-projects`).
+    #[error("{0}")]
+    Jit(JitRefusal),
+    /// Break-glass needs a justification (`missing-justification`).
+    #[error("{0}")]
+    BreakGlass(BreakGlassRefusal),
+    /// The IdP metadata cannot be imported (`metadata-malformed`, `no-signing-certificate` ...).
+    #[error("{0} ({reason})", reason = .0.reason())]
+    Metadata(MetadataError),
+    /// The store refused or failed (`not-found`, `conflict`, `invalid-input`, `database` ...).
+    #[error("{0}")]
+    Store(StoreError),
+}
+
+impl AdminError {
+    /// Stable machine-readable code.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::RequireSso(r) => r.reason(),
+            Self::Jit(r) => r.reason(),
+            Self::BreakGlass(r) => r.reason(),
+            Self::Metadata(e) => e.reason(),
+            Self::Store(e) => e.reason(),
+        }
+    }
+}
+
+impl From<StoreError> for AdminError {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
+/// Why a password login is refused, or could not be decided.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PasswordLoginError {
+    /// The org requires SSO and SSO is in effect (`sso-required`).
+    #[error("{0}")]
+    Refused(PasswordRefusal),
+    /// The email belongs to no member of the org (`not-a-member`).
+    #[error("no member of the organization has this email (not-a-member)")]
+    NotAMember,
+    /// The store failed or the org does not exist (`not-found`, `database` ...).
+    #[error("{0}")]
+    Store(StoreError),
+}
+
+impl PasswordLoginError {
+    /// Stable machine-readable code.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Refused(r) => r.reason(),
+            Self::NotAMember => "not-a-member",
+            Self::Store(e) => e.reason(),
+        }
+    }
+}
+
+impl From<StoreError> for PasswordLoginError {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}

@@ -1,0 +1,699 @@
+//! SP-initiated login start, and one login completed as one transaction.
+
+use serde_json::{Value, json};
+use sso_assertion::{
+    Binding, Certificate, ConnectionConfig, Endpoint, IdpMetadata, ServiceProvider, SpKey,
+    ValidationContext, VerifiedAssertion, new_message_id, validate,
+};
+use sso_email::{Claims, Email, EmailMatch, EmailSource, find_email};
+use sso_policy::{Membership, Role, SsoLoginGrant, SsoOff, sso_in_effect, sso_login};
+use sso_store::entity::authn_request;
+use sso_store::sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sso_store::{
+    AuthnRequestRecord, ConnectionId, ConnectionRecord, CreatedBy, EventId, EventOutcome,
+    NewAuthnRequest, NewEvent, OrgId, OrgSnapshot, ProjectId, Store, StoreError, Transaction,
+    UserRecord,
+};
+use time::{Duration, OffsetDateTime, PrimitiveDateTime, UtcOffset};
+
+use crate::error::LoginError;
+use crate::trace::{SSO_LOGIN, SSO_LOGIN_START, Trace};
+
+/// How long an AuthnRequest waits for its response by default.
+pub const DEFAULT_REQUEST_LIFETIME: Duration = Duration::minutes(10);
+
+/// How many still-open requests of a connection are offered to validation when a response
+/// arrives without a RelayState (IdPs that drop it). The newest ones.
+const OPEN_REQUESTS_WITHOUT_RELAY_STATE: u64 = 100;
+
+/// A connection's last-successful-login time is refreshed at most this often once the current
+/// configuration is proven, so concurrent logins do not all write the connection's row.
+const LAST_LOGIN_REFRESH: Duration = Duration::minutes(1);
+
+/// SSO logins and admin operations of every org, over one [`Store`].
+///
+/// Holds the public base URL from which each org's SP entity ID
+/// (`<base>/saml/2/metadata/<org>`) and ACS URL (`<base>/saml/2/acs/<org>`) are built, and the
+/// optional SP key (signed AuthnRequests, encrypted assertions). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Provisioner {
+    pub(crate) store: Store,
+    base_url: String,
+    sp_key: Option<SpKey>,
+    request_lifetime: Duration,
+}
+
+/// An SP-initiated login, started: send the browser to [`redirect_url`](Self::redirect_url).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LoginStart {
+    /// The IdP's HTTP-Redirect URL carrying the AuthnRequest and the RelayState.
+    pub redirect_url: String,
+    /// The AuthnRequest's ID (the response's `InResponseTo`).
+    pub request_id: String,
+    /// The opaque RelayState sent along; the ACS endpoint hands it back to
+    /// [`Provisioner::complete_login`].
+    pub relay_state: String,
+    /// When the request stops being accepted.
+    pub expires_at: OffsetDateTime,
+}
+
+/// A completed SSO login: who, in which org, with what access, until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LoginOutcome {
+    /// The user (found or created).
+    pub user: UserRecord,
+    /// Whether this login created the user.
+    pub user_created: bool,
+    /// The org the session is for: the one whose ACS URL the response arrived on, only.
+    pub org: OrgId,
+    /// The connection that validated the response.
+    pub connection: ConnectionId,
+    /// The member's role in the org (an existing member keeps theirs).
+    pub role: Role,
+    /// The org's projects the user has access to.
+    pub projects: Vec<ProjectId>,
+    /// Whether this login created the membership (just-in-time provisioning).
+    pub membership_created: bool,
+    /// The IdP's limit on the session (`SessionNotOnOrAfter`), when it set one.
+    pub session_not_on_or_after: Option<OffsetDateTime>,
+    /// Where the caller of [`Provisioner::begin_login`] wanted the user afterwards; `None` for
+    /// IdP-initiated logins.
+    pub return_target: Option<String>,
+    /// Where the email was found.
+    pub email_source: EmailSource,
+    /// The assertion's ID (now in the replay cache).
+    pub assertion_id: String,
+    /// The login trace.
+    pub trace: EventId,
+}
+
+/// `t` as the database holds instants: UTC, microseconds, no offset.
+pub(crate) fn db_time(t: OffsetDateTime) -> PrimitiveDateTime {
+    let utc = t.to_offset(UtcOffset::UTC);
+    let utc = utc.replace_microsecond(utc.microsecond()).unwrap_or(utc);
+    PrimitiveDateTime::new(utc.date(), utc.time())
+}
+
+/// The claims view `sso-email` reads, borrowed from a verified assertion.
+fn claims_of(v: &VerifiedAssertion) -> Claims<'_> {
+    let name_id = v.name_id();
+    let mut nid = sso_email::NameId::new(&name_id.value);
+    if let Some(f) = &name_id.format {
+        nid = nid.with_format(f);
+    }
+    if let Some(q) = &name_id.sp_name_qualifier {
+        nid = nid.with_sp_name_qualifier(q);
+    }
+    let mut claims = Claims::new().with_name_id(nid);
+    for a in v.attributes() {
+        let mut attr = sso_email::Attribute::new(&a.name, a.values.iter().map(String::as_str));
+        if let Some(f) = &a.name_format {
+            attr = attr.with_name_format(f);
+        }
+        if let Some(f) = &a.friendly_name {
+            attr = attr.with_friendly_name(f);
+        }
+        claims = claims.with_attribute(attr);
+    }
+    claims
+}
+
+fn time_json(t: Option<OffsetDateTime>) -> Value {
+    t.and_then(|t| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .ok()
+    })
+    .map_or(Value::Null, Value::String)
+}
+
+/// What the transaction needs from the checks before it.
+struct Checked<'a> {
+    org: OrgId,
+    snapshot: &'a OrgSnapshot,
+    connection: &'a ConnectionRecord,
+    verified: &'a VerifiedAssertion,
+    email: &'a EmailMatch,
+}
+
+impl Provisioner {
+    /// A provisioner over `store`, with this public base URL (`https://sso.example.com`).
+    pub fn new(store: Store, public_base_url: impl Into<String>) -> Self {
+        Self {
+            store,
+            base_url: public_base_url.into(),
+            sp_key: None,
+            request_lifetime: DEFAULT_REQUEST_LIFETIME,
+        }
+    }
+
+    /// Adds the SP key pair: AuthnRequests are signed and encrypted assertions can be read.
+    #[must_use]
+    pub fn with_sp_key(mut self, key: SpKey) -> Self {
+        self.sp_key = Some(key);
+        self
+    }
+
+    /// How long an AuthnRequest waits for its response (default
+    /// [`DEFAULT_REQUEST_LIFETIME`], ten minutes).
+    #[must_use]
+    pub fn with_request_lifetime(mut self, lifetime: Duration) -> Self {
+        self.request_lifetime = lifetime;
+        self
+    }
+
+    /// The store, for reads this crate does not wrap.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The SP side of `org`'s connection: its entity ID and ACS URL (and the SP key).
+    pub fn service_provider(&self, org: OrgId) -> ServiceProvider {
+        let sp = ServiceProvider::for_org(&self.base_url, &org.to_string());
+        match &self.sp_key {
+            Some(key) => sp.with_key(key.clone()),
+            None => sp,
+        }
+    }
+
+    /// The validation settings of a stored connection: its certificates and options, and the
+    /// org's own SP entity ID and ACS URL.
+    pub fn connection_config(
+        &self,
+        connection: &ConnectionRecord,
+    ) -> Result<ConnectionConfig, LoginError> {
+        let certificates = connection
+            .idp
+            .certificates
+            .iter()
+            .map(|pem| Certificate::from_pem_or_base64(pem))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| LoginError::Misconfigured(format!("IdP certificate: {e}")))?;
+        let endpoints = connection
+            .idp
+            .sso_url
+            .iter()
+            .map(|url| Endpoint {
+                binding: Binding::HttpRedirect,
+                location: url.clone(),
+            })
+            .collect();
+        let mut config = ConnectionConfig::new(
+            connection.idp.entity_id.clone(),
+            certificates,
+            endpoints,
+            self.service_provider(connection.org),
+        )
+        .clock_skew(connection.options.clock_skew);
+        config
+            .dangerous()
+            .allow_unsolicited(connection.options.allow_unsolicited)
+            .allow_sha1(connection.options.allow_sha1);
+        Ok(config)
+    }
+
+    /// Starts an SP-initiated login for `org`: an AuthnRequest for its connection, stored with
+    /// an opaque RelayState and the caller's `return_target` (kept here, never sent to the IdP),
+    /// valid for the request lifetime.
+    ///
+    /// Refused (and traced) when SSO is not in effect for the org.
+    pub async fn begin_login(
+        &self,
+        org: OrgId,
+        return_target: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<LoginStart, LoginError> {
+        let snapshot = self.snapshot(org).await?;
+        let connection = match (sso_in_effect(&snapshot.policy()), &snapshot.connection) {
+            (Ok(()), Some(connection)) => connection,
+            (Err(off), _) => return self.refuse_start(org, LoginError::SsoOff(off), now).await,
+            (Ok(()), None) => {
+                let error = LoginError::SsoOff(SsoOff::NoConnection);
+                return self.refuse_start(org, error, now).await;
+            }
+        };
+        let config = match self.request_config(connection) {
+            Ok(config) => config,
+            Err(error) => return self.refuse_start(org, error, now).await,
+        };
+        let relay_state = new_message_id().map_err(LoginError::Request)?;
+        let relay_state = relay_state.trim_start_matches('_').to_owned();
+        let (request, url) = match config.redirect_request(&relay_state, now) {
+            Ok(made) => made,
+            Err(e) => return self.refuse_start(org, LoginError::Request(e), now).await,
+        };
+        let expires_at = now + self.request_lifetime;
+        self.store
+            .create_authn_request(
+                &NewAuthnRequest {
+                    id: request.id.clone(),
+                    connection: connection.id,
+                    relay_state: relay_state.clone(),
+                    return_target: return_target.map(str::to_owned),
+                    expires_at,
+                },
+                now,
+            )
+            .await?;
+        Ok(LoginStart {
+            redirect_url: url.to_string(),
+            request_id: request.id,
+            relay_state,
+            expires_at,
+        })
+    }
+
+    /// The configuration for writing requests: from the imported metadata when there is one
+    /// (it says whether the IdP wants signed requests), else from the stored fields.
+    fn request_config(
+        &self,
+        connection: &ConnectionRecord,
+    ) -> Result<ConnectionConfig, LoginError> {
+        let Some(xml) = &connection.idp.metadata_xml else {
+            return self.connection_config(connection);
+        };
+        let metadata = IdpMetadata::from_xml_for_entity(xml.as_bytes(), &connection.idp.entity_id)
+            .map_err(|e| LoginError::Misconfigured(format!("stored IdP metadata: {e}")))?;
+        Ok(ConnectionConfig::from_metadata(
+            &metadata,
+            self.service_provider(connection.org),
+        ))
+    }
+
+    async fn refuse_start<T>(
+        &self,
+        org: OrgId,
+        error: LoginError,
+        now: OffsetDateTime,
+    ) -> Result<T, LoginError> {
+        let mut trace = Trace::default();
+        trace.fact("return_target", Value::Null);
+        let detail = trace.finish("begin-login", Some(&error));
+        self.write_trace(org, SSO_LOGIN_START, &error, detail, now)
+            .await;
+        Err(error)
+    }
+
+    async fn snapshot(&self, org: OrgId) -> Result<OrgSnapshot, LoginError> {
+        match self.store.org_snapshot(org).await {
+            Ok(snapshot) => Ok(snapshot),
+            Err(StoreError::NotFound { .. }) => Err(LoginError::OrgNotFound),
+            Err(e) => Err(LoginError::Store(e)),
+        }
+    }
+
+    /// Completes an SSO login: `raw_response` (the `SAMLResponse` form field, base64 or XML)
+    /// arrived on the ACS URL of `org`, with `relay_state` when the IdP sent one back.
+    ///
+    /// The response is validated against `org`'s connection only (per-org ACS), then the email
+    /// is found and, in one transaction, the AuthnRequest is consumed (solicited responses), the
+    /// assertion ID is recorded (a second use on any server is `replayed`), `sso-policy`
+    /// decides, the user, membership and project access are created when JIT grants them, the
+    /// connection is marked as proven and the trace is written. On any refusal the transaction
+    /// is rolled back and only the trace is written, with every check that ran, the reason and
+    /// the detail.
+    ///
+    /// The org's settings are read once, before validation; a change committed while the
+    /// login runs applies from the next login on (and a configuration replaced meanwhile is
+    /// not marked as proven by it).
+    pub async fn complete_login(
+        &self,
+        org: OrgId,
+        raw_response: &[u8],
+        relay_state: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<LoginOutcome, LoginError> {
+        let snapshot = self.snapshot(org).await?;
+        let mut trace = Trace::default();
+        let connection = match (sso_in_effect(&snapshot.policy()), &snapshot.connection) {
+            (Ok(()), Some(connection)) => connection,
+            (Err(off), _) => {
+                return self
+                    .refuse(org, trace, "sso-in-effect", LoginError::SsoOff(off), now)
+                    .await;
+            }
+            (Ok(()), None) => {
+                let error = LoginError::SsoOff(SsoOff::NoConnection);
+                return self.refuse(org, trace, "sso-in-effect", error, now).await;
+            }
+        };
+        trace.passed("sso-in-effect");
+        trace.fact("connection", json!(connection.id.get()));
+        trace.fact("config_version", json!(connection.config_version));
+        let config = match self.connection_config(connection) {
+            Ok(config) => config,
+            Err(error) => {
+                return self
+                    .refuse(org, trace, "connection-config", error, now)
+                    .await;
+            }
+        };
+        let warnings: Vec<String> = config
+            .idp_certificates()
+            .iter()
+            .filter_map(|c| c.expiry_warning(now))
+            .chain(config.key_problems().iter().cloned())
+            .collect();
+        if !warnings.is_empty() {
+            trace.fact("warnings", json!(warnings));
+        }
+
+        let outstanding = match self
+            .outstanding_requests(connection.id, relay_state, &mut trace, now)
+            .await
+        {
+            Ok(ids) => ids,
+            Err(error) => return self.refuse(org, trace, "authn-request", error, now).await,
+        };
+        let ids: Vec<&str> = outstanding.iter().map(String::as_str).collect();
+        let verified = match validate(raw_response, &config, &ValidationContext::new(now, &ids)) {
+            Ok(verified) => verified,
+            Err(e) => {
+                return self
+                    .refuse(org, trace, "response-valid", LoginError::Invalid(e), now)
+                    .await;
+            }
+        };
+        trace.passed_with(
+            "response-valid",
+            json!({
+                "issuer": verified.issuer(),
+                "assertion_id": verified.assertion_id(),
+                "in_response_to": verified.in_response_to(),
+                "signed_response": verified.signed_parts().response,
+                "signed_assertion": verified.signed_parts().assertion,
+                "signing_key": verified.signing_key(),
+                "encrypted": verified.was_encrypted(),
+                "session_not_on_or_after": time_json(verified.session_not_on_or_after()),
+            }),
+        );
+        let claims = claims_of(&verified);
+        let email = match find_email(&claims) {
+            Ok(found) => found,
+            Err(missing) => {
+                trace.email_missing(&missing);
+                return self
+                    .refuse(org, trace, "email", LoginError::NoEmail(missing), now)
+                    .await;
+            }
+        };
+        trace.email_found(&email);
+
+        let checked = Checked {
+            org,
+            snapshot: &snapshot,
+            connection,
+            verified: &verified,
+            email: &email,
+        };
+        let tx = self.store.begin().await?;
+        match provision(&tx, &checked, &mut trace, now).await {
+            Ok(mut outcome) => {
+                let detail = std::mem::take(&mut trace).finish("", None);
+                let event = NewEvent::new(org, SSO_LOGIN, EventOutcome::Success, "signed-in")
+                    .detail(detail);
+                let written = match tx.record_event(&event, now).await {
+                    Ok(id) => id,
+                    Err(e) => {
+                        drop(tx.rollback().await);
+                        return self
+                            .refuse(org, trace, "commit", LoginError::Store(e), now)
+                            .await;
+                    }
+                };
+                if let Err(e) = tx.commit().await {
+                    return self
+                        .refuse(org, Trace::default(), "commit", LoginError::Store(e), now)
+                        .await;
+                }
+                outcome.trace = written;
+                Ok(outcome)
+            }
+            Err((check, error)) => {
+                // Nothing of the attempt stays but its trace, written on its own below.
+                drop(tx.rollback().await);
+                self.refuse(org, trace, check, error, now).await
+            }
+        }
+    }
+
+    /// The request IDs validation may accept: the one the RelayState names (whatever its
+    /// state: consuming it in the transaction decides, so a second use is `replayed`), or,
+    /// without a RelayState, the newest open requests of the connection.
+    async fn outstanding_requests(
+        &self,
+        connection: ConnectionId,
+        relay_state: Option<&str>,
+        trace: &mut Trace,
+        now: OffsetDateTime,
+    ) -> Result<Vec<String>, LoginError> {
+        let db = self.store.connection();
+        let Some(relay_state) = relay_state.filter(|r| !r.is_empty()) else {
+            let open = authn_request::Entity::find()
+                .select_only()
+                .column(authn_request::Column::Id)
+                .filter(authn_request::Column::ConnectionId.eq(connection.get()))
+                .filter(authn_request::Column::ConsumedAt.is_null())
+                .filter(authn_request::Column::ExpiresAt.gt(db_time(now)))
+                .order_by_desc(authn_request::Column::CreatedAt)
+                .limit(OPEN_REQUESTS_WITHOUT_RELAY_STATE)
+                .into_tuple::<String>()
+                .all(db)
+                .await
+                .map_err(|e| LoginError::Store(StoreError::from(e)))?;
+            trace.fact(
+                "relay_state",
+                json!({ "given": false, "open_requests": open.len() }),
+            );
+            return Ok(open);
+        };
+        let found = authn_request::Entity::find()
+            .filter(authn_request::Column::RelayState.eq(relay_state))
+            .filter(authn_request::Column::ConnectionId.eq(connection.get()))
+            .one(db)
+            .await
+            .map_err(|e| LoginError::Store(StoreError::from(e)))?
+            .map(AuthnRequestRecord::from);
+        match found {
+            Some(request) => {
+                trace.fact(
+                    "relay_state",
+                    json!({
+                        "given": true,
+                        "request": request.id,
+                        "expires_at": time_json(Some(request.expires_at)),
+                        "consumed": request.consumed_at.is_some(),
+                    }),
+                );
+                Ok(vec![request.id])
+            }
+            None => {
+                // An IdP-initiated login may carry a RelayState of its own: not ours, not used.
+                trace.fact("relay_state", json!({ "given": true, "request": null }));
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    /// Writes the trace of a refused or failed attempt in its own statement, and returns the
+    /// error.
+    async fn refuse<T>(
+        &self,
+        org: OrgId,
+        trace: Trace,
+        check: &str,
+        error: LoginError,
+        now: OffsetDateTime,
+    ) -> Result<T, LoginError> {
+        let detail = trace.finish(check, Some(&error));
+        self.write_trace(org, SSO_LOGIN, &error, detail, now).await;
+        Err(error)
+    }
+
+    async fn write_trace(
+        &self,
+        org: OrgId,
+        kind: &str,
+        error: &LoginError,
+        detail: Value,
+        now: OffsetDateTime,
+    ) {
+        let outcome = if error.is_refusal() {
+            EventOutcome::Refused
+        } else {
+            EventOutcome::Failed
+        };
+        let event = NewEvent::new(org, kind, outcome, error.reason()).detail(detail);
+        if let Err(e) = self.store.record_event(&event, now).await {
+            tracing::warn!(
+                org = org.get(),
+                reason = error.reason(),
+                "login trace not written: {e}"
+            );
+        }
+    }
+
+    /// Whether `email` may sign in to `org` with a password: refused when the org requires SSO
+    /// and SSO is in effect (a plan without SSO or a disabled connection never locks anyone
+    /// out), and when no member of the org has this email.
+    pub async fn check_password_login(
+        &self,
+        email: &Email,
+        org: OrgId,
+    ) -> Result<sso_policy::PasswordAllowed, crate::error::PasswordLoginError> {
+        use crate::error::PasswordLoginError;
+        let snapshot = self.store.org_snapshot(org).await?;
+        let member = match self.store.user_by_email(email).await? {
+            Some(user) => self.store.membership(org, user.id).await?.is_some(),
+            None => false,
+        };
+        if !member {
+            return Err(PasswordLoginError::NotAMember);
+        }
+        sso_policy::password_login(&snapshot.policy()).map_err(PasswordLoginError::Refused)
+    }
+}
+
+type Failed = (&'static str, LoginError);
+
+fn step(check: &'static str) -> impl Fn(StoreError) -> Failed {
+    move |e| (check, LoginError::Store(e))
+}
+
+/// The transaction's work, up to (not including) the success trace and the commit. On error,
+/// the check that failed and why.
+async fn provision(
+    tx: &Transaction,
+    c: &Checked<'_>,
+    trace: &mut Trace,
+    now: OffsetDateTime,
+) -> Result<LoginOutcome, Failed> {
+    let connection = c.connection.id;
+    let mut return_target = None;
+    if let Some(request) = c.verified.in_response_to() {
+        let consumed = tx
+            .consume_authn_request(connection, request, now)
+            .await
+            .map_err(|e| {
+                let error = match e {
+                    StoreError::Replayed { what } => LoginError::Replayed { what },
+                    StoreError::Expired { .. } => LoginError::RequestExpired,
+                    StoreError::NotFound { .. } => LoginError::UnknownRequest,
+                    other => LoginError::Store(other),
+                };
+                ("authn-request", error)
+            })?;
+        return_target = consumed.return_target;
+        trace.passed("authn-request");
+    }
+    tx.record_assertion(
+        connection,
+        c.verified.assertion_id(),
+        c.verified.remember_until(),
+        now,
+    )
+    .await
+    .map_err(|e| match e {
+        StoreError::Replayed { what } => ("replay", LoginError::Replayed { what }),
+        other => ("replay", LoginError::Store(other)),
+    })?;
+    trace.passed("replay");
+
+    let email = c.email.email();
+    let existing = tx.user_by_email(email).await.map_err(step("membership"))?;
+    let membership = match &existing {
+        Some(user) => tx
+            .membership(c.org, user.id)
+            .await
+            .map_err(step("membership"))?,
+        None => None,
+    };
+    let policy = c.snapshot.policy();
+    let grant = sso_login(
+        &policy,
+        email.domain(),
+        membership
+            .as_ref()
+            .map_or(Membership::NotMember, |m| Membership::Member(m.role)),
+    )
+    .map_err(|r| ("policy", LoginError::Refused(r)))?;
+    trace.passed_with("policy", json!({ "grant": grant.reason() }));
+
+    let (user, user_created, role, membership_created) = match (&grant, existing, membership) {
+        (SsoLoginGrant::ExistingMember { role }, Some(user), Some(_)) => {
+            (user, false, *role, false)
+        }
+        (grant, _, _) => {
+            let user = tx
+                .get_or_create_user(email, now)
+                .await
+                .map_err(step("provision"))?;
+            let member = tx
+                .ensure_membership(c.org, user.record.id, grant.role(), CreatedBy::Jit, now)
+                .await
+                .map_err(step("provision"))?;
+            (
+                user.record,
+                user.created,
+                member.record.role,
+                member.created,
+            )
+        }
+    };
+    if let SsoLoginGrant::NewMember {
+        default_projects,
+        default_projects_withheld,
+        ..
+    } = &grant
+    {
+        let granted = if membership_created && !default_projects.is_empty() {
+            tx.grant_project_access(c.org, user.id, default_projects, CreatedBy::Jit, now)
+                .await
+                .map_err(step("provision"))?
+        } else {
+            0
+        };
+        trace.passed_with(
+            "provision",
+            json!({
+                "user_created": user_created,
+                "membership_created": membership_created,
+                "role": role.code(),
+                "projects_granted": granted,
+                "default_projects_withheld": default_projects_withheld,
+            }),
+        );
+    }
+    let projects = tx
+        .project_access(c.org, user.id)
+        .await
+        .map_err(step("provision"))?;
+
+    let proven_recently = c.connection.policy().proven()
+        && c.connection
+            .last_successful_login_at
+            .is_some_and(|at| now - at < LAST_LOGIN_REFRESH);
+    if !proven_recently {
+        let recorded = tx
+            .record_successful_login(connection, c.connection.config_version, now)
+            .await
+            .map_err(step("connection-proven"))?;
+        trace.fact("proved_configuration", json!(recorded));
+    }
+    trace.fact("user", json!(user.id.get()));
+    Ok(LoginOutcome {
+        user,
+        user_created,
+        org: c.org,
+        connection,
+        role,
+        projects,
+        membership_created,
+        session_not_on_or_after: c.verified.session_not_on_or_after(),
+        return_target,
+        email_source: c.email.source(),
+        assertion_id: c.verified.assertion_id().to_owned(),
+        trace: EventId::new(0),
+    })
+}

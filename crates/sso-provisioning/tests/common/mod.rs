@@ -1,0 +1,188 @@
+//! Runs each test case twice: on a temporary SQLite file and on a fresh PostgreSQL database.
+//!
+//! PostgreSQL comes from `SSO_TEST_DATABASE_URL` (CI sets it). Each case gets its own database,
+//! created from that URL and dropped afterwards (also when the case panics), so cases run in
+//! parallel. With the variable set, an unreachable server fails the test; without it, the
+//! PostgreSQL half writes a line to stderr saying it did not run, past the test harness's
+//! output capture, so a skip is never silent.
+
+use std::future::Future;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use sso_store::Store;
+use sso_store::sea_orm::{ConnectOptions, ConnectionTrait, Database, DbBackend};
+
+pub mod idp;
+
+pub const PG_URL_VAR: &str = "SSO_TEST_DATABASE_URL";
+
+/// One test database.
+#[derive(Debug, Clone)]
+pub struct TestDb {
+    pub url: String,
+    pub backend: DbBackend,
+}
+
+impl TestDb {
+    /// A new store on this database (migrating it if needed).
+    pub async fn connect(&self) -> Store {
+        Store::connect(&self.url)
+            .await
+            .unwrap_or_else(|e| panic!("connect to {}: {e}", self.url))
+    }
+}
+
+/// A name no other test, process or earlier run uses.
+fn unique_name(test: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("sso_prov_{test}_{}_{n}_{nanos}", std::process::id())
+}
+
+/// Writes to the real stderr, which libtest does not capture.
+fn say(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+fn report_time(test: &str, backend: &str, started: Instant) {
+    if std::env::var_os("SSO_PROVISIONING_TEST_TIMINGS").is_some() {
+        say(&format!(
+            "sso-provisioning timing: {test} on {backend}: {:.3} s",
+            started.elapsed().as_secs_f64()
+        ));
+    }
+}
+
+/// Runs `case` in its own task, so a panic comes back here and cleanup still runs.
+async fn run_case<F, Fut>(db: TestDb, case: F) -> Result<(), tokio::task::JoinError>
+where
+    F: FnOnce(TestDb) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(case(db)).await
+}
+
+fn rethrow(result: Result<(), tokio::task::JoinError>) {
+    if let Err(error) = result {
+        match error.try_into_panic() {
+            Ok(payload) => std::panic::resume_unwind(payload),
+            Err(error) => panic!("test task failed: {error}"),
+        }
+    }
+}
+
+pub async fn on_sqlite<F, Fut>(test: &str, case: F)
+where
+    F: FnOnce(TestDb) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let started = Instant::now();
+    let path: PathBuf = std::env::temp_dir().join(format!("{}.sqlite", unique_name(test)));
+    let db = TestDb {
+        url: format!("sqlite://{}?mode=rwc", path.display()),
+        backend: DbBackend::Sqlite,
+    };
+    let result = run_case(db, case).await;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.clone().into_os_string();
+        file.push(suffix);
+        let _ = std::fs::remove_file(file);
+    }
+    rethrow(result);
+    report_time(test, "sqlite", started);
+}
+
+/// `url` with its database name replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let root = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    format!("{root}/{name}{query}")
+}
+
+pub async fn on_postgres<F, Fut>(test: &str, case: F)
+where
+    F: FnOnce(TestDb) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Ok(admin_url) = std::env::var(PG_URL_VAR) else {
+        say(&format!(
+            "sso-provisioning: PostgreSQL half of `{test}` NOT RUN: {PG_URL_VAR} is not set"
+        ));
+        return;
+    };
+    let started = Instant::now();
+    // Fail within seconds, not after the pool's default 30 s, when the server is down.
+    let mut options = ConnectOptions::new(admin_url.as_str());
+    options
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5))
+        .sqlx_logging(false);
+    let admin = Database::connect(options).await.unwrap_or_else(|e| {
+        panic!("{PG_URL_VAR} is set but PostgreSQL at {admin_url} is unreachable: {e}")
+    });
+    let name = unique_name(test);
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .unwrap_or_else(|e| panic!("create database {name}: {e}"));
+    let db = TestDb {
+        url: with_database(&admin_url, &name),
+        backend: DbBackend::Postgres,
+    };
+    let result = run_case(db, case).await;
+    // FORCE ends the case's pooled connections, which may still be open.
+    let dropped = admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .await;
+    let _ = admin.close().await;
+    rethrow(result);
+    if let Err(e) = dropped {
+        panic!("drop database {name}: {e}");
+    }
+    report_time(test, "postgres", started);
+}
+
+/// Declares `<case>::sqlite` and `<case>::postgres` tests for each `async fn case(db: TestDb)`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {$(
+        mod $case {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $crate::common::on_sqlite(stringify!($case), super::$case).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                $crate::common::on_postgres(stringify!($case), super::$case).await;
+            }
+        }
+    )*};
+}
+
+#[test]
+fn database_names_are_replaced_in_urls() {
+    assert_eq!(
+        with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
+        "postgres://postgres@127.0.0.1:5432/x"
+    );
+    assert_eq!(
+        with_database("postgres://u:p@h/test?sslmode=disable", "x"),
+        "postgres://u:p@h/x?sslmode=disable"
+    );
+    assert_eq!(with_database("postgres://h:1", "x"), "postgres://h:1/x");
+}
