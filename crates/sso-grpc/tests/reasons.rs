@@ -52,6 +52,47 @@ fn every_validation_signature_and_metadata_reason_has_a_wire_value() {
     assert!(missing.is_empty(), "no wire Reason for: {missing:?}");
 }
 
+/// Refusals of the product rules, email lookup, store and provisioning that reach callers.
+/// (`database`, `corrupt-data` and `internal` are infrastructure failures: sent as INTERNAL.)
+const LOGIN_AND_ADMIN_REFUSALS: &[&str] = &[
+    "plan-without-sso",
+    "no-connection",
+    "connection-disabled",
+    "not-a-member",
+    "domain-not-verified",
+    "sso-required",
+    "no-sso-login-since-change",
+    "missing-justification",
+    "plan-without-default-projects",
+    "no-valid-email",
+    "not-found",
+    "replayed",
+    "expired",
+    "conflict",
+    "invalid-input",
+    "org-not-found",
+    "connection-misconfigured",
+    "request-expired",
+    "unknown-request",
+    "idp-endpoint-missing",
+    "idp-endpoint-invalid",
+    "sp-key-missing",
+];
+
+#[test]
+fn every_login_and_admin_refusal_has_a_wire_value() {
+    for code in LOGIN_AND_ADMIN_REFUSALS {
+        assert_ne!(reason(code), Reason::Unspecified, "{code}");
+    }
+    // The provisioning layer's own codes are among them.
+    for code in codes_in("sso-provisioning/src/error.rs") {
+        if !code.contains('-') || code == "corrupt-data" {
+            continue;
+        }
+        assert!(LOGIN_AND_ADMIN_REFUSALS.contains(&code.as_str()), "{code}");
+    }
+}
+
 #[test]
 fn refusals_carry_error_info() {
     let status = refusal(
