@@ -96,30 +96,6 @@ pub(crate) fn db_time(t: OffsetDateTime) -> PrimitiveDateTime {
     PrimitiveDateTime::new(utc.date(), utc.time())
 }
 
-/// The claims view `sso-email` reads, borrowed from a verified assertion.
-fn claims_of(v: &VerifiedAssertion) -> Claims<'_> {
-    let name_id = v.name_id();
-    let mut nid = sso_email::NameId::new(&name_id.value);
-    if let Some(f) = &name_id.format {
-        nid = nid.with_format(f);
-    }
-    if let Some(q) = &name_id.sp_name_qualifier {
-        nid = nid.with_sp_name_qualifier(q);
-    }
-    let mut claims = Claims::new().with_name_id(nid);
-    for a in v.attributes() {
-        let mut attr = sso_email::Attribute::new(&a.name, a.values.iter().map(String::as_str));
-        if let Some(f) = &a.name_format {
-            attr = attr.with_name_format(f);
-        }
-        if let Some(f) = &a.friendly_name {
-            attr = attr.with_friendly_name(f);
-        }
-        claims = claims.with_attribute(attr);
-    }
-    claims
-}
-
 fn time_json(t: Option<OffsetDateTime>) -> Value {
     t.and_then(|t| {
         t.format(&time::format_description::well_known::Rfc3339)
@@ -388,7 +364,7 @@ impl Provisioner {
                 "session_not_on_or_after": time_json(verified.session_not_on_or_after()),
             }),
         );
-        let claims = claims_of(&verified);
+        let claims = Claims::from(&verified);
         let email = match find_email(&claims) {
             Ok(found) => found,
             Err(missing) => {
