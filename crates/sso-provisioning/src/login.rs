@@ -47,8 +47,12 @@ pub struct Provisioner {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct LoginStart {
-    /// The IdP's HTTP-Redirect URL carrying the AuthnRequest and the RelayState.
+    /// The IdP's HTTP-Redirect URL carrying the AuthnRequest and the RelayState. Empty when
+    /// the IdP offers only the HTTP-POST binding: then use [`post_form`](Self::post_form).
     pub redirect_url: String,
+    /// For IdPs whose metadata lists only an HTTP-POST SingleSignOnService (Google
+    /// Workspace's does): an auto-submitting HTML form carrying the request.
+    pub post_form: Option<String>,
     /// The AuthnRequest's ID (the response's `InResponseTo`).
     pub request_id: String,
     /// The opaque RelayState sent along; the ACS endpoint hands it back to
@@ -215,7 +219,20 @@ impl Provisioner {
         };
         let relay_state = new_message_id().map_err(LoginError::Request)?;
         let relay_state = relay_state.trim_start_matches('_').to_owned();
-        let (request, url) = match config.redirect_request(&relay_state, now) {
+        let has_redirect = config
+            .idp_sso_services()
+            .iter()
+            .any(|e| e.binding == Binding::HttpRedirect);
+        let made = if has_redirect {
+            config
+                .redirect_request(&relay_state, now)
+                .map(|(request, url)| (request, url.to_string(), None))
+        } else {
+            config
+                .post_request(&relay_state, now)
+                .map(|(request, form)| (request, String::new(), Some(form)))
+        };
+        let (request, redirect_url, post_form) = match made {
             Ok(made) => made,
             Err(e) => return self.refuse_start(org, LoginError::Request(e), now).await,
         };
@@ -233,7 +250,8 @@ impl Provisioner {
             )
             .await?;
         Ok(LoginStart {
-            redirect_url: url.to_string(),
+            redirect_url,
+            post_form,
             request_id: request.id,
             relay_state,
             expires_at,

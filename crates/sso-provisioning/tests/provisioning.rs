@@ -113,6 +113,7 @@ on_both_backends!(
     per_org_acs,
     idp_initiated,
     break_glass_audited,
+    post_only_idp,
 );
 
 async fn sp_initiated_jit_login(db: TestDb) {
@@ -864,4 +865,36 @@ async fn break_glass_audited(db: TestDb) {
         p.check_password_login(&jane, org).await.unwrap().reason(),
         "sso-not-required"
     );
+}
+
+/// An IdP whose metadata lists only an HTTP-POST SingleSignOnService (Google Workspace's does)
+/// gets the AuthnRequest as an auto-submitting form, and the login completes.
+async fn post_only_idp(db: TestDb) {
+    let p = provisioner(&db).await;
+    let org = sso_org(&p, Plan::Growth, Some(Role::Member)).await;
+    let post_only = String::from_utf8(IDP.metadata()).unwrap().replace(
+        "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect",
+        "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST",
+    );
+    let _ = p
+        .import_idp_metadata(ADMIN, org, post_only.as_bytes(), at(1))
+        .await
+        .unwrap();
+    let start = p.begin_login(org, None, at(60)).await.unwrap();
+    assert!(start.redirect_url.is_empty());
+    let form = start.post_form.clone().unwrap();
+    assert!(
+        form.contains(&format!("action=\"{IDP_SSO_URL}\"")),
+        "{form}"
+    );
+    assert!(form.contains("name=\"SAMLRequest\""));
+    assert!(form.contains(&start.relay_state));
+    let raw = IDP.response(
+        &Response::new(org, "_post1", "pat@example.com", at(61)).answering(&start.request_id),
+    );
+    let login = p
+        .complete_login(org, &raw, Some(&start.relay_state), at(62))
+        .await
+        .unwrap();
+    assert_eq!(login.user.email.as_str(), "pat@example.com");
 }
