@@ -1,5 +1,12 @@
-//! The wire API of the SSO service: `proto/sso/v1`, compiled without a system `protoc`, and the
-//! one mapping of stable reason codes to `tonic::Status`.
+//! The wire API of the SSO service: `proto/sso/v1`, compiled without a system `protoc`; the
+//! one mapping of stable reason codes to `tonic::Status`; and the services,
+//! [`AuthServiceImpl`] and [`AdminServiceImpl`], on a `sso_provisioning::Provisioner` with an
+//! injectable [`Clock`].
+//!
+//! Errors: refusals carry a fitting gRPC code and `google.rpc.ErrorInfo` with the stable
+//! reason (login refusals with the end-user-safe message, admin refusals with the admin
+//! detail); database and corrupt-data failures are `INTERNAL` with a generic message, the
+//! detail logged with `tracing` and never sent.
 //!
 //! ```
 //! use sso_grpc::v1::Reason;
@@ -13,9 +20,18 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod convert;
+mod errors;
+mod services;
 mod status;
 
-pub use crate::status::{DOMAIN, internal, reason, reason_of, refusal};
+pub use crate::{
+    services::{
+        ACTOR_METADATA_KEY, AdminServiceImpl, AuthServiceImpl, Clock, DEFAULT_ACTOR,
+        DEFAULT_PAGE_SIZE, system_clock,
+    },
+    status::{DOMAIN, internal, reason, reason_of, refusal},
+};
 
 /// Generated messages, clients and servers of package `sso.v1`.
 #[allow(missing_docs, clippy::all, clippy::pedantic)]

@@ -1,0 +1,228 @@
+//! Wire <-> domain conversions: plans, roles, ids, timestamps and records.
+
+use sso_assertion::{Certificate, ServiceProvider};
+use sso_policy::{Plan, Role};
+use sso_store::{ConnectionRecord, EventCursor, EventRecord, OrgId, OrgRecord, ProjectId};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tonic::{Code, Status};
+
+use crate::status::{reason, refusal};
+use crate::v1;
+
+/// An `invalid-input` refusal (`INVALID_ARGUMENT`) naming the field.
+pub(crate) fn invalid(field: &str, detail: &str) -> Status {
+    refusal(
+        Code::InvalidArgument,
+        "invalid-input",
+        &format!("invalid {field}: {detail}"),
+    )
+}
+
+/// An org id as the wire carries it (decimal text).
+pub(crate) fn org_id(text: &str) -> Result<OrgId, Status> {
+    text.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .map(OrgId::new)
+        .ok_or_else(|| invalid("org_id", &format!("{text:?} is not an organization id")))
+}
+
+/// A project id as the wire carries it (decimal text).
+pub(crate) fn project_id(text: &str) -> Result<ProjectId, Status> {
+    text.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .map(ProjectId::new)
+        .ok_or_else(|| invalid("project id", &format!("{text:?} is not a project id")))
+}
+
+/// The domain plan of a wire plan; `PLAN_UNSPECIFIED` and unknown values are refused.
+pub(crate) fn plan(wire: i32) -> Result<Plan, Status> {
+    match v1::Plan::try_from(wire) {
+        Ok(v1::Plan::Starter) => Ok(Plan::Starter),
+        Ok(v1::Plan::Plus) => Ok(Plan::Plus),
+        Ok(v1::Plan::Growth) => Ok(Plan::Growth),
+        Ok(v1::Plan::Enterprise) => Ok(Plan::Enterprise),
+        Ok(v1::Plan::Unspecified) | Err(_) => Err(invalid("plan", "a plan is required")),
+    }
+}
+
+/// The wire value of a plan.
+pub(crate) fn plan_to_wire(plan: Plan) -> v1::Plan {
+    match plan {
+        Plan::Starter => v1::Plan::Starter,
+        Plan::Plus => v1::Plan::Plus,
+        Plan::Growth => v1::Plan::Growth,
+        Plan::Enterprise => v1::Plan::Enterprise,
+    }
+}
+
+/// The domain role of a wire role: `ROLE_UNSPECIFIED` is `None`, unknown values are refused.
+pub(crate) fn role(wire: i32) -> Result<Option<Role>, Status> {
+    match v1::Role::try_from(wire) {
+        Ok(v1::Role::Unspecified) => Ok(None),
+        Ok(v1::Role::Viewer) => Ok(Some(Role::Viewer)),
+        Ok(v1::Role::Member) => Ok(Some(Role::Member)),
+        Ok(v1::Role::Manager) => Ok(Some(Role::Manager)),
+        Ok(v1::Role::Admin) => Ok(Some(Role::Admin)),
+        Err(_) => Err(invalid("role", &format!("{wire} is not a role"))),
+    }
+}
+
+/// The wire value of a role; `None` is `ROLE_UNSPECIFIED`.
+pub(crate) fn role_to_wire(role: Option<Role>) -> v1::Role {
+    match role {
+        None => v1::Role::Unspecified,
+        Some(Role::Viewer) => v1::Role::Viewer,
+        Some(Role::Member) => v1::Role::Member,
+        Some(Role::Manager) => v1::Role::Manager,
+        Some(Role::Admin) => v1::Role::Admin,
+    }
+}
+
+/// RFC 3339 text of an instant (empty for the rare instant RFC 3339 cannot express).
+pub(crate) fn timestamp(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_default()
+}
+
+/// RFC 3339 text of an optional instant; empty for `None`.
+pub(crate) fn optional_timestamp(at: Option<OffsetDateTime>) -> String {
+    at.map(timestamp).unwrap_or_default()
+}
+
+/// A page token: empty for the first page, else an `EventCursor`.
+pub(crate) fn page_token(text: &str) -> Result<Option<EventCursor>, Status> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse::<EventCursor>()
+        .map(Some)
+        .map_err(|_| invalid("page_token", "not a token this service issued"))
+}
+
+/// An organization on the wire.
+pub(crate) fn org(record: &OrgRecord, verified_domains: Vec<String>) -> v1::Org {
+    v1::Org {
+        id: record.id.to_string(),
+        name: record.name.clone(),
+        plan: plan_to_wire(record.plan).into(),
+        require_sso: record.require_sso,
+        verified_domains,
+    }
+}
+
+/// A connection on the wire, with the org's SP endpoints and the admin's warnings.
+pub(crate) fn connection(
+    record: &ConnectionRecord,
+    sp: &ServiceProvider,
+    warnings: Vec<String>,
+) -> v1::Connection {
+    let idp_certificate_fingerprints = record
+        .idp
+        .certificates
+        .iter()
+        .map(|pem| {
+            Certificate::from_pem_or_base64(pem)
+                .map(|c| c.fingerprint_hex())
+                .unwrap_or_else(|_| "(unreadable certificate)".to_owned())
+        })
+        .collect();
+    v1::Connection {
+        org_id: record.org.to_string(),
+        idp_entity_id: record.idp.entity_id.clone(),
+        idp_certificate_fingerprints,
+        enabled: record.enabled,
+        jit_role: role_to_wire(record.jit_role).into(),
+        jit_default_project_ids: record
+            .jit_default_projects
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        config_version: u64::try_from(record.config_version).unwrap_or_default(),
+        last_successful_login_at: optional_timestamp(record.last_successful_login_at),
+        sp_entity_id: sp.entity_id().to_owned(),
+        acs_url: sp.acs_url().to_owned(),
+        warnings,
+    }
+}
+
+/// A login trace or audit event on the wire.
+pub(crate) fn trace(event: &EventRecord) -> v1::LoginTrace {
+    v1::LoginTrace {
+        id: event.id.to_string(),
+        occurred_at: timestamp(event.occurred_at),
+        kind: event.kind.clone(),
+        outcome: event.outcome.code().to_owned(),
+        reason: reason(&event.reason).into(),
+        reason_code: event.reason.clone(),
+        detail_json: event.detail.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+    use crate::reason_of;
+    use time::macros::datetime;
+
+    #[test]
+    fn plans_round_trip_and_unspecified_is_refused() {
+        for p in [Plan::Starter, Plan::Plus, Plan::Growth, Plan::Enterprise] {
+            assert_eq!(plan(plan_to_wire(p).into()).unwrap(), p);
+        }
+        for bad in [0, 99, -1] {
+            let status = plan(bad).unwrap_err();
+            assert_eq!(status.code(), Code::InvalidArgument);
+            assert_eq!(reason_of(&status), Some(v1::Reason::InvalidInput));
+        }
+    }
+
+    #[test]
+    fn roles_round_trip_and_unspecified_is_none() {
+        for r in [
+            None,
+            Some(Role::Viewer),
+            Some(Role::Member),
+            Some(Role::Manager),
+            Some(Role::Admin),
+        ] {
+            assert_eq!(role(role_to_wire(r).into()).unwrap(), r);
+        }
+        assert_eq!(role(42).unwrap_err().code(), Code::InvalidArgument);
+    }
+
+    #[test]
+    fn ids_parse_from_decimal_text_only() {
+        assert_eq!(org_id("42").unwrap(), OrgId::new(42));
+        assert_eq!(org_id(" 7 ").unwrap(), OrgId::new(7));
+        assert_eq!(project_id("3").unwrap(), ProjectId::new(3));
+        for bad in ["", "abc", "-1", "0", "1.5", "99999999999999999999"] {
+            let status = org_id(bad).unwrap_err();
+            assert_eq!(status.code(), Code::InvalidArgument, "{bad:?}");
+            assert_eq!(reason_of(&status), Some(v1::Reason::InvalidInput));
+            assert_eq!(project_id(bad).unwrap_err().code(), Code::InvalidArgument);
+        }
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339() {
+        let at = datetime!(2025-03-01 09:00:05.25 UTC);
+        assert_eq!(timestamp(at), "2025-03-01T09:00:05.25Z");
+        assert_eq!(optional_timestamp(Some(at)), "2025-03-01T09:00:05.25Z");
+        assert_eq!(optional_timestamp(None), "");
+    }
+
+    #[test]
+    fn page_tokens_parse_or_are_invalid_input() {
+        assert_eq!(page_token("").unwrap(), None);
+        assert!(page_token("1740819605000000.12").unwrap().is_some());
+        let status = page_token("garbage").unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(reason_of(&status), Some(v1::Reason::InvalidInput));
+    }
+}
