@@ -1,0 +1,101 @@
+//! An in-process server with both services over a SQLite temp-file store, a settable clock,
+//! and generated clients talking to it over TCP.
+#![allow(dead_code)]
+
+pub mod idp;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+
+use sso_grpc::v1::admin_service_client::AdminServiceClient;
+use sso_grpc::v1::admin_service_server::AdminServiceServer;
+use sso_grpc::v1::auth_service_client::AuthServiceClient;
+use sso_grpc::v1::auth_service_server::AuthServiceServer;
+use sso_grpc::{AdminServiceImpl, AuthServiceImpl, Clock};
+use sso_provisioning::Provisioner;
+use sso_store::Store;
+use time::OffsetDateTime;
+use tonic::transport::{Channel, Endpoint, Server};
+
+/// 2025-03-01 09:00:00 UTC, the start of every test's clock.
+pub const EPOCH: i64 = 1_740_819_600;
+
+/// `EPOCH + seconds`.
+pub fn at(seconds: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(EPOCH + seconds).unwrap()
+}
+
+pub struct TestServer {
+    pub auth: AuthServiceClient<Channel>,
+    pub admin: AdminServiceClient<Channel>,
+    /// The store the server uses (a clone: closing it closes the server's pool).
+    pub store: Store,
+    /// Seconds after `EPOCH` the server's clock reads.
+    now: Arc<AtomicI64>,
+    path: PathBuf,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl TestServer {
+    pub async fn start(test: &str) -> TestServer {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("sso_grpc_{test}_{}_{n}.sqlite", std::process::id()));
+        let store = Store::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+            .await
+            .unwrap();
+        let provisioner = Provisioner::new(store.clone(), idp::BASE_URL);
+        let now = Arc::new(AtomicI64::new(0));
+        let clock: Clock = {
+            let now = now.clone();
+            Arc::new(move || at(now.load(Ordering::SeqCst)))
+        };
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let router = Server::builder()
+            .add_service(AuthServiceServer::new(AuthServiceImpl::new(
+                provisioner.clone(),
+                clock.clone(),
+            )))
+            .add_service(AdminServiceServer::new(AdminServiceImpl::new(
+                provisioner,
+                clock,
+            )));
+        let server = tokio::spawn(async move {
+            router.serve_with_incoming(incoming).await.unwrap();
+        });
+        let channel = Endpoint::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        TestServer {
+            auth: AuthServiceClient::new(channel.clone()),
+            admin: AdminServiceClient::new(channel),
+            store,
+            now,
+            path,
+            server,
+        }
+    }
+
+    /// Sets the server's clock to `EPOCH + seconds`.
+    pub fn set_time(&self, seconds: i64) {
+        self.now.store(seconds, Ordering::SeqCst);
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.server.abort();
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = self.path.clone().into_os_string();
+            file.push(suffix);
+            let _ = std::fs::remove_file(file);
+        }
+    }
+}
