@@ -98,6 +98,20 @@ async fn an_org_from_creation_to_sso_login_require_sso_and_downgrade() {
     );
     assert_eq!(connection.last_successful_login_at, "");
 
+    let version = connection.config_version;
+    let connection = s
+        .admin
+        .set_connection_options(as_ops(v1::SetConnectionOptionsRequest {
+            org_id: org_id.clone(),
+            allow_unsolicited: false,
+            allow_sha1: false,
+            clock_skew_seconds: 300,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(connection.config_version, version + 1);
+
     let connection = s
         .admin
         .set_connection_enabled(as_ops(v1::SetConnectionEnabledRequest {
@@ -458,6 +472,39 @@ async fn malformed_and_unknown_input_is_refused_with_the_right_codes() {
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert_eq!(reason_of(&status), Some(Reason::MissingJustification));
+
+    // Metadata for another IdP than the one asked for.
+    let status = s
+        .admin
+        .import_idp_metadata(v1::ImportIdpMetadataRequest {
+            org_id: other.id.clone(),
+            metadata_xml: String::from_utf8(IDP.metadata()).unwrap(),
+            entity_id: "https://elsewhere.test/idp".to_owned(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(reason_of(&status), Some(Reason::EntityNotFound));
+
+    // Connection options: out of range, then on an org without a connection.
+    let options = |skew| v1::SetConnectionOptionsRequest {
+        org_id: other.id.clone(),
+        allow_unsolicited: false,
+        allow_sha1: false,
+        clock_skew_seconds: skew,
+    };
+    let status = s
+        .admin
+        .set_connection_options(options(3601))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let status = s
+        .admin
+        .set_connection_options(options(0))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
 
     // RedeemLoginCode is not backed by anything yet.
     let status = s
