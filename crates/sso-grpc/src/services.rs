@@ -176,6 +176,7 @@ impl AuthService for AuthServiceImpl {
             request_id: start.request_id,
             relay_state: start.relay_state,
             org_id: org.to_string(),
+            post_form_html: start.post_form.unwrap_or_default(),
         }))
     }
 
