@@ -1,0 +1,268 @@
+//! `sso-server`: the SSO service. Reads flags and environment, connects to and migrates the
+//! database, and serves gRPC (AuthService, AdminService, `grpc.health.v1`, server reflection
+//! v1) and HTTP (`/healthz`, SP metadata) until SIGINT or SIGTERM, finishing requests in flight.
+//!
+//! Calls need `authorization: Bearer <secret>` with a token of the service's scope (`auth` or
+//! `admin`). With no tokens configured every call is allowed, and the server only binds
+//! loopback addresses.
+#![forbid(unsafe_code)]
+
+mod auth;
+mod http;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, ValueEnum};
+use sso_assertion::SpKey;
+use sso_grpc::v1::admin_service_server::AdminServiceServer;
+use sso_grpc::v1::auth_service_server::AuthServiceServer;
+use sso_grpc::{AdminServiceImpl, AuthServiceImpl, system_clock};
+use sso_provisioning::Provisioner;
+use sso_store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::server::NamedService;
+use tonic::transport::Server;
+use tonic_health::ServingStatus;
+
+use crate::auth::{Scope, Token, Tokens};
+
+/// The SSO service: gRPC and SAML HTTP endpoints.
+#[derive(Debug, Parser)]
+#[command(name = "sso-server", version, about)]
+struct Args {
+    /// gRPC listen address.
+    #[arg(long, env = "SSO_LISTEN", default_value = "127.0.0.1:50051")]
+    listen: SocketAddr,
+    /// HTTP listen address (health, SAML metadata).
+    #[arg(long, env = "SSO_HTTP_LISTEN", default_value = "127.0.0.1:8080")]
+    http_listen: SocketAddr,
+    /// Database URL: `sqlite://PATH?mode=rwc` or `postgres://...`. By default a SQLite file
+    /// `sso.db` in the working directory, created on first start.
+    #[arg(
+        long,
+        env = "SSO_DATABASE_URL",
+        default_value = "sqlite://sso.db?mode=rwc"
+    )]
+    database_url: String,
+    /// Public base URL: SP entity IDs and ACS URLs are built on it.
+    #[arg(
+        long,
+        env = "SSO_PUBLIC_BASE_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    public_base_url: String,
+    /// SP private key (PEM, PKCS#8 or PKCS#1), to sign AuthnRequests.
+    #[arg(long, env = "SSO_SP_KEY")]
+    sp_key: Option<PathBuf>,
+    /// SP certificate (PEM) published in SP metadata; needs --sp-key.
+    #[arg(long, env = "SSO_SP_CERT", requires = "sp_key")]
+    sp_cert: Option<PathBuf>,
+    /// A bearer token, `SCOPE:SECRET` with scope `auth` or `admin`; repeatable. The
+    /// environment takes a comma-separated list.
+    #[arg(
+        long = "token",
+        env = "SSO_TOKENS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    tokens: Vec<Token>,
+    /// Log format.
+    #[arg(long, env = "SSO_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    init_logging(args.log_format);
+    match run(args).await {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            tracing::error!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let tokens = Tokens::new(args.tokens);
+    if tokens.is_empty() {
+        for addr in [args.listen, args.http_listen] {
+            if !addr.ip().is_loopback() {
+                return Err(format!(
+                    "no tokens configured (--token / SSO_TOKENS): refusing to listen on \
+                     non-loopback address {addr}"
+                ));
+            }
+        }
+        tracing::warn!(
+            "no tokens configured: every gRPC call is allowed, and the server listens on \
+             loopback only"
+        );
+    }
+
+    let store = Store::connect(&args.database_url)
+        .await
+        .map_err(|e| format!("database {}: {e}", redact(&args.database_url)))?;
+    let mut provisioner = Provisioner::new(store, args.public_base_url.clone());
+    if let Some(key) = sp_key(args.sp_key.as_deref(), args.sp_cert.as_deref())? {
+        provisioner = provisioner.with_sp_key(key);
+    }
+
+    let grpc_listener = TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("gRPC listener {}: {e}", args.listen))?;
+    let http_listener = TcpListener::bind(args.http_listen)
+        .await
+        .map_err(|e| format!("HTTP listener {}: {e}", args.http_listen))?;
+    let grpc_addr = grpc_listener.local_addr().map_err(|e| e.to_string())?;
+    let http_addr = http_listener.local_addr().map_err(|e| e.to_string())?;
+
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    for name in [
+        <AuthServiceServer<AuthServiceImpl> as NamedService>::NAME,
+        <AdminServiceServer<AdminServiceImpl> as NamedService>::NAME,
+    ] {
+        health_reporter
+            .set_service_status(name, ServingStatus::Serving)
+            .await;
+    }
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(sso_grpc::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| format!("reflection: {e}"))?;
+
+    let clock = system_clock();
+    let grpc = Server::builder()
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(AuthServiceServer::with_interceptor(
+            AuthServiceImpl::new(provisioner.clone(), clock.clone()),
+            tokens.interceptor(Scope::Auth),
+        ))
+        .add_service(AdminServiceServer::with_interceptor(
+            AdminServiceImpl::new(provisioner.clone(), clock),
+            tokens.interceptor(Scope::Admin),
+        ));
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        // An error means the sender is gone: stop as well.
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+
+    let grpc_task = tokio::spawn(grpc.serve_with_incoming_shutdown(
+        TcpListenerStream::new(grpc_listener),
+        stopped(stop_rx.clone()),
+    ));
+    let http_task = tokio::spawn(
+        axum::serve(http_listener, http::router(provisioner))
+            .with_graceful_shutdown(stopped(stop_rx))
+            .into_future(),
+    );
+    tracing::info!(grpc = %grpc_addr, http = %http_addr, "serving");
+
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing requests in flight");
+        let _ = stop_tx.send(true);
+    });
+
+    let grpc_result = grpc_task.await;
+    let http_result = http_task.await;
+    match grpc_result {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(format!("gRPC server: {e}")),
+        Err(e) => return Err(format!("gRPC server task: {e}")),
+    }
+    match http_result {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("HTTP server: {e}")),
+        Err(e) => Err(format!("HTTP server task: {e}")),
+    }
+}
+
+/// The SP key pair, when configured.
+fn sp_key(key: Option<&Path>, cert: Option<&Path>) -> Result<Option<SpKey>, String> {
+    let Some(key) = key else {
+        return Ok(None);
+    };
+    let key_pem = std::fs::read(key).map_err(|e| format!("--sp-key {}: {e}", key.display()))?;
+    let sp_key = match cert {
+        Some(cert) => {
+            let cert_pem = std::fs::read_to_string(cert)
+                .map_err(|e| format!("--sp-cert {}: {e}", cert.display()))?;
+            SpKey::from_pem(&key_pem, &cert_pem)
+        }
+        None => SpKey::from_private_key_pem(&key_pem),
+    }
+    .map_err(|e| format!("SP key: {e}"))?;
+    Ok(Some(sp_key))
+}
+
+/// The URL without its password, for error messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let user_info = url.get(scheme + 3..at).unwrap_or_default();
+            let user = user_info.split(':').next().unwrap_or_default();
+            format!(
+                "{}{user}:***{}",
+                url.get(..scheme + 3).unwrap_or_default(),
+                url.get(at..).unwrap_or_default()
+            )
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!("SIGINT handler: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("SIGTERM handler: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}
