@@ -1,0 +1,255 @@
+//! The real `sso-server` binary on free loopback ports with a SQLite file in a temp dir and a
+//! token per scope, driven over gRPC (health, AdminService, AuthService) and HTTP, then
+//! stopped with SIGTERM.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sso_grpc::reason_of;
+use sso_grpc::v1::admin_service_client::AdminServiceClient;
+use sso_grpc::v1::auth_service_client::AuthServiceClient;
+use sso_grpc::v1::{self, Plan, Reason};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Request};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+const AUTH_TOKEN: &str = "auth-secret-for-the-system-test";
+const ADMIN_TOKEN: &str = "admin-secret-for-the-system-test";
+
+/// The server process; killed if the test fails before stopping it.
+struct Server {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Server {
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn with_token<T>(message: T, token: Option<&str>) -> Request<T> {
+    let mut request = Request::new(message);
+    if let Some(token) = token {
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    }
+    request
+}
+
+async fn http_get(port: u16, path: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        stream.read_to_string(&mut response),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    response
+}
+
+async fn wait_until_serving(server: &mut Server, port: u16) -> Channel {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            panic!("sso-server exited early ({status}):\n{}", server.log());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "sso-server not serving in time:\n{}",
+            server.log()
+        );
+        if let Ok(channel) = Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+            .unwrap()
+            .connect()
+            .await
+        {
+            let mut health = HealthClient::new(channel.clone());
+            let mut serving = true;
+            for service in ["", "sso.v1.AuthService", "sso.v1.AdminService"] {
+                let response = health
+                    .check(HealthCheckRequest {
+                        service: service.to_owned(),
+                    })
+                    .await;
+                serving &=
+                    matches!(response, Ok(r) if r.get_ref().status() == ServingStatus::Serving);
+            }
+            if serving {
+                return channel;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_serves_grpc_and_http_with_scoped_tokens_and_stops_on_sigterm() {
+    let binary = system_tests::binary("sso-server");
+    let dir = std::env::temp_dir().join(format!("sso_server_test_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (grpc_port, http_port) = (free_port(), free_port());
+    let log = std::fs::File::create(dir.join("server.log")).unwrap();
+
+    let child = Command::new(binary)
+        .current_dir(&dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .args(["--listen", &format!("127.0.0.1:{grpc_port}")])
+        .args(["--http-listen", &format!("127.0.0.1:{http_port}")])
+        .args([
+            "--database-url",
+            &format!("sqlite://{}?mode=rwc", dir.join("sso.sqlite").display()),
+        ])
+        .args(["--public-base-url", "https://sso.example.test"])
+        .args(["--token", &format!("auth:{AUTH_TOKEN}")])
+        .args(["--token", &format!("admin:{ADMIN_TOKEN}")])
+        .args(["--log-format", "json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut server = Server { child, dir };
+
+    let channel = wait_until_serving(&mut server, grpc_port).await;
+    let mut admin = AdminServiceClient::new(channel.clone());
+    let mut auth = AuthServiceClient::new(channel);
+
+    // AdminService: the admin token may, the auth token may not, no token is refused.
+    let create = || v1::CreateOrgRequest {
+        name: "Example Corp".to_owned(),
+        plan: Plan::Growth.into(),
+    };
+    let org = admin
+        .create_org(with_token(create(), Some(ADMIN_TOKEN)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(org.plan(), Plan::Growth);
+
+    let denied = admin
+        .create_org(with_token(create(), Some(AUTH_TOKEN)))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
+    assert_eq!(reason_of(&denied), Some(Reason::PermissionDenied));
+
+    let anonymous = admin
+        .create_org(with_token(create(), None))
+        .await
+        .unwrap_err();
+    assert_eq!(anonymous.code(), Code::Unauthenticated, "{anonymous:?}");
+    assert_eq!(reason_of(&anonymous), Some(Reason::Unauthenticated));
+
+    let unknown = admin
+        .create_org(with_token(create(), Some("not-a-token")))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::Unauthenticated, "{unknown:?}");
+
+    // AuthService with the auth token: SP metadata on the configured public base URL.
+    let metadata = auth
+        .get_service_provider_metadata(with_token(
+            v1::GetServiceProviderMetadataRequest {
+                org_id: org.id.clone(),
+            },
+            Some(AUTH_TOKEN),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        metadata.entity_id.starts_with("https://sso.example.test"),
+        "{}",
+        metadata.entity_id
+    );
+    assert!(metadata.metadata_xml.contains(&metadata.entity_id));
+    let refused = auth
+        .get_service_provider_metadata(with_token(
+            v1::GetServiceProviderMetadataRequest {
+                org_id: org.id.clone(),
+            },
+            Some(ADMIN_TOKEN),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+
+    // HTTP beside gRPC.
+    let healthz = http_get(http_port, "/healthz").await;
+    assert!(healthz.starts_with("HTTP/1.1 200 "), "{healthz}");
+    assert!(healthz.ends_with("\r\n\r\nok"), "{healthz}");
+
+    let sp = http_get(http_port, &format!("/saml/2/metadata/{}", org.id)).await;
+    assert!(sp.starts_with("HTTP/1.1 200 "), "{sp}");
+    assert!(
+        sp.to_ascii_lowercase()
+            .contains("content-type: application/samlmetadata+xml"),
+        "{sp}"
+    );
+    assert!(sp.contains(&metadata.entity_id), "{sp}");
+
+    let missing = http_get(http_port, "/saml/2/metadata/987654321").await;
+    assert!(missing.starts_with("HTTP/1.1 404 "), "{missing}");
+
+    // SIGTERM: a clean exit, soon.
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(exit) = server.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "sso-server did not stop within 10 s of SIGTERM:\n{}",
+            server.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "{exit}:\n{}", server.log());
+    assert!(server.log().contains("stopped"), "{}", server.log());
+}
