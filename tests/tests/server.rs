@@ -121,6 +121,36 @@ async fn wait_until_serving(server: &mut Server, port: u16) -> Channel {
     }
 }
 
+/// Server reflection v1, without a token, names both services and health.
+async fn assert_reflection_lists_the_services(channel: Channel) {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = ServerReflectionClient::new(channel)
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = responses.message().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+        panic!("not a service list: {response:?}");
+    };
+    let names: Vec<&str> = list.service.iter().map(|s| s.name.as_str()).collect();
+    for name in [
+        "sso.v1.AuthService",
+        "sso.v1.AdminService",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(names.contains(&name), "{names:?}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_serves_grpc_and_http_with_scoped_tokens_and_stops_on_sigterm() {
     let binary = system_tests::binary("sso-server");
@@ -152,6 +182,7 @@ async fn the_server_serves_grpc_and_http_with_scoped_tokens_and_stops_on_sigterm
     let mut server = Server { child, dir };
 
     let channel = wait_until_serving(&mut server, grpc_port).await;
+    assert_reflection_lists_the_services(channel.clone()).await;
     let mut admin = AdminServiceClient::new(channel.clone());
     let mut auth = AuthServiceClient::new(channel);
 
