@@ -284,3 +284,26 @@ async fn the_server_serves_grpc_and_http_with_scoped_tokens_and_stops_on_sigterm
     assert!(exit.success(), "{exit}:\n{}", server.log());
     assert!(server.log().contains("stopped"), "{}", server.log());
 }
+
+#[test]
+fn without_tokens_the_server_refuses_a_non_loopback_address() {
+    let binary = system_tests::binary("sso-server");
+    let dir = std::env::temp_dir().join(format!("sso_server_open_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let output = Command::new(binary)
+        .current_dir(&dir)
+        .env_clear()
+        .args(["--listen", &format!("0.0.0.0:{}", free_port())])
+        .args(["--http-listen", &format!("127.0.0.1:{}", free_port())])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("refusing to listen on non-loopback address"),
+        "{stderr}"
+    );
+}
