@@ -16,19 +16,16 @@
     missing_docs
 )]
 
-#[path = "../tests/common/idp.rs"]
-mod idp;
-
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration as StdDuration, Instant};
 
 use divan::Bencher;
-use idp::{BASE_URL, Idp, Response};
 use sso_policy::{Plan, Role};
 use sso_provisioning::Provisioner;
 use sso_store::sea_orm::{ConnectionTrait, Database};
 use sso_store::{OrgId, Store};
+use sso_testkit::idp::{BASE_URL, Idp, Response};
 use time::{Duration, OffsetDateTime, macros::datetime};
 
 const NOW: OffsetDateTime = datetime!(2026-11-28 08:00 UTC);

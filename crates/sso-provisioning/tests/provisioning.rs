@@ -7,12 +7,8 @@
     clippy::indexing_slicing
 )]
 
-mod common;
-
 use std::sync::{Arc, LazyLock};
 
-use common::TestDb;
-use common::idp::{BASE_URL, IDP_SSO_URL, Idp, Response};
 use serde_json::Value;
 use sso_email::{Email, EmailSource};
 use sso_policy::{Plan, Role};
@@ -22,6 +18,8 @@ use sso_store::sea_orm::{ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait
 use sso_store::{
     ConnectionOptions, CreatedBy, EventOutcome, EventQuery, EventRecord, OrgId, ProjectId,
 };
+use sso_testkit::idp::{BASE_URL, IDP_SSO_URL, Idp, Response};
+use sso_testkit::{TestDb, on_both_backends};
 use time::{Duration, OffsetDateTime, macros::datetime};
 
 const BASE: OffsetDateTime = datetime!(2025-03-01 09:00 UTC);

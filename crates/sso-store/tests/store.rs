@@ -6,12 +6,9 @@
     clippy::indexing_slicing
 )]
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use common::TestDb;
 use serde_json::json;
 use sso_email::Email;
 use sso_policy::{Plan, Role, set_require_sso};
@@ -25,6 +22,7 @@ use sso_store::{
     ConnectionId, ConnectionOptions, CreatedBy, EventCursor, EventOutcome, EventQuery, IdpConfig,
     NewAuthnRequest, NewEvent, OrgId, Store, StoreError,
 };
+use sso_testkit::{TestDb, on_both_backends};
 use time::{Duration, OffsetDateTime, macros::datetime};
 
 const BASE: OffsetDateTime = datetime!(2025-03-01 09:00 UTC);

@@ -2,7 +2,7 @@
 //! and generated clients talking to it over TCP.
 #![allow(dead_code)]
 
-pub mod idp;
+pub use sso_testkit::idp;
 
 use std::path::PathBuf;
 use std::sync::Arc;

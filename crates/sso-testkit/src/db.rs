@@ -15,6 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use sso_store::Store;
 use sso_store::sea_orm::{ConnectOptions, ConnectionTrait, Database, DbBackend};
 
+/// The variable naming the PostgreSQL server the tests use.
 pub const PG_URL_VAR: &str = "SSO_TEST_DATABASE_URL";
 
 /// One test database.
@@ -34,14 +35,18 @@ impl TestDb {
 }
 
 /// A name no other test, process or earlier run uses.
-fn unique_name(test: &str) -> String {
+fn unique_name(label: &str, test: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    format!("sso_store_{test}_{}_{n}_{nanos}", std::process::id())
+    let label: String = label
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!("{label}_{test}_{}_{n}_{nanos}", std::process::id())
 }
 
 /// Writes to the real stderr, which libtest does not capture.
@@ -49,10 +54,10 @@ fn say(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
-fn report_time(test: &str, backend: &str, started: Instant) {
-    if std::env::var_os("SSO_STORE_TEST_TIMINGS").is_some() {
+fn report_time(label: &str, test: &str, backend: &str, started: Instant) {
+    if std::env::var_os("SSO_TEST_TIMINGS").is_some() {
         say(&format!(
-            "sso-store timing: {test} on {backend}: {:.3} s",
+            "{label} timing: {test} on {backend}: {:.3} s",
             started.elapsed().as_secs_f64()
         ));
     }
@@ -76,13 +81,14 @@ fn rethrow(result: Result<(), tokio::task::JoinError>) {
     }
 }
 
-pub async fn on_sqlite<F, Fut>(test: &str, case: F)
+/// Runs `case` on a fresh SQLite file, removed afterwards. `label` names the calling crate.
+pub async fn on_sqlite<F, Fut>(label: &str, test: &str, case: F)
 where
     F: FnOnce(TestDb) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let started = Instant::now();
-    let path: PathBuf = std::env::temp_dir().join(format!("{}.sqlite", unique_name(test)));
+    let path: PathBuf = std::env::temp_dir().join(format!("{}.sqlite", unique_name(label, test)));
     let db = TestDb {
         url: format!("sqlite://{}?mode=rwc", path.display()),
         backend: DbBackend::Sqlite,
@@ -94,7 +100,7 @@ where
         let _ = std::fs::remove_file(file);
     }
     rethrow(result);
-    report_time(test, "sqlite", started);
+    report_time(label, test, "sqlite", started);
 }
 
 /// `url` with its database name replaced by `name`.
@@ -111,14 +117,16 @@ fn with_database(url: &str, name: &str) -> String {
     format!("{root}/{name}{query}")
 }
 
-pub async fn on_postgres<F, Fut>(test: &str, case: F)
+/// Runs `case` on a fresh PostgreSQL database created from `SSO_TEST_DATABASE_URL` and dropped
+/// afterwards; says so on stderr when the variable is unset.
+pub async fn on_postgres<F, Fut>(label: &str, test: &str, case: F)
 where
     F: FnOnce(TestDb) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let Ok(admin_url) = std::env::var(PG_URL_VAR) else {
         say(&format!(
-            "sso-store: PostgreSQL half of `{test}` NOT RUN: {PG_URL_VAR} is not set"
+            "{label}: PostgreSQL half of `{test}` NOT RUN: {PG_URL_VAR} is not set"
         ));
         return;
     };
@@ -132,7 +140,7 @@ where
     let admin = Database::connect(options).await.unwrap_or_else(|e| {
         panic!("{PG_URL_VAR} is set but PostgreSQL at {admin_url} is unreachable: {e}")
     });
-    let name = unique_name(test);
+    let name = unique_name(label, test);
     admin
         .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
         .await
@@ -151,7 +159,7 @@ where
     if let Err(e) = dropped {
         panic!("drop database {name}: {e}");
     }
-    report_time(test, "postgres", started);
+    report_time(label, test, "postgres", started);
 }
 
 /// Declares `<case>::sqlite` and `<case>::postgres` tests for each `async fn case(db: TestDb)`.
@@ -161,17 +169,18 @@ macro_rules! on_both_backends {
         mod $case {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                $crate::common::on_sqlite(stringify!($case), super::$case).await;
+                $crate::on_sqlite(env!("CARGO_PKG_NAME"), stringify!($case), super::$case).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                $crate::common::on_postgres(stringify!($case), super::$case).await;
+                $crate::on_postgres(env!("CARGO_PKG_NAME"), stringify!($case), super::$case).await;
             }
         }
     )*};
 }
 
+#[cfg(test)]
 #[test]
 fn database_names_are_replaced_in_urls() {
     assert_eq!(
