@@ -9,11 +9,22 @@
 //! ssoctl saml authn-request --idp-metadata idp.xml --base-url https://sso.example.com --org org_42
 //! ```
 //!
-//! Exit status: 0 success, 1 refused (the reason is printed), 2 usage error.
+//! Admin commands call a running sso-server over gRPC (`--server`, `--token`, `--actor`, or
+//! `SSO_SERVER`, `SSO_ADMIN_TOKEN`, `SSO_ACTOR`):
+//!
+//! ```text
+//! ssoctl admin org create --name "Example Corp" --plan growth
+//! ssoctl admin connection import ORG --metadata idp.xml
+//! ssoctl admin require-sso ORG on
+//! ```
+//!
+//! Exit status: 0 success, 1 refused (the reason is printed) or server unreachable, 2 usage
+//! error.
 #![forbid(unsafe_code)]
 // A command-line tool speaks on stdout and stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod admin;
 mod saml;
 mod xml;
 
@@ -45,6 +56,8 @@ enum Command {
     /// SAML tools.
     #[command(subcommand)]
     Saml(saml::SamlCommand),
+    /// Administration calls to a running sso-server (gRPC).
+    Admin(admin::AdminArgs),
 }
 
 /// Why a command did not succeed, and how to say so.
@@ -57,6 +70,8 @@ pub(crate) enum Failure {
         reason: &'static str,
         detail: String,
     },
+    /// The server refused or failed the call: this JSON on stdout, exit 1.
+    Remote(Value),
     /// Something else failed: exit 1.
     Internal(String),
 }
@@ -91,6 +106,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Xml(cmd) => xml::run(cmd).map(|()| None),
         Command::Saml(cmd) => saml::run(cmd).map(Some),
+        Command::Admin(args) => admin::run(args).map(Some),
     };
     match result {
         Ok(None) => ExitCode::SUCCESS,
@@ -107,6 +123,10 @@ fn main() -> ExitCode {
                 "{}",
                 json!({"accepted": false, "reason": reason, "detail": detail})
             );
+            ExitCode::from(1)
+        }
+        Err(Failure::Remote(value)) => {
+            println!("{value}");
             ExitCode::from(1)
         }
         Err(Failure::Usage(msg)) => {
