@@ -8,14 +8,14 @@
     clippy::indexing_slicing
 )]
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sso_grpc::reason_of;
 use sso_grpc::v1::admin_service_client::AdminServiceClient;
 use sso_grpc::v1::auth_service_client::AuthServiceClient;
 use sso_grpc::v1::{self, Plan, Reason};
+use system_tests::{RunningServer, free_port};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request};
@@ -25,34 +25,6 @@ use tonic_health::pb::health_client::HealthClient;
 
 const AUTH_TOKEN: &str = "auth-secret-for-the-system-test";
 const ADMIN_TOKEN: &str = "admin-secret-for-the-system-test";
-
-/// The server process; killed if the test fails before stopping it.
-struct Server {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-impl Server {
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn with_token<T>(message: T, token: Option<&str>) -> Request<T> {
     let mut request = Request::new(message);
@@ -86,12 +58,10 @@ async fn http_get(port: u16, path: &str) -> String {
     response
 }
 
-async fn wait_until_serving(server: &mut Server, port: u16) -> Channel {
+async fn wait_until_serving(server: &mut RunningServer, port: u16) -> Channel {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            panic!("sso-server exited early ({status}):\n{}", server.log());
-        }
+        server.assert_running();
         assert!(
             Instant::now() < deadline,
             "sso-server not serving in time:\n{}",
@@ -153,33 +123,8 @@ async fn assert_reflection_lists_the_services(channel: Channel) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_serves_grpc_and_http_with_scoped_tokens_and_stops_on_sigterm() {
-    let binary = system_tests::binary("sso-server");
-    let dir = std::env::temp_dir().join(format!("sso_server_test_{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let (grpc_port, http_port) = (free_port(), free_port());
-    let log = std::fs::File::create(dir.join("server.log")).unwrap();
-
-    let child = Command::new(binary)
-        .current_dir(&dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .args(["--listen", &format!("127.0.0.1:{grpc_port}")])
-        .args(["--http-listen", &format!("127.0.0.1:{http_port}")])
-        .args([
-            "--database-url",
-            &format!("sqlite://{}?mode=rwc", dir.join("sso.sqlite").display()),
-        ])
-        .args(["--public-base-url", "https://sso.example.test"])
-        .args(["--token", &format!("auth:{AUTH_TOKEN}")])
-        .args(["--token", &format!("admin:{ADMIN_TOKEN}")])
-        .args(["--log-format", "json"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let mut server = Server { child, dir };
+    let mut server = RunningServer::start("sso_server_test", AUTH_TOKEN, ADMIN_TOKEN);
+    let (grpc_port, http_port) = (server.grpc_port, server.http_port);
 
     let channel = wait_until_serving(&mut server, grpc_port).await;
     assert_reflection_lists_the_services(channel.clone()).await;
@@ -264,23 +209,7 @@ async fn the_server_serves_grpc_and_http_with_scoped_tokens_and_stops_on_sigterm
     assert!(missing.starts_with("HTTP/1.1 404 "), "{missing}");
 
     // SIGTERM: a clean exit, soon.
-    let status = Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let exit = loop {
-        if let Some(exit) = server.child.try_wait().unwrap() {
-            break exit;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "sso-server did not stop within 10 s of SIGTERM:\n{}",
-            server.log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let exit = server.stop(Duration::from_secs(10));
     assert!(exit.success(), "{exit}:\n{}", server.log());
     assert!(server.log().contains("stopped"), "{}", server.log());
 }

@@ -8,42 +8,14 @@
 )]
 
 use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use system_tests::RunningServer;
 
 const AUTH_TOKEN: &str = "auth-secret-for-the-ssoctl-test";
 const ADMIN_TOKEN: &str = "admin-secret-for-the-ssoctl-test";
-
-/// The server process; killed if the test fails before stopping it.
-struct Server {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-impl Server {
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// `ssoctl admin --server ... [--token ...] ARGS`, with no admin environment inherited.
 fn ssoctl_admin(port: u16, token: Option<&str>, args: &[&str]) -> Output {
@@ -77,12 +49,10 @@ fn json_of(output: &Output, code: i32) -> Value {
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 
-fn wait_until_listening(server: &mut Server, port: u16) {
+fn wait_until_listening(server: &mut RunningServer, port: u16) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            panic!("sso-server exited early ({status}):\n{}", server.log());
-        }
+        server.assert_running();
         assert!(
             Instant::now() < deadline,
             "sso-server not listening in time:\n{}",
@@ -97,33 +67,8 @@ fn wait_until_listening(server: &mut Server, port: u16) {
 
 #[test]
 fn ssoctl_admin_drives_a_running_server() {
-    let binary = system_tests::binary("sso-server");
-    let dir = std::env::temp_dir().join(format!("ssoctl_admin_test_{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let (grpc_port, http_port) = (free_port(), free_port());
-    let log = std::fs::File::create(dir.join("server.log")).unwrap();
-
-    let child = Command::new(binary)
-        .current_dir(&dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .args(["--listen", &format!("127.0.0.1:{grpc_port}")])
-        .args(["--http-listen", &format!("127.0.0.1:{http_port}")])
-        .args([
-            "--database-url",
-            &format!("sqlite://{}?mode=rwc", dir.join("sso.sqlite").display()),
-        ])
-        .args(["--public-base-url", "https://sso.example.test"])
-        .args(["--token", &format!("auth:{AUTH_TOKEN}")])
-        .args(["--token", &format!("admin:{ADMIN_TOKEN}")])
-        .args(["--log-format", "json"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let mut server = Server { child, dir };
+    let mut server = RunningServer::start("ssoctl_admin_test", AUTH_TOKEN, ADMIN_TOKEN);
+    let grpc_port = server.grpc_port;
     wait_until_listening(&mut server, grpc_port);
 
     let admin = |args: &[&str]| ssoctl_admin(grpc_port, Some(ADMIN_TOKEN), args);
@@ -215,23 +160,7 @@ fn ssoctl_admin_drives_a_running_server() {
     assert_eq!(usage.status.code(), Some(2), "{usage:?}");
 
     // SIGTERM: a clean exit, soon.
-    let status = Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let exit = loop {
-        if let Some(exit) = server.child.try_wait().unwrap() {
-            break exit;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "sso-server did not stop within 10 s of SIGTERM:\n{}",
-            server.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let exit = server.stop(Duration::from_secs(10));
     assert!(exit.success(), "{exit}:\n{}", server.log());
 
     // With the server gone: a connection failure, exit 1 with a message on stderr.
