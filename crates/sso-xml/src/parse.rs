@@ -243,13 +243,7 @@ impl<'a> Builder<'a> {
     }
 
     fn uri(&self, id: UriId) -> &str {
-        let Some(span) = self.uris.get(id as usize) else {
-            return "";
-        };
-        let start = span.start as usize;
-        self.strings
-            .get(start..start + span.len as usize)
-            .unwrap_or_default()
+        self.span_str(self.uris.get(id as usize).copied())
     }
 
     fn span_str(&self, span: Option<Span>) -> &str {
