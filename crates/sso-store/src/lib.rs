@@ -84,6 +84,7 @@ struct ReadmeDoctests;
 
 pub mod entity;
 
+mod codes;
 mod connections;
 mod error;
 mod events;
@@ -96,6 +97,7 @@ mod people;
 mod store;
 
 pub use crate::{
+    codes::{LoginCodeRecord, NewLoginCode},
     connections::{ConnectionOptions, ConnectionRecord, IdpConfig},
     error::StoreError,
     events::{EventCursor, EventOutcome, EventPage, EventQuery, EventRecord, MAX_PAGE, NewEvent},

@@ -4,7 +4,7 @@ use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use time::OffsetDateTime;
 
-use crate::entity::{authn_request, consumed_assertion};
+use crate::entity::{authn_request, consumed_assertion, login_code};
 use crate::error::StoreError;
 use crate::ids::ConnectionId;
 use crate::instant::{from_db, to_db};
@@ -67,6 +67,8 @@ pub struct PurgeCounts {
     pub authn_requests: u64,
     /// Replay-cache entries past their expiry.
     pub assertions: u64,
+    /// Login codes past their expiry, redeemed or not.
+    pub login_codes: u64,
 }
 
 fn check_expiry(expires_at: OffsetDateTime, now: OffsetDateTime) -> Result<(), StoreError> {
@@ -205,7 +207,8 @@ impl<C: ConnectionTrait> Store<C> {
         Ok(())
     }
 
-    /// Deletes AuthnRequests and replay-cache entries whose expiry is at or before `now`.
+    /// Deletes AuthnRequests, replay-cache entries and login codes whose expiry is at or before
+    /// `now`.
     /// Neither can be accepted any more, so nothing is lost.
     pub async fn purge_expired(&self, now: OffsetDateTime) -> Result<PurgeCounts, StoreError> {
         let now = to_db(now)?;
@@ -219,9 +222,15 @@ impl<C: ConnectionTrait> Store<C> {
             .exec(&self.conn)
             .await?
             .rows_affected;
+        let login_codes = login_code::Entity::delete_many()
+            .filter(login_code::Column::ExpiresAt.lte(now))
+            .exec(&self.conn)
+            .await?
+            .rows_affected;
         Ok(PurgeCounts {
             authn_requests,
             assertions,
+            login_codes,
         })
     }
 }

@@ -112,7 +112,7 @@ async fn migrations_are_idempotent(db: TestDb) {
         .unwrap()
         .try_get::<i64>("", "n")
         .unwrap();
-    assert_eq!(applied, 1);
+    assert_eq!(applied, 2, "m0001_initial and m0002_login_codes");
 
     // Data survives reconnecting and migrating again.
     let org = store

@@ -10,6 +10,7 @@ pub mod audit_event;
 pub mod authn_request;
 pub mod consumed_assertion;
 pub mod jit_default_project;
+pub mod login_code;
 pub mod membership;
 pub mod organization;
 pub mod project;
