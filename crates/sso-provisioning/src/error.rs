@@ -56,6 +56,13 @@ pub enum LoginError {
     /// The database failed (`database`, or the store's reason).
     #[error("{0}")]
     Store(StoreError),
+    /// The return target given to `begin_login` is not an absolute `http`/`https` URL of an
+    /// allowed origin (`return-target-not-allowed`).
+    #[error("return target refused: {0} (return-target-not-allowed)")]
+    ReturnTarget(String),
+    /// Something of our own failed (`internal`): the random source.
+    #[error("internal failure: {0} (internal)")]
+    Internal(String),
 }
 
 impl LoginError {
@@ -73,6 +80,8 @@ impl LoginError {
             Self::RequestExpired => "request-expired",
             Self::UnknownRequest => "unknown-request",
             Self::Store(e) => e.reason(),
+            Self::ReturnTarget(_) => "return-target-not-allowed",
+            Self::Internal(_) => "internal",
         }
     }
 
@@ -101,18 +110,62 @@ impl LoginError {
             Self::Replayed { .. } | Self::RequestExpired | Self::UnknownRequest => {
                 "This sign-in was already used or has expired. Please sign in again."
             }
-            Self::Store(_) => "Sign-in is unavailable right now. Please try again.",
+            Self::ReturnTarget(_) => {
+                "This sign-in link is not valid. Start again from the application."
+            }
+            Self::Store(_) | Self::Internal(_) => {
+                "Sign-in is unavailable right now. Please try again."
+            }
         }
     }
 
     /// Whether a rule refused the login (`true`) rather than something breaking (`false`:
     /// the database, an unusable configuration).
     pub fn is_refusal(&self) -> bool {
-        !matches!(self, Self::Store(_) | Self::Misconfigured(_))
+        !matches!(
+            self,
+            Self::Store(_) | Self::Misconfigured(_) | Self::Internal(_)
+        )
     }
 }
 
 impl From<StoreError> for LoginError {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
+/// Why a login code was not exchanged for its login.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RedeemError {
+    /// No such code (`login-code-unknown`): mistyped, forged, or purged after expiry.
+    #[error("no such login code (login-code-unknown)")]
+    Unknown,
+    /// The code was redeemed before (`login-code-used`).
+    #[error("the login code was already used (login-code-used)")]
+    Used,
+    /// The code is past its lifetime (`login-code-expired`).
+    #[error("the login code has expired (login-code-expired)")]
+    Expired,
+    /// The database failed (`database`, `corrupt-data`).
+    #[error("{0}")]
+    Store(StoreError),
+}
+
+impl RedeemError {
+    /// Stable machine-readable code.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Unknown => "login-code-unknown",
+            Self::Used => "login-code-used",
+            Self::Expired => "login-code-expired",
+            Self::Store(e) => e.reason(),
+        }
+    }
+}
+
+impl From<StoreError> for RedeemError {
     fn from(error: StoreError) -> Self {
         Self::Store(error)
     }

@@ -99,13 +99,15 @@
 struct ReadmeDoctests;
 
 mod admin;
+mod codes;
 mod error;
 mod login;
 mod trace;
 
 pub use crate::{
     admin::{ImportedMetadata, kinds},
-    error::{AdminError, LoginError, PasswordLoginError},
+    codes::{DEFAULT_CODE_LIFETIME, LoginCode},
+    error::{AdminError, LoginError, PasswordLoginError, RedeemError},
     login::{DEFAULT_REQUEST_LIFETIME, LoginOutcome, LoginStart, Provisioner},
-    trace::{SSO_LOGIN, SSO_LOGIN_START},
+    trace::{SSO_LOGIN, SSO_LOGIN_CODE, SSO_LOGIN_START},
 };

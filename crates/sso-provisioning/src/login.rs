@@ -16,11 +16,15 @@ use sso_store::{
 };
 use time::{Duration, OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
+use crate::codes::LoginCode;
 use crate::error::LoginError;
 use crate::trace::{SSO_LOGIN, SSO_LOGIN_START, Trace};
 
 /// How long an AuthnRequest waits for its response by default.
 pub const DEFAULT_REQUEST_LIFETIME: Duration = Duration::minutes(10);
+
+/// The longest return target kept (browsers and proxies cut URLs not far above this).
+const MAX_RETURN_TARGET: usize = 2048;
 
 /// How many still-open requests of a connection are offered to validation when a response
 /// arrives without a RelayState (IdPs that drop it). The newest ones.
@@ -41,6 +45,8 @@ pub struct Provisioner {
     base_url: String,
     sp_key: Option<SpKey>,
     request_lifetime: Duration,
+    pub(crate) code_lifetime: Duration,
+    return_origins: Vec<String>,
 }
 
 /// An SP-initiated login, started: send the browser to [`redirect_url`](Self::redirect_url).
@@ -125,6 +131,8 @@ impl Provisioner {
             base_url: public_base_url.into(),
             sp_key: None,
             request_lifetime: DEFAULT_REQUEST_LIFETIME,
+            code_lifetime: crate::codes::DEFAULT_CODE_LIFETIME,
+            return_origins: Vec::new(),
         }
     }
 
@@ -193,6 +201,57 @@ impl Provisioner {
         Ok(config)
     }
 
+    /// Accepts return targets only on these origins (`https://app.example.com`, scheme, host
+    /// and port as a browser compares them). Without any, every absolute `http`/`https` URL
+    /// is accepted: the callers are authenticated services, but a caller that passes a user's
+    /// input through would turn the service's ACS endpoint into an open redirect carrying a
+    /// login code, so production deployments should list their origins.
+    pub fn with_return_origins(mut self, origins: impl IntoIterator<Item = String>) -> Self {
+        self.return_origins = origins
+            .into_iter()
+            .map(|o| o.trim_end_matches('/').to_ascii_lowercase())
+            .collect();
+        self
+    }
+
+    /// Checks a return target: a path on the caller's own site (`/reports/7`), or an absolute
+    /// `http`/`https` URL without credentials on an allowed origin.
+    fn check_return_target(&self, target: &str) -> Result<(), LoginError> {
+        let refuse = |why: &str| Err(LoginError::ReturnTarget(why.to_owned()));
+        if target.len() > MAX_RETURN_TARGET {
+            return refuse("longer than 2048 bytes");
+        }
+        if target.chars().any(|c| c.is_control() || c == '\\') {
+            return refuse("contains a control character or a backslash");
+        }
+        if target.starts_with('/') {
+            // `//host/...` is a URL of another host to a browser, not a path.
+            return if target.starts_with("//") {
+                refuse("a scheme-relative URL")
+            } else {
+                Ok(())
+            };
+        }
+        let Ok(url) = url::Url::parse(target) else {
+            return refuse("not an absolute URL");
+        };
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return refuse("not an http or https URL");
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return refuse("carries credentials");
+        }
+        if self.return_origins.is_empty() {
+            return Ok(());
+        }
+        let origin = url.origin().ascii_serialization();
+        if self.return_origins.contains(&origin) {
+            Ok(())
+        } else {
+            refuse(&format!("origin {origin} is not an allowed return origin"))
+        }
+    }
+
     /// Starts an SP-initiated login for `org`: an AuthnRequest for its connection, stored with
     /// an opaque RelayState and the caller's `return_target` (kept here, never sent to the IdP),
     /// valid for the request lifetime.
@@ -204,6 +263,9 @@ impl Provisioner {
         return_target: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<LoginStart, LoginError> {
+        if let Some(target) = return_target {
+            self.check_return_target(target)?;
+        }
         let snapshot = self.snapshot(org).await?;
         let connection = match (sso_in_effect(&snapshot.policy()), &snapshot.connection) {
             (Ok(()), Some(connection)) => connection,
@@ -318,6 +380,36 @@ impl Provisioner {
         relay_state: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<LoginOutcome, LoginError> {
+        self.complete(org, raw_response, relay_state, now, None)
+            .await
+    }
+
+    /// [`complete_login`](Self::complete_login), and in the same transaction a single-use
+    /// [`LoginCode`] for the service's own ACS endpoint to put in the redirect to the return
+    /// target; the caller's service exchanges it with [`redeem_login_code`](Self::redeem_login_code).
+    /// Either both the login and the code are committed, or neither.
+    pub async fn complete_login_with_code(
+        &self,
+        org: OrgId,
+        raw_response: &[u8],
+        relay_state: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<(LoginOutcome, LoginCode), LoginError> {
+        let code = LoginCode::generate(now + self.code_lifetime)?;
+        let outcome = self
+            .complete(org, raw_response, relay_state, now, Some(&code))
+            .await?;
+        Ok((outcome, code))
+    }
+
+    async fn complete(
+        &self,
+        org: OrgId,
+        raw_response: &[u8],
+        relay_state: Option<&str>,
+        now: OffsetDateTime,
+        code: Option<&LoginCode>,
+    ) -> Result<LoginOutcome, LoginError> {
         let snapshot = self.snapshot(org).await?;
         let mut trace = Trace::default();
         let connection = match (sso_in_effect(&snapshot.policy()), &snapshot.connection) {
@@ -416,12 +508,26 @@ impl Provisioner {
                             .await;
                     }
                 };
+                outcome.trace = written;
+                if let Some(code) = code {
+                    if let Err(e) = tx.create_login_code(&code.record(&outcome), now).await {
+                        drop(tx.rollback().await);
+                        return self
+                            .refuse(
+                                org,
+                                Trace::default(),
+                                "login-code",
+                                LoginError::Store(e),
+                                now,
+                            )
+                            .await;
+                    }
+                }
                 if let Err(e) = tx.commit().await {
                     return self
                         .refuse(org, Trace::default(), "commit", LoginError::Store(e), now)
                         .await;
                 }
-                outcome.trace = written;
                 Ok(outcome)
             }
             Err((check, error)) => {
@@ -430,6 +536,26 @@ impl Provisioner {
                 self.refuse(org, trace, check, error, now).await
             }
         }
+    }
+
+    /// The return target stored with the AuthnRequest this RelayState belongs to, if it was
+    /// sent for `org`'s current connection: where to send the browser with the reason when a
+    /// login is refused.
+    pub async fn return_target_for(
+        &self,
+        org: OrgId,
+        relay_state: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let Some(connection) = self.store.org_snapshot(org).await?.connection else {
+            return Ok(None);
+        };
+        let found = authn_request::Entity::find()
+            .filter(authn_request::Column::RelayState.eq(relay_state))
+            .filter(authn_request::Column::ConnectionId.eq(connection.id.get()))
+            .one(self.store.connection())
+            .await
+            .map_err(StoreError::from)?;
+        Ok(found.and_then(|r| r.return_target))
     }
 
     /// The request IDs validation may accept: the one the RelayState names (whatever its

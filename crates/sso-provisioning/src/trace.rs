@@ -9,6 +9,8 @@ use crate::error::LoginError;
 pub const SSO_LOGIN: &str = "sso-login";
 /// The event kind of an SP-initiated login start that was refused.
 pub const SSO_LOGIN_START: &str = "sso-login-start";
+/// The event kind of a login code redeemed a second time.
+pub const SSO_LOGIN_CODE: &str = "sso-login-code";
 
 /// What a login attempt found, built up as the checks run.
 #[derive(Debug, Default)]
