@@ -89,6 +89,24 @@ pub(crate) fn timestamp(at: OffsetDateTime) -> String {
 }
 
 /// RFC 3339 text of an optional instant; empty for `None`.
+/// A completed login as `CompleteSsoLogin` and `RedeemLoginCode` answer it.
+pub(crate) fn login_to_wire(
+    outcome: sso_provisioning::LoginOutcome,
+) -> v1::CompleteSsoLoginResponse {
+    v1::CompleteSsoLoginResponse {
+        user: Some(v1::User {
+            id: outcome.user.id.to_string(),
+            email: outcome.user.email.as_str().to_owned(),
+        }),
+        org_id: outcome.org.to_string(),
+        role: role_to_wire(Some(outcome.role)).into(),
+        project_ids: outcome.projects.iter().map(ToString::to_string).collect(),
+        membership_created: outcome.membership_created,
+        session_not_on_or_after: optional_timestamp(outcome.session_not_on_or_after),
+        return_target: outcome.return_target.unwrap_or_default(),
+    }
+}
+
 pub(crate) fn optional_timestamp(at: Option<OffsetDateTime>) -> String {
     at.map(timestamp).unwrap_or_default()
 }

@@ -6,7 +6,7 @@
 //! generic message; their detail is logged with `tracing::error!` and never sent.
 
 use sso_policy::BreakGlassRefusal;
-use sso_provisioning::{AdminError, LoginError, PasswordLoginError};
+use sso_provisioning::{AdminError, LoginError, PasswordLoginError, RedeemError};
 use sso_store::StoreError;
 use tonic::{Code, Status};
 
@@ -73,6 +73,7 @@ pub(crate) fn login_status(operation: &str, error: &LoginError) -> Status {
         LoginError::Invalid(_) | LoginError::NoEmail(_) | LoginError::Refused(_) => {
             Code::PermissionDenied
         }
+        LoginError::ReturnTarget(_) => Code::InvalidArgument,
         _ => {
             if !error.is_refusal() {
                 return logged_internal(operation, error.reason(), error);
@@ -81,6 +82,24 @@ pub(crate) fn login_status(operation: &str, error: &LoginError) -> Status {
         }
     };
     refusal(code, error.reason(), error.user_message())
+}
+
+/// The status of a login code that was not exchanged. Unknown, used and expired codes are
+/// told apart for the calling service's logs; the message suits the person waiting.
+pub(crate) fn redeem_status(operation: &str, error: &RedeemError) -> Status {
+    let code = match error {
+        RedeemError::Store(e) if is_infrastructure(e) => {
+            return logged_internal(operation, e.reason(), e);
+        }
+        RedeemError::Unknown => Code::NotFound,
+        RedeemError::Used | RedeemError::Expired => Code::FailedPrecondition,
+        _ => return logged_internal(operation, error.reason(), error),
+    };
+    refusal(
+        code,
+        error.reason(),
+        "This sign-in link was already used or has expired. Please sign in again.",
+    )
 }
 
 /// The status of a failed admin operation. Admins are the callers, so the message is the

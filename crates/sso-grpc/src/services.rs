@@ -13,7 +13,7 @@ use tonic::{Code, Request, Response, Status};
 use crate::convert::{self, invalid};
 use crate::errors::{
     NOT_A_MEMBER_MESSAGE, SSO_REQUIRED_MESSAGE, admin_status, login_status, password_status,
-    store_status,
+    redeem_status, store_status,
 };
 use crate::status::{internal, reason, refusal};
 use crate::v1::{self, admin_service_server::AdminService, auth_service_server::AuthService};
@@ -37,6 +37,9 @@ pub const DEFAULT_PAGE_SIZE: u32 = 50;
 
 /// The default clock skew of `SetConnectionOptions` when the request gives 0.
 const DEFAULT_CLOCK_SKEW_SECONDS: u32 = 180;
+
+/// Login codes are 43 characters; anything much longer is not one.
+const MAX_LOGIN_CODE: usize = 128;
 
 /// The largest clock skew `SetConnectionOptions` accepts.
 const MAX_CLOCK_SKEW_SECONDS: u32 = 3600;
@@ -198,28 +201,25 @@ impl AuthService for AuthServiceImpl {
             )
             .await
             .map_err(|e| login_status(OP, &e))?;
-        Ok(Response::new(v1::CompleteSsoLoginResponse {
-            user: Some(v1::User {
-                id: outcome.user.id.to_string(),
-                email: outcome.user.email.as_str().to_owned(),
-            }),
-            org_id: outcome.org.to_string(),
-            role: convert::role_to_wire(Some(outcome.role)).into(),
-            project_ids: outcome.projects.iter().map(ToString::to_string).collect(),
-            membership_created: outcome.membership_created,
-            session_not_on_or_after: convert::optional_timestamp(outcome.session_not_on_or_after),
-            return_target: outcome.return_target.unwrap_or_default(),
-        }))
+        Ok(Response::new(convert::login_to_wire(outcome)))
     }
 
     async fn redeem_login_code(
         &self,
-        _request: Request<v1::RedeemLoginCodeRequest>,
+        request: Request<v1::RedeemLoginCodeRequest>,
     ) -> Result<Response<v1::CompleteSsoLoginResponse>, Status> {
-        Err(Status::unimplemented(
-            "RedeemLoginCode needs the service's own ACS endpoint, which is not built yet; \
-             post the SAMLResponse to CompleteSsoLogin instead",
-        ))
+        const OP: &str = "RedeemLoginCode";
+        let request = request.into_inner();
+        if request.code.is_empty() || request.code.len() > MAX_LOGIN_CODE {
+            return Err(invalid("code", "give the code from the redirect"));
+        }
+        let outcome = self
+            .shared
+            .provisioner
+            .redeem_login_code(&request.code, self.shared.now())
+            .await
+            .map_err(|e| redeem_status(OP, &e))?;
+        Ok(Response::new(convert::login_to_wire(outcome)))
     }
 
     async fn check_password_login(

@@ -77,6 +77,10 @@ const LOGIN_AND_ADMIN_REFUSALS: &[&str] = &[
     "idp-endpoint-missing",
     "idp-endpoint-invalid",
     "sp-key-missing",
+    "return-target-not-allowed",
+    "login-code-unknown",
+    "login-code-used",
+    "login-code-expired",
 ];
 
 #[test]
@@ -86,6 +90,7 @@ fn every_login_and_admin_refusal_has_a_wire_value() {
     }
     // The provisioning layer's own codes are among them.
     for code in codes_in("sso-provisioning/src/error.rs") {
+        // `internal` is an infrastructure failure, sent as INTERNAL.
         if !code.contains('-') || code == "corrupt-data" {
             continue;
         }

@@ -506,7 +506,7 @@ async fn malformed_and_unknown_input_is_refused_with_the_right_codes() {
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound, "{status:?}");
 
-    // RedeemLoginCode is not backed by anything yet.
+    // Login codes: a forged one is unknown, an empty or absurdly long one invalid.
     let status = s
         .auth
         .redeem_login_code(v1::RedeemLoginCodeRequest {
@@ -514,7 +514,16 @@ async fn malformed_and_unknown_input_is_refused_with_the_right_codes() {
         })
         .await
         .unwrap_err();
-    assert_eq!(status.code(), Code::Unimplemented);
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    assert_eq!(reason_of(&status), Some(Reason::LoginCodeUnknown));
+    for code in [String::new(), "c".repeat(129)] {
+        let status = s
+            .auth
+            .redeem_login_code(v1::RedeemLoginCodeRequest { code })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
