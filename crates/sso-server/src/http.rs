@@ -1,27 +1,58 @@
-//! The HTTP listener beside gRPC: liveness and SP metadata.
+//! The HTTP listener beside gRPC: liveness, SP metadata, and the ACS endpoint that completes
+//! logins for services that do not run their own.
 
 use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use sso_provisioning::Provisioner;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use sso_provisioning::{LoginError, Provisioner};
 use sso_store::{OrgId, StoreError};
+use time::OffsetDateTime;
+use url::Url;
 
-/// `GET /healthz` and `GET /saml/2/metadata/{org}`.
-pub fn router(provisioner: Provisioner) -> Router {
+/// The largest ACS form accepted: a 1 MiB response (the validator's own limit) in base64 and
+/// URL encoding, with room for line breaks and the RelayState.
+const ACS_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// What the HTTP handlers share.
+#[derive(Clone)]
+pub struct HttpState {
+    /// Logins and metadata.
+    pub provisioner: Provisioner,
+    /// Where logins without an absolute return target go: IdP-initiated logins, and return
+    /// targets given as a path (joined onto it).
+    pub default_return_url: Option<Url>,
+}
+
+/// `GET /healthz`, `GET /saml/2/metadata/{org}` and `POST /saml/2/acs/{org}`.
+pub fn router(state: HttpState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/saml/2/metadata/{org}", get(metadata))
-        .with_state(provisioner)
+        .route(
+            "/saml/2/acs/{org}",
+            post(acs).layer(DefaultBodyLimit::max(ACS_BODY_LIMIT)),
+        )
+        .with_state(state)
 }
 
 async fn healthz() -> &'static str {
     "ok"
 }
 
-async fn metadata(State(provisioner): State<Provisioner>, Path(org): Path<String>) -> Response {
-    let Ok(org) = org.parse::<i64>().map(OrgId::new) else {
+fn org_id(text: &str) -> Option<OrgId> {
+    text.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .map(OrgId::new)
+}
+
+async fn metadata(State(state): State<HttpState>, Path(org): Path<String>) -> Response {
+    let provisioner = &state.provisioner;
+    let Some(org) = org_id(&org) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     match provisioner.store().org(org).await {
@@ -42,5 +73,217 @@ async fn metadata(State(provisioner): State<Provisioner>, Path(org): Path<String
             tracing::error!(%org, "SP metadata not written: {e}");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
+    }
+}
+
+/// The form an IdP's HTTP-POST binding sends.
+#[derive(Debug, Deserialize)]
+struct AcsForm {
+    #[serde(rename = "SAMLResponse")]
+    saml_response: String,
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+/// Completes the login posted by the browser and sends it on to the return target with a
+/// single-use `code` (redeemed with `AuthService.RedeemLoginCode`), or with `error=<reason>`
+/// when the login was refused and the return target is known. Otherwise a short page says
+/// what happened; the org's admin reads the detail in the login traces.
+async fn acs(
+    State(state): State<HttpState>,
+    Path(org): Path<String>,
+    form: Result<axum::Form<AcsForm>, FormRejection>,
+) -> Response {
+    let Some(org) = org_id(&org) else {
+        return page(
+            StatusCode::NOT_FOUND,
+            "Unknown organization",
+            "This sign-in address does not belong to any organization.",
+            None,
+        );
+    };
+    let form = match form {
+        Ok(axum::Form(form)) => form,
+        Err(rejection) => {
+            tracing::info!(%org, "ACS: unusable form: {rejection}");
+            return page(
+                rejection.status(),
+                "Sign-in failed",
+                "The sign-in form from your identity provider could not be read.",
+                Some("invalid-input"),
+            );
+        }
+    };
+    let relay_state = form.relay_state.as_deref().filter(|r| !r.is_empty());
+    let now = OffsetDateTime::now_utc();
+    match state
+        .provisioner
+        .complete_login_with_code(org, form.saml_response.as_bytes(), relay_state, now)
+        .await
+    {
+        Ok((outcome, code)) => {
+            match return_url(
+                state.default_return_url.as_ref(),
+                outcome.return_target.as_deref(),
+            ) {
+                Some(mut url) => {
+                    url.query_pairs_mut().append_pair("code", code.as_str());
+                    redirect(&url)
+                }
+                None => {
+                    tracing::warn!(
+                        %org,
+                        user = outcome.user.id.get(),
+                        "ACS: login completed but there is nowhere to send it: no return \
+                         target and no --default-return-url"
+                    );
+                    page(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "Signed in, but nowhere to go",
+                        "Your identity provider signed you in, but this service has no address \
+                         to send you on to. Start the sign-in from the application instead.",
+                        None,
+                    )
+                }
+            }
+        }
+        Err(error) => refused(&state, org, relay_state, &error).await,
+    }
+}
+
+/// The answer to a refused or failed login.
+async fn refused(
+    state: &HttpState,
+    org: OrgId,
+    relay_state: Option<&str>,
+    error: &LoginError,
+) -> Response {
+    let status = match error {
+        LoginError::OrgNotFound => StatusCode::NOT_FOUND,
+        e if !e.is_refusal() => {
+            tracing::error!(%org, reason = e.reason(), "ACS: login failed: {e}");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+        _ => StatusCode::FORBIDDEN,
+    };
+    let target = match relay_state {
+        Some(relay_state) if error.is_refusal() => state
+            .provisioner
+            .return_target_for(org, relay_state)
+            .await
+            .ok()
+            .flatten(),
+        _ => None,
+    };
+    if let Some(mut url) =
+        target.and_then(|t| return_url(state.default_return_url.as_ref(), Some(&t)))
+    {
+        url.query_pairs_mut().append_pair("error", error.reason());
+        return redirect(&url);
+    }
+    page(
+        status,
+        "Sign-in failed",
+        error.user_message(),
+        Some(error.reason()),
+    )
+}
+
+/// The absolute URL to send the browser to: the return target when absolute, else joined
+/// onto the default return URL; `None` when neither gives one.
+fn return_url(default: Option<&Url>, target: Option<&str>) -> Option<Url> {
+    match target {
+        Some(target) if target.starts_with('/') => default.and_then(|base| base.join(target).ok()),
+        Some(target) => Url::parse(target).ok(),
+        None => default.cloned(),
+    }
+}
+
+/// A 303 to `url`, uncached, sending no Referer (the URL carries a code).
+fn redirect(url: &Url) -> Response {
+    let Ok(location) = HeaderValue::from_str(url.as_str()) else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::LOCATION, location);
+    no_store(headers);
+    response
+}
+
+fn no_store(headers: &mut axum::http::HeaderMap) {
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+}
+
+/// A small HTML page for the person at the browser.
+fn page(status: StatusCode, title: &str, message: &str, reason: Option<&str>) -> Response {
+    let reason = reason
+        .map(|r| {
+            format!(
+                "<p><small>Reason code: <code>{}</code></small></p>",
+                escape(r)
+            )
+        })
+        .unwrap_or_default();
+    let body = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body><h1>{title}</h1><p>{message}</p>{reason}</body></html>\n",
+        title = escape(title),
+        message = escape(message),
+    );
+    let mut response = (status, Html(body)).into_response();
+    no_store(response.headers_mut());
+    response
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn return_urls_resolve_paths_on_the_default_and_keep_absolute_ones() {
+        let base = Url::parse("https://app.example.com/sso/done").unwrap();
+        assert_eq!(
+            return_url(Some(&base), Some("/reports/7?tab=1"))
+                .unwrap()
+                .as_str(),
+            "https://app.example.com/reports/7?tab=1"
+        );
+        assert_eq!(
+            return_url(None, Some("https://other.example/x"))
+                .unwrap()
+                .as_str(),
+            "https://other.example/x"
+        );
+        assert_eq!(return_url(Some(&base), None).unwrap(), base);
+        assert!(return_url(None, Some("/x")).is_none());
+        assert!(return_url(None, None).is_none());
+    }
+
+    #[test]
+    fn pages_escape_what_they_show() {
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
     }
 }

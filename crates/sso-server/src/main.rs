@@ -70,6 +70,18 @@ struct Args {
         hide_env_values = true
     )]
     tokens: Vec<Token>,
+    /// Where logins without an absolute return target go (IdP-initiated logins), with
+    /// `?code=...` added; return targets given as a path are joined onto it.
+    #[arg(long, env = "SSO_DEFAULT_RETURN_URL")]
+    default_return_url: Option<url::Url>,
+    /// An origin return targets may point to (`https://app.example.com`); repeatable, the
+    /// environment takes a comma-separated list. Without any, every http(s) URL is accepted.
+    #[arg(
+        long = "return-origin",
+        env = "SSO_RETURN_ORIGINS",
+        value_delimiter = ','
+    )]
+    return_origins: Vec<String>,
     /// Log format.
     #[arg(long, env = "SSO_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
     log_format: LogFormat,
@@ -129,7 +141,13 @@ async fn run(args: Args) -> Result<(), String> {
     let store = Store::connect(&args.database_url)
         .await
         .map_err(|e| format!("database {}: {e}", redact(&args.database_url)))?;
-    let mut provisioner = Provisioner::new(store, args.public_base_url.clone());
+    let mut provisioner = Provisioner::new(store, args.public_base_url.clone())
+        .with_return_origins(args.return_origins.clone());
+    if args.return_origins.is_empty() {
+        tracing::warn!(
+            "no --return-origin configured: BeginSsoLogin accepts any http(s) return target"
+        );
+    }
     if let Some(key) = sp_key(args.sp_key.as_deref(), args.sp_cert.as_deref())? {
         provisioner = provisioner.with_sp_key(key);
     }
@@ -181,11 +199,19 @@ async fn run(args: Args) -> Result<(), String> {
         TcpListenerStream::new(grpc_listener),
         stopped(stop_rx.clone()),
     ));
+    let provisioner_for_purge = provisioner.clone();
     let http_task = tokio::spawn(
-        axum::serve(http_listener, http::router(provisioner))
-            .with_graceful_shutdown(stopped(stop_rx))
-            .into_future(),
+        axum::serve(
+            http_listener,
+            http::router(http::HttpState {
+                provisioner,
+                default_return_url: args.default_return_url.clone(),
+            }),
+        )
+        .with_graceful_shutdown(stopped(stop_rx.clone()))
+        .into_future(),
     );
+    tokio::spawn(purge_periodically(provisioner_for_purge, stopped(stop_rx)));
     tracing::info!(grpc = %grpc_addr, http = %http_addr, "serving");
 
     tokio::spawn(async move {
@@ -205,6 +231,37 @@ async fn run(args: Args) -> Result<(), String> {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(format!("HTTP server: {e}")),
         Err(e) => Err(format!("HTTP server task: {e}")),
+    }
+}
+
+/// How often expired AuthnRequests, replay-cache entries and login codes are deleted.
+const PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Deletes expired one-time values every [`PURGE_INTERVAL`] until `stop` resolves. Every
+/// server does it; the deletes are idempotent, so several servers on one database only repeat
+/// each other's work.
+async fn purge_periodically(provisioner: Provisioner, stop: impl std::future::Future<Output = ()>) {
+    let mut ticks = tokio::time::interval(PURGE_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => return,
+            _ = ticks.tick() => {}
+        }
+        match provisioner
+            .store()
+            .purge_expired(time::OffsetDateTime::now_utc())
+            .await
+        {
+            Ok(purged) => tracing::debug!(
+                authn_requests = purged.authn_requests,
+                assertions = purged.assertions,
+                login_codes = purged.login_codes,
+                "purged expired one-time values"
+            ),
+            Err(e) => tracing::warn!("purging expired one-time values failed: {e}"),
+        }
     }
 }
 
