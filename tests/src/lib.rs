@@ -66,13 +66,26 @@ pub fn free_port() -> u16 {
         .unwrap_or_else(|e| panic!("no free loopback port: {e}"))
 }
 
+/// How to start a [`RunningServer`] beyond the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// The database URL; a SQLite file in the server's temp directory when `None`.
+    pub database_url: Option<String>,
+    /// The public base URL; `https://sso.example.test` when `None`.
+    pub public_base_url: Option<String>,
+    /// More command-line arguments (`--default-return-url`, ...).
+    pub args: Vec<String>,
+}
+
 /// The real `sso-server` binary on free loopback ports, with a SQLite file in its own temp
-/// directory, JSON logs in `server.log` there, and one bearer token per scope. Killed and
-/// cleaned up on drop if the test ends before [`stop`](Self::stop).
+/// directory (or the database of [`ServerOptions`]), JSON logs in `server.log` there, and one
+/// bearer token per scope. Killed and cleaned up on drop if the test ends before
+/// [`stop`](Self::stop).
 #[derive(Debug)]
 pub struct RunningServer {
     child: std::process::Child,
     dir: PathBuf,
+    args: Vec<String>,
     /// The gRPC port.
     pub grpc_port: u16,
     /// The HTTP port.
@@ -86,38 +99,95 @@ impl RunningServer {
     /// # Panics
     /// When the binary cannot be built or started.
     pub fn start(name: &str, auth_token: &str, admin_token: &str) -> RunningServer {
-        let binary = binary("sso-server");
+        Self::start_with(name, auth_token, admin_token, ServerOptions::default())
+    }
+
+    /// [`start`](Self::start) with other options.
+    ///
+    /// # Panics
+    /// When the binary cannot be built or started.
+    pub fn start_with(
+        name: &str,
+        auth_token: &str,
+        admin_token: &str,
+        options: ServerOptions,
+    ) -> RunningServer {
         let dir = std::env::temp_dir().join(format!("{name}_{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         let (grpc_port, http_port) = (free_port(), free_port());
-        let log = std::fs::File::create(dir.join("server.log"))
+        let database_url = options
+            .database_url
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", dir.join("sso.sqlite").display()));
+        let mut args: Vec<String> = vec![
+            "--listen".into(),
+            format!("127.0.0.1:{grpc_port}"),
+            "--http-listen".into(),
+            format!("127.0.0.1:{http_port}"),
+            "--database-url".into(),
+            database_url,
+            "--public-base-url".into(),
+            options
+                .public_base_url
+                .unwrap_or_else(|| "https://sso.example.test".into()),
+            "--token".into(),
+            format!("auth:{auth_token}"),
+            "--token".into(),
+            format!("admin:{admin_token}"),
+            "--log-format".into(),
+            "json".into(),
+        ];
+        args.extend(options.args);
+        let child = Self::spawn(&dir, &args);
+        RunningServer {
+            child,
+            dir,
+            args,
+            grpc_port,
+            http_port,
+        }
+    }
+
+    fn spawn(dir: &Path, args: &[String]) -> std::process::Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("server.log"))
             .unwrap_or_else(|e| panic!("server.log: {e}"));
-        let child = Command::new(binary)
-            .current_dir(&dir)
+        Command::new(binary("sso-server"))
+            .current_dir(dir)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .args(["--listen", &format!("127.0.0.1:{grpc_port}")])
-            .args(["--http-listen", &format!("127.0.0.1:{http_port}")])
-            .args([
-                "--database-url",
-                &format!("sqlite://{}?mode=rwc", dir.join("sso.sqlite").display()),
-            ])
-            .args(["--public-base-url", "https://sso.example.test"])
-            .args(["--token", &format!("auth:{auth_token}")])
-            .args(["--token", &format!("admin:{admin_token}")])
-            .args(["--log-format", "json"])
+            .args(args)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(log)
             .spawn()
-            .unwrap_or_else(|e| panic!("sso-server starts: {e}"));
-        RunningServer {
-            child,
-            dir,
-            grpc_port,
-            http_port,
-        }
+            .unwrap_or_else(|e| panic!("sso-server starts: {e}"))
+    }
+
+    /// Kills the server with SIGKILL (no graceful shutdown) and waits for it to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again with the same arguments, ports and database, after
+    /// [`kill`](Self::kill) or [`stop`](Self::stop).
+    ///
+    /// # Panics
+    /// When it is still running or cannot be started.
+    pub fn restart(&mut self) {
+        assert!(
+            matches!(self.child.try_wait(), Ok(Some(_))),
+            "restart of a server that is still running"
+        );
+        self.child = Self::spawn(&self.dir, &self.args);
+    }
+
+    /// The server's process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// What the server has logged so far.

@@ -9,87 +9,21 @@
 )]
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sso_grpc::reason_of;
 use sso_grpc::v1::admin_service_client::AdminServiceClient;
 use sso_grpc::v1::auth_service_client::AuthServiceClient;
 use sso_grpc::v1::{self, Plan, Reason};
 use system_tests::{RunningServer, free_port};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tonic::transport::{Channel, Endpoint};
-use tonic::{Code, Request};
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_client::HealthClient;
+
+mod common;
+use common::{http_get, wait_until_serving, with_token};
+use tonic::Code;
+use tonic::transport::Channel;
 
 const AUTH_TOKEN: &str = "auth-secret-for-the-system-test";
 const ADMIN_TOKEN: &str = "admin-secret-for-the-system-test";
-
-fn with_token<T>(message: T, token: Option<&str>) -> Request<T> {
-    let mut request = Request::new(message);
-    if let Some(token) = token {
-        request
-            .metadata_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    }
-    request
-}
-
-async fn http_get(port: u16, path: &str) -> String {
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
-    stream
-        .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .await
-        .unwrap();
-    let mut response = String::new();
-    tokio::time::timeout(
-        Duration::from_secs(10),
-        stream.read_to_string(&mut response),
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    response
-}
-
-async fn wait_until_serving(server: &mut RunningServer, port: u16) -> Channel {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        server.assert_running();
-        assert!(
-            Instant::now() < deadline,
-            "sso-server not serving in time:\n{}",
-            server.log()
-        );
-        if let Ok(channel) = Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
-            .unwrap()
-            .connect()
-            .await
-        {
-            let mut health = HealthClient::new(channel.clone());
-            let mut serving = true;
-            for service in ["", "sso.v1.AuthService", "sso.v1.AdminService"] {
-                let response = health
-                    .check(HealthCheckRequest {
-                        service: service.to_owned(),
-                    })
-                    .await;
-                serving &=
-                    matches!(response, Ok(r) if r.get_ref().status() == ServingStatus::Serving);
-            }
-            if serving {
-                return channel;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// Server reflection v1, without a token, names both services and health.
 async fn assert_reflection_lists_the_services(channel: Channel) {
@@ -124,9 +58,9 @@ async fn assert_reflection_lists_the_services(channel: Channel) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_serves_grpc_and_http_with_scoped_tokens_and_stops_on_sigterm() {
     let mut server = RunningServer::start("sso_server_test", AUTH_TOKEN, ADMIN_TOKEN);
-    let (grpc_port, http_port) = (server.grpc_port, server.http_port);
+    let http_port = server.http_port;
 
-    let channel = wait_until_serving(&mut server, grpc_port).await;
+    let channel = wait_until_serving(&mut server).await;
     assert_reflection_lists_the_services(channel.clone()).await;
     let mut admin = AdminServiceClient::new(channel.clone());
     let mut auth = AuthServiceClient::new(channel);
@@ -193,20 +127,21 @@ async fn the_server_serves_grpc_and_http_with_scoped_tokens_and_stops_on_sigterm
 
     // HTTP beside gRPC.
     let healthz = http_get(http_port, "/healthz").await;
-    assert!(healthz.starts_with("HTTP/1.1 200 "), "{healthz}");
-    assert!(healthz.ends_with("\r\n\r\nok"), "{healthz}");
+    assert_eq!(healthz.status, 200, "{}", healthz.raw);
+    assert_eq!(healthz.body, "ok", "{}", healthz.raw);
 
     let sp = http_get(http_port, &format!("/saml/2/metadata/{}", org.id)).await;
-    assert!(sp.starts_with("HTTP/1.1 200 "), "{sp}");
-    assert!(
-        sp.to_ascii_lowercase()
-            .contains("content-type: application/samlmetadata+xml"),
-        "{sp}"
+    assert_eq!(sp.status, 200, "{}", sp.raw);
+    assert_eq!(
+        sp.header("content-type"),
+        Some("application/samlmetadata+xml"),
+        "{}",
+        sp.raw
     );
-    assert!(sp.contains(&metadata.entity_id), "{sp}");
+    assert!(sp.body.contains(&metadata.entity_id), "{}", sp.raw);
 
     let missing = http_get(http_port, "/saml/2/metadata/987654321").await;
-    assert!(missing.starts_with("HTTP/1.1 404 "), "{missing}");
+    assert_eq!(missing.status, 404, "{}", missing.raw);
 
     // SIGTERM: a clean exit, soon.
     let exit = server.stop(Duration::from_secs(10));

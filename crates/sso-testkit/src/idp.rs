@@ -56,6 +56,64 @@ impl Idp {
         .into_bytes()
     }
 
+    /// The private key, PEM (PKCS#8).
+    pub fn key_pem(&self) -> Vec<u8> {
+        self.key.private_key_to_pem_pkcs8().unwrap()
+    }
+
+    /// Like [`response`](Self::response), but the assertion is signed by `xmlsec1` (an
+    /// independent implementation; Debian package `xmlsec1`) rather than by our own signer.
+    ///
+    /// # Panics
+    /// When xmlsec1 is missing or fails: the test cannot run without it.
+    pub fn response_signed_by_xmlsec1(&self, r: &Response) -> Vec<u8> {
+        let template = format!(
+            "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo>\
+             <ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>\
+             <ds:SignatureMethod Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\"/>\
+             <ds:Reference URI=\"#{id}\"><ds:Transforms>\
+             <ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>\
+             <ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/></ds:Transforms>\
+             <ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>\
+             <ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/></ds:Signature>",
+            id = r.assertion_id
+        );
+        let anchor = format!("<saml:Issuer>{IDP_ENTITY}</saml:Issuer><saml:Subject>");
+        let xml = r.xml().replacen(
+            &anchor,
+            &format!("<saml:Issuer>{IDP_ENTITY}</saml:Issuer>{template}<saml:Subject>"),
+            1,
+        );
+        let dir = std::env::temp_dir().join(format!(
+            "xmlsec1_{}_{}",
+            std::process::id(),
+            r.assertion_id.trim_start_matches('_')
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("key.pem"), self.key_pem()).unwrap();
+        std::fs::write(dir.join("in.xml"), xml).unwrap();
+        let output = std::process::Command::new("xmlsec1")
+            .arg("--sign")
+            .arg("--privkey-pem")
+            .arg(dir.join("key.pem"))
+            .args(["--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:assertion:Assertion"])
+            .arg("--output")
+            .arg(dir.join("out.xml"))
+            .arg(dir.join("in.xml"))
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("xmlsec1 is required (Debian package `xmlsec1`; `cargo xtask test` installs it): {e}")
+            });
+        assert!(
+            output.status.success(),
+            "xmlsec1 --sign failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let signed = std::fs::read(dir.join("out.xml")).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        STANDARD.encode(signed).into_bytes()
+    }
+
     /// A signed response (assertion signed), base64 as the HTTP-POST binding carries it.
     pub fn response(&self, r: &Response) -> Vec<u8> {
         let xml = r.xml();
