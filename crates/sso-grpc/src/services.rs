@@ -368,16 +368,16 @@ impl AdminService for AdminServiceImpl {
         let actor = actor(request.metadata());
         let request = request.into_inner();
         let org = convert::org_id(&request.org_id)?;
-        let xml = request.metadata_xml.as_bytes();
-        if let Some(entity) = non_empty(&request.entity_id) {
-            // The provisioner imports the one IdP of the document; make sure it is this one.
-            sso_assertion::IdpMetadata::from_xml_for_entity(xml, entity)
-                .map_err(|e| refusal(Code::InvalidArgument, e.reason(), &e.to_string()))?;
-        }
         let imported = self
             .shared
             .provisioner
-            .import_idp_metadata(&actor, org, xml, self.shared.now())
+            .import_idp_metadata_for_entity(
+                &actor,
+                org,
+                request.metadata_xml.as_bytes(),
+                non_empty(&request.entity_id),
+                self.shared.now(),
+            )
             .await
             .map_err(|e| admin_status(OP, &e))?;
         Ok(Response::new(

@@ -216,7 +216,26 @@ impl Provisioner {
         metadata_xml: &[u8],
         now: OffsetDateTime,
     ) -> Result<ImportedMetadata, AdminError> {
-        let parsed = IdpMetadata::from_xml(metadata_xml).map_err(AdminError::Metadata);
+        self.import_idp_metadata_for_entity(actor, org, metadata_xml, None, now)
+            .await
+    }
+
+    /// [`import_idp_metadata`](Self::import_idp_metadata) of the IdP `entity_id` out of
+    /// metadata that may describe several (an `EntitiesDescriptor` aggregate, as federations
+    /// and some IdPs publish); `None` requires the document to describe exactly one IdP.
+    pub async fn import_idp_metadata_for_entity(
+        &self,
+        actor: &str,
+        org: OrgId,
+        metadata_xml: &[u8],
+        entity_id: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<ImportedMetadata, AdminError> {
+        let parsed = match entity_id {
+            Some(entity) => IdpMetadata::from_xml_for_entity(metadata_xml, entity),
+            None => IdpMetadata::from_xml(metadata_xml),
+        }
+        .map_err(AdminError::Metadata);
         self.audited(Some(org), kinds::METADATA_IMPORTED, actor, now, async |tx| {
             let metadata = parsed.map_err(|e| (e, json!({})))?;
             let mut warnings = metadata.warnings.clone();

@@ -18,7 +18,7 @@ use sso_store::sea_orm::{ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait
 use sso_store::{
     ConnectionOptions, CreatedBy, EventOutcome, EventQuery, EventRecord, OrgId, ProjectId,
 };
-use sso_testkit::idp::{BASE_URL, IDP_SSO_URL, Idp, Response};
+use sso_testkit::idp::{BASE_URL, IDP_ENTITY, IDP_SSO_URL, Idp, Response};
 use sso_testkit::{TestDb, on_both_backends};
 use time::{Duration, OffsetDateTime, macros::datetime};
 
@@ -112,6 +112,7 @@ on_both_backends!(
     idp_initiated,
     break_glass_audited,
     post_only_idp,
+    aggregate_metadata,
 );
 
 async fn sp_initiated_jit_login(db: TestDb) {
@@ -895,4 +896,43 @@ async fn post_only_idp(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(login.user.email.as_str(), "pat@example.com");
+}
+
+/// Metadata describing several IdPs imports only with the entity named, and then signs in.
+async fn aggregate_metadata(db: TestDb) {
+    let p = provisioner(&db).await;
+    let org = sso_org(&p, Plan::Growth, Some(Role::Member)).await;
+    let strip = |xml: Vec<u8>| String::from_utf8(xml).unwrap();
+    let other = strip(NEW_IDP.metadata()).replace(IDP_ENTITY, "https://other-idp.test/metadata");
+    let aggregate = format!(
+        "<md:EntitiesDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\">{}{}</md:EntitiesDescriptor>",
+        other,
+        strip(IDP.metadata())
+    );
+    let ambiguous = p
+        .import_idp_metadata(ADMIN, org, aggregate.as_bytes(), at(1))
+        .await
+        .unwrap_err();
+    assert_eq!(ambiguous.reason(), "ambiguous-entity", "{ambiguous}");
+    let missing = p
+        .import_idp_metadata_for_entity(
+            ADMIN,
+            org,
+            aggregate.as_bytes(),
+            Some("https://nobody.test"),
+            at(1),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(missing.reason(), "entity-not-found", "{missing}");
+    let imported = p
+        .import_idp_metadata_for_entity(ADMIN, org, aggregate.as_bytes(), Some(IDP_ENTITY), at(2))
+        .await
+        .unwrap();
+    assert_eq!(imported.connection.idp.entity_id, IDP_ENTITY);
+    p.set_connection_enabled(ADMIN, org, true, at(3))
+        .await
+        .unwrap();
+    let login = sso(&p, org, "agg@example.com", 60).await.unwrap();
+    assert_eq!(login.user.email.as_str(), "agg@example.com");
 }
