@@ -66,6 +66,67 @@ pub fn free_port() -> u16 {
         .unwrap_or_else(|e| panic!("no free loopback port: {e}"))
 }
 
+/// A new, empty directory under the system temp dir; `name` keeps concurrent tests apart.
+///
+/// # Panics
+/// When the directory cannot be created.
+pub fn fresh_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("{name}_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    dir
+}
+
+/// `sso-server` in `dir` with `args` and an environment of `PATH` and `env`; no stdin, no stdout.
+fn server_command(dir: &Path, args: &[String], env: &[(&str, String)]) -> Command {
+    let mut command = Command::new(binary("sso-server"));
+    command
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null());
+    command
+}
+
+/// Runs `sso-server` in `dir` (as [`RunningServer::start_in`]) for a start that must fail, and
+/// returns its exit status and standard error.
+///
+/// # Panics
+/// When it cannot start, or is still running after `limit` (it is killed then).
+pub fn run_server_to_exit(
+    dir: &Path,
+    args: &[String],
+    env: &[(&str, String)],
+    limit: Duration,
+) -> (std::process::ExitStatus, String) {
+    let stderr_path = dir.join("stderr.log");
+    let stderr = std::fs::File::create(&stderr_path)
+        .unwrap_or_else(|e| panic!("{}: {e}", stderr_path.display()));
+    let mut child = server_command(dir, args, env)
+        .stderr(stderr)
+        .spawn()
+        .unwrap_or_else(|e| panic!("sso-server starts: {e}"));
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            let text = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+            return (status, text);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "sso-server still running after {limit:?}:\n{}",
+                std::fs::read_to_string(&stderr_path).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// The real `sso-server` binary on free loopback ports, with a SQLite file in its own temp
 /// directory, JSON logs in `server.log` there, and one bearer token per scope. Killed and
 /// cleaned up on drop if the test ends before [`stop`](Self::stop).
@@ -86,29 +147,57 @@ impl RunningServer {
     /// # Panics
     /// When the binary cannot be built or started.
     pub fn start(name: &str, auth_token: &str, admin_token: &str) -> RunningServer {
-        let binary = binary("sso-server");
-        let dir = std::env::temp_dir().join(format!("{name}_{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        RunningServer::start_with(name, auth_token, admin_token, &[])
+    }
+
+    /// As [`start`](Self::start), with `extra` arguments after the usual ones.
+    ///
+    /// # Panics
+    /// When the binary cannot be built or started.
+    pub fn start_with(
+        name: &str,
+        auth_token: &str,
+        admin_token: &str,
+        extra: &[String],
+    ) -> RunningServer {
+        let dir = fresh_dir(name);
         let (grpc_port, http_port) = (free_port(), free_port());
+        let mut args = vec![
+            "--listen".to_owned(),
+            format!("127.0.0.1:{grpc_port}"),
+            "--http-listen".to_owned(),
+            format!("127.0.0.1:{http_port}"),
+            "--database-url".to_owned(),
+            format!("sqlite://{}?mode=rwc", dir.join("sso.sqlite").display()),
+            "--public-base-url".to_owned(),
+            "https://sso.example.test".to_owned(),
+            "--token".to_owned(),
+            format!("auth:{auth_token}"),
+            "--token".to_owned(),
+            format!("admin:{admin_token}"),
+            "--log-format".to_owned(),
+            "json".to_owned(),
+        ];
+        args.extend_from_slice(extra);
+        RunningServer::start_in(dir, grpc_port, http_port, &args, &[])
+    }
+
+    /// The server in `dir` (its working directory, removed on drop; `server.log` goes there)
+    /// with exactly `args` and an environment of `PATH` and `env`. `grpc_port` and `http_port`
+    /// are what the arguments, environment or config file make it listen on.
+    ///
+    /// # Panics
+    /// When the binary cannot be built or started.
+    pub fn start_in(
+        dir: PathBuf,
+        grpc_port: u16,
+        http_port: u16,
+        args: &[String],
+        env: &[(&str, String)],
+    ) -> RunningServer {
         let log = std::fs::File::create(dir.join("server.log"))
             .unwrap_or_else(|e| panic!("server.log: {e}"));
-        let child = Command::new(binary)
-            .current_dir(&dir)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .args(["--listen", &format!("127.0.0.1:{grpc_port}")])
-            .args(["--http-listen", &format!("127.0.0.1:{http_port}")])
-            .args([
-                "--database-url",
-                &format!("sqlite://{}?mode=rwc", dir.join("sso.sqlite").display()),
-            ])
-            .args(["--public-base-url", "https://sso.example.test"])
-            .args(["--token", &format!("auth:{auth_token}")])
-            .args(["--token", &format!("admin:{admin_token}")])
-            .args(["--log-format", "json"])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
+        let child = server_command(&dir, args, env)
             .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("sso-server starts: {e}"));
@@ -118,6 +207,11 @@ impl RunningServer {
             grpc_port,
             http_port,
         }
+    }
+
+    /// The server's working directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// What the server has logged so far.
