@@ -160,7 +160,7 @@ async fn run(args: Args) -> Result<(), String> {
         }
     }
     let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(tls::TlsIdentity::load(cert, key)?),
+        (Some(cert), Some(key)) => Some(tls::TlsConfigs::load(cert, key)?),
         _ => None,
     };
 
@@ -228,17 +228,9 @@ async fn run(args: Args) -> Result<(), String> {
                     .into_future(),
             ),
         ),
-        Some(identity) => {
-            let grpc_ready = tls::accept_loop(
-                grpc_listener,
-                identity.server_config(tls::Alpn::Grpc)?,
-                stop_rx.clone(),
-            );
-            let http_ready = tls::accept_loop(
-                http_listener,
-                identity.server_config(tls::Alpn::Http)?,
-                stop_rx.clone(),
-            );
+        Some(configs) => {
+            let grpc_ready = tls::accept_loop(grpc_listener, configs.grpc.clone(), stop_rx.clone());
+            let http_ready = tls::accept_loop(http_listener, configs.http.clone(), stop_rx.clone());
             (
                 tokio::spawn(grpc.serve_with_incoming_shutdown(
                     tls::incoming(grpc_ready),

@@ -35,25 +35,19 @@ const READY_QUEUE: usize = 64;
 /// A PEM file larger than this is not a certificate chain or a key.
 const MAX_PEM_BYTES: u64 = 1 << 20;
 
-/// The protocols each listener offers by ALPN.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Alpn {
-    /// gRPC: HTTP/2 only.
-    Grpc,
-    /// The HTTP listener: HTTP/2 or HTTP/1.1.
-    Http,
-}
-
-/// The server's certificate chain and key, loaded once and shared by both listeners.
+/// The rustls configuration of each listener: one certificate and key, different ALPN.
 #[derive(Debug)]
-pub struct TlsIdentity {
-    chain: Vec<CertificateDer<'static>>,
-    key: PrivatePkcs8KeyDer<'static>,
+pub struct TlsConfigs {
+    /// gRPC: HTTP/2 only.
+    pub grpc: Arc<ServerConfig>,
+    /// The HTTP listener: HTTP/2 or HTTP/1.1.
+    pub http: Arc<ServerConfig>,
 }
 
-impl TlsIdentity {
+impl TlsConfigs {
     /// Reads a PEM certificate chain (leaf first) and a PEM private key (PKCS#8, PKCS#1 or SEC1,
-    /// unencrypted) and checks that the key belongs to the leaf certificate.
+    /// unencrypted), checks that the key belongs to the leaf certificate, and builds both
+    /// configurations, so that any problem stops the start before the database is touched.
     pub fn load(cert: &Path, key: &Path) -> Result<Self, String> {
         let cert_pem = read_pem(cert).map_err(|e| format!("--tls-cert {}: {e}", cert.display()))?;
         let key_pem = read_pem(key).map_err(|e| format!("--tls-key {}: {e}", key.display()))?;
@@ -90,30 +84,29 @@ impl TlsIdentity {
         let key_der = key_pair
             .private_key_to_pkcs8()
             .map_err(|e| format!("--tls-key {}: {e}", key.display()))?;
-        Ok(TlsIdentity {
-            chain,
-            key: PrivatePkcs8KeyDer::from(key_der),
+        let key = PrivatePkcs8KeyDer::from(key_der);
+        Ok(TlsConfigs {
+            grpc: server_config(&chain, &key, &[b"h2"])?,
+            http: server_config(&chain, &key, &[b"h2", b"http/1.1"])?,
         })
     }
+}
 
-    /// A rustls server configuration for one listener.
-    pub fn server_config(&self, alpn: Alpn) -> Result<Arc<ServerConfig>, String> {
-        let provider = Arc::new(rustls_openssl::default_provider());
-        let mut config = ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS: {e}"))?
-            .with_no_client_auth()
-            .with_single_cert(
-                self.chain.clone(),
-                PrivateKeyDer::Pkcs8(self.key.clone_key()),
-            )
-            .map_err(|e| format!("TLS certificate and key: {e}"))?;
-        config.alpn_protocols = match alpn {
-            Alpn::Grpc => vec![b"h2".to_vec()],
-            Alpn::Http => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
-        };
-        Ok(Arc::new(config))
-    }
+/// A rustls server configuration with OpenSSL as its crypto provider.
+fn server_config(
+    chain: &[CertificateDer<'static>],
+    key: &PrivatePkcs8KeyDer<'static>,
+    alpn: &[&[u8]],
+) -> Result<Arc<ServerConfig>, String> {
+    let provider = Arc::new(rustls_openssl::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_no_client_auth()
+        .with_single_cert(chain.to_vec(), PrivateKeyDer::Pkcs8(key.clone_key()))
+        .map_err(|e| format!("TLS certificate and key: {e}"))?;
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Ok(Arc::new(config))
 }
 
 /// Reads a file of bounded size.
