@@ -77,6 +77,67 @@ pub struct ServerOptions {
     pub args: Vec<String>,
 }
 
+/// A new, empty directory under the system temp dir; `name` keeps concurrent tests apart.
+///
+/// # Panics
+/// When the directory cannot be created.
+pub fn fresh_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("{name}_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    dir
+}
+
+/// `sso-server` in `dir` with `args` and an environment of `PATH` and `env`; no stdin, no stdout.
+fn server_command(dir: &Path, args: &[String], env: &[(&str, String)]) -> Command {
+    let mut command = Command::new(binary("sso-server"));
+    command
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null());
+    command
+}
+
+/// Runs `sso-server` in `dir` (as [`RunningServer::start_in`]) for a start that must fail, and
+/// returns its exit status and standard error.
+///
+/// # Panics
+/// When it cannot start, or is still running after `limit` (it is killed then).
+pub fn run_server_to_exit(
+    dir: &Path,
+    args: &[String],
+    env: &[(&str, String)],
+    limit: Duration,
+) -> (std::process::ExitStatus, String) {
+    let stderr_path = dir.join("stderr.log");
+    let stderr = std::fs::File::create(&stderr_path)
+        .unwrap_or_else(|e| panic!("{}: {e}", stderr_path.display()));
+    let mut child = server_command(dir, args, env)
+        .stderr(stderr)
+        .spawn()
+        .unwrap_or_else(|e| panic!("sso-server starts: {e}"));
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            let text = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+            return (status, text);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "sso-server still running after {limit:?}:\n{}",
+                std::fs::read_to_string(&stderr_path).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// The real `sso-server` binary on free loopback ports, with a SQLite file in its own temp
 /// directory (or the database of [`ServerOptions`]), JSON logs in `server.log` there, and one
 /// bearer token per scope. Killed and cleaned up on drop if the test ends before
@@ -86,6 +147,7 @@ pub struct RunningServer {
     child: std::process::Child,
     dir: PathBuf,
     args: Vec<String>,
+    env: Vec<(String, String)>,
     /// The gRPC port.
     pub grpc_port: u16,
     /// The HTTP port.
@@ -112,9 +174,7 @@ impl RunningServer {
         admin_token: &str,
         options: ServerOptions,
     ) -> RunningServer {
-        let dir = std::env::temp_dir().join(format!("{name}_{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        let dir = fresh_dir(name);
         let (grpc_port, http_port) = (free_port(), free_port());
         let database_url = options
             .database_url
@@ -138,32 +198,54 @@ impl RunningServer {
             "json".into(),
         ];
         args.extend(options.args);
-        let child = Self::spawn(&dir, &args);
+        RunningServer::start_in(dir, grpc_port, http_port, &args, &[])
+    }
+
+    /// The server in `dir` (its working directory, removed on drop; `server.log` goes there)
+    /// with exactly `args` and an environment of `PATH` and `env`. `grpc_port` and `http_port`
+    /// are what the arguments, environment or config file make it listen on.
+    ///
+    /// # Panics
+    /// When the binary cannot be built or started.
+    pub fn start_in(
+        dir: PathBuf,
+        grpc_port: u16,
+        http_port: u16,
+        args: &[String],
+        env: &[(&str, String)],
+    ) -> RunningServer {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+        let child = Self::spawn(&dir, args, &env);
         RunningServer {
             child,
             dir,
-            args,
+            args: args.to_vec(),
+            env,
             grpc_port,
             http_port,
         }
     }
 
-    fn spawn(dir: &Path, args: &[String]) -> std::process::Child {
+    /// Starts the process, appending its standard error to `server.log`.
+    fn spawn(dir: &Path, args: &[String], env: &[(String, String)]) -> std::process::Child {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(dir.join("server.log"))
             .unwrap_or_else(|e| panic!("server.log: {e}"));
-        Command::new(binary("sso-server"))
-            .current_dir(dir)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
+        let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        server_command(dir, args, &env)
             .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("sso-server starts: {e}"))
+    }
+
+    /// The server's working directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Kills the server with SIGKILL (no graceful shutdown) and waits for it to be gone.
@@ -182,7 +264,7 @@ impl RunningServer {
             matches!(self.child.try_wait(), Ok(Some(_))),
             "restart of a server that is still running"
         );
-        self.child = Self::spawn(&self.dir, &self.args);
+        self.child = Self::spawn(&self.dir, &self.args, &self.env);
     }
 
     /// The server's process ID.

@@ -1,6 +1,8 @@
 //! `sso-server`: the SSO service. Reads flags and environment, connects to and migrates the
 //! database, and serves gRPC (AuthService, AdminService, `grpc.health.v1`, server reflection
 //! v1) and HTTP (`/healthz`, SP metadata) until SIGINT or SIGTERM, finishing requests in flight.
+//! Settings come from flags, environment or a TOML file (`--config`), in that order; with
+//! `--tls-cert` and `--tls-key` both listeners speak TLS.
 //!
 //! Calls need `authorization: Bearer <secret>` with a token of the service's scope (`auth` or
 //! `admin`). With no tokens configured every call is allowed, and the server only binds
@@ -8,13 +10,15 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+mod config;
 mod http;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 use sso_assertion::SpKey;
 use sso_grpc::v1::admin_service_server::AdminServiceServer;
 use sso_grpc::v1::auth_service_server::AuthServiceServer;
@@ -34,6 +38,10 @@ use crate::auth::{Scope, Token, Tokens};
 #[derive(Debug, Parser)]
 #[command(name = "sso-server", version, about)]
 struct Args {
+    /// TOML config file with the same settings (names with `_`, `tokens` as a list); flags and
+    /// environment override it.
+    #[arg(long, env = "SSO_CONFIG")]
+    config: Option<PathBuf>,
     /// gRPC listen address.
     #[arg(long, env = "SSO_LISTEN", default_value = "127.0.0.1:50051")]
     listen: SocketAddr,
@@ -59,7 +67,7 @@ struct Args {
     #[arg(long, env = "SSO_SP_KEY")]
     sp_key: Option<PathBuf>,
     /// SP certificate (PEM) published in SP metadata; needs --sp-key.
-    #[arg(long, env = "SSO_SP_CERT", requires = "sp_key")]
+    #[arg(long, env = "SSO_SP_CERT")]
     sp_cert: Option<PathBuf>,
     /// A bearer token, `SCOPE:SECRET` with scope `auth` or `admin`; repeatable. The
     /// environment takes a comma-separated list.
@@ -85,6 +93,12 @@ struct Args {
     /// Log format.
     #[arg(long, env = "SSO_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
     log_format: LogFormat,
+    /// TLS certificate chain (PEM, leaf first) for both listeners; needs --tls-key.
+    #[arg(long, env = "SSO_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM, unencrypted) for --tls-cert.
+    #[arg(long, env = "SSO_TLS_KEY")]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -95,8 +109,19 @@ enum LogFormat {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = Args::parse();
+    let mut command = Args::command();
+    let matches = command.get_matches_mut();
+    let mut args =
+        Args::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut command).exit());
+    let warnings = config::apply(&mut args, &matches).unwrap_or_else(|message| {
+        command
+            .error(clap::error::ErrorKind::ValueValidation, message)
+            .exit()
+    });
     init_logging(args.log_format);
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
     match run(args).await {
         Ok(()) => {
             tracing::info!("stopped");
@@ -136,7 +161,20 @@ async fn run(args: Args) -> Result<(), String> {
             "no tokens configured: every gRPC call is allowed, and the server listens on \
              loopback only"
         );
+    } else if args.tls_cert.is_none() {
+        for addr in [args.listen, args.http_listen] {
+            if !addr.ip().is_loopback() {
+                tracing::warn!(
+                    %addr,
+                    "TLS is off (--tls-cert / --tls-key): bearer tokens travel in clear text"
+                );
+            }
+        }
     }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::TlsConfigs::load(cert, key)?),
+        _ => None,
+    };
 
     let store = Store::connect(&args.database_url)
         .await
@@ -195,24 +233,43 @@ async fn run(args: Args) -> Result<(), String> {
         let _ = rx.wait_for(|stop| *stop).await;
     };
 
-    let grpc_task = tokio::spawn(grpc.serve_with_incoming_shutdown(
-        TcpListenerStream::new(grpc_listener),
+    tokio::spawn(purge_periodically(
+        provisioner.clone(),
         stopped(stop_rx.clone()),
     ));
-    let provisioner_for_purge = provisioner.clone();
-    let http_task = tokio::spawn(
-        axum::serve(
-            http_listener,
-            http::router(http::HttpState {
-                provisioner,
-                default_return_url: args.default_return_url.clone(),
-            }),
-        )
-        .with_graceful_shutdown(stopped(stop_rx.clone()))
-        .into_future(),
-    );
-    tokio::spawn(purge_periodically(provisioner_for_purge, stopped(stop_rx)));
-    tracing::info!(grpc = %grpc_addr, http = %http_addr, "serving");
+    let router = http::router(http::HttpState {
+        provisioner,
+        default_return_url: args.default_return_url.clone(),
+    });
+    let (grpc_task, http_task) = match &tls {
+        None => (
+            tokio::spawn(grpc.serve_with_incoming_shutdown(
+                TcpListenerStream::new(grpc_listener),
+                stopped(stop_rx.clone()),
+            )),
+            tokio::spawn(
+                axum::serve(http_listener, router)
+                    .with_graceful_shutdown(stopped(stop_rx))
+                    .into_future(),
+            ),
+        ),
+        Some(configs) => {
+            let grpc_ready = tls::accept_loop(grpc_listener, configs.grpc.clone(), stop_rx.clone());
+            let http_ready = tls::accept_loop(http_listener, configs.http.clone(), stop_rx.clone());
+            (
+                tokio::spawn(grpc.serve_with_incoming_shutdown(
+                    tls::incoming(grpc_ready),
+                    stopped(stop_rx.clone()),
+                )),
+                tokio::spawn(
+                    axum::serve(tls::TlsListener::new(http_ready, http_addr), router)
+                        .with_graceful_shutdown(stopped(stop_rx))
+                        .into_future(),
+                ),
+            )
+        }
+    };
+    tracing::info!(grpc = %grpc_addr, http = %http_addr, tls = tls.is_some(), "serving");
 
     tokio::spawn(async move {
         shutdown_signal().await;
