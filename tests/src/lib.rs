@@ -79,6 +79,15 @@ pub struct RunningServer {
     pub http_port: u16,
 }
 
+/// Optional settings for [`RunningServer::start_with`].
+#[derive(Clone, Debug, Default)]
+pub struct ServerOptions {
+    /// The SP key pair as PEM (private key, certificate), passed as `--sp-key` / `--sp-cert`:
+    /// the server then signs AuthnRequests, publishes the certificate in SP metadata and
+    /// decrypts encrypted assertions.
+    pub sp_key_pem: Option<(String, String)>,
+}
+
 impl RunningServer {
     /// Starts the server with tokens `auth:<auth_token>` and `admin:<admin_token>`; `name`
     /// keeps the temp directories of concurrent tests apart.
@@ -86,6 +95,19 @@ impl RunningServer {
     /// # Panics
     /// When the binary cannot be built or started.
     pub fn start(name: &str, auth_token: &str, admin_token: &str) -> RunningServer {
+        RunningServer::start_with(name, auth_token, admin_token, &ServerOptions::default())
+    }
+
+    /// [`start`](Self::start) with [`ServerOptions`].
+    ///
+    /// # Panics
+    /// When the binary cannot be built or started, or the key files cannot be written.
+    pub fn start_with(
+        name: &str,
+        auth_token: &str,
+        admin_token: &str,
+        options: &ServerOptions,
+    ) -> RunningServer {
         let binary = binary("sso-server");
         let dir = std::env::temp_dir().join(format!("{name}_{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -93,7 +115,8 @@ impl RunningServer {
         let (grpc_port, http_port) = (free_port(), free_port());
         let log = std::fs::File::create(dir.join("server.log"))
             .unwrap_or_else(|e| panic!("server.log: {e}"));
-        let child = Command::new(binary)
+        let mut command = Command::new(binary);
+        command
             .current_dir(&dir)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -106,7 +129,19 @@ impl RunningServer {
             .args(["--public-base-url", "https://sso.example.test"])
             .args(["--token", &format!("auth:{auth_token}")])
             .args(["--token", &format!("admin:{admin_token}")])
-            .args(["--log-format", "json"])
+            .args(["--log-format", "json"]);
+        if let Some((key_pem, cert_pem)) = &options.sp_key_pem {
+            let (key, cert) = (dir.join("sp-key.pem"), dir.join("sp-cert.pem"));
+            for (path, pem) in [(&key, key_pem), (&cert, cert_pem)] {
+                std::fs::write(path, pem).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            }
+            command
+                .arg("--sp-key")
+                .arg(&key)
+                .arg("--sp-cert")
+                .arg(&cert);
+        }
+        let child = command
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(log)
