@@ -25,7 +25,7 @@ import saml2.sigver
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.config import IdPConfig
 from saml2.metadata import create_metadata_string
-from saml2.saml import NAME_FORMAT_URI, NAMEID_FORMAT_EMAILADDRESS
+from saml2.saml import NAME_FORMAT_URI, NAMEID_FORMAT_EMAILADDRESS, NameID
 from saml2.server import Server
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
@@ -150,7 +150,7 @@ def respond(args):
         destination,
         sp_entity_id,
         name_id_policy=name_id_policy,
-        userid=args.email,
+        name_id=NameID(format=NAMEID_FORMAT_EMAILADDRESS, text=args.email),
         authn={
             "class_ref": "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport",
             "authn_auth": args.entity_id,

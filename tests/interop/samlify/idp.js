@@ -127,7 +127,7 @@ async function respond(opts) {
     requestInfo = await idp.parseLoginRequest(sp, request.binding, request.request);
     relayState = request.relayState;
     const acs = requestInfo.extract.request.assertionConsumerServiceUrl;
-    if (acs !== undefined && acs !== sp.entityMeta.getAssertionConsumerService(binding.post)) {
+    if (acs !== undefined && acs !== sp.entityMeta.getAssertionConsumerService('post')) {
       fail(`the request names ACS ${acs}, which the SP metadata does not list for HTTP-POST`);
     }
   }
@@ -137,7 +137,7 @@ async function respond(opts) {
   const idpSetting = idp.entitySetting;
   const replace = (template) => {
     const id = idpSetting.generateID();
-    const acs = sp.entityMeta.getAssertionConsumerService(binding.post);
+    const acs = sp.entityMeta.getAssertionConsumerService('post');
     const inResponseTo = requestInfo ? requestInfo.extract.request.id : null;
     const context = saml.SamlLib.replaceTagsByValue(template, {
       ID: id,
