@@ -119,12 +119,15 @@ impl Software {
     }
 }
 
-/// One IdP: its software, entity ID, key pair on disk and a scratch directory.
+/// One IdP: its software, entity ID, key pair on disk, a scratch directory, and the settings
+/// of the metadata it last published (every later action runs with the same settings).
 struct Idp {
     software: Software,
     entity_id: String,
     sso_url: String,
     dir: PathBuf,
+    post_only: bool,
+    want_signed_requests: bool,
 }
 
 /// What the IdP's script printed for one response.
@@ -154,12 +157,21 @@ impl Idp {
             entity_id: format!("https://{host}/metadata"),
             sso_url: format!("https://{host}/sso"),
             dir,
+            post_only: false,
+            want_signed_requests: false,
         }
     }
 
     /// Runs the script with the IdP's identity and `args`; its stdout, or a failure with its
     /// stderr.
     fn run(&self, args: &[&str]) -> String {
+        self.try_run(args)
+            .unwrap_or_else(|failure| panic!("{failure}"))
+    }
+
+    /// Runs the script with the IdP's identity and `args`: its stdout, or what it said when
+    /// it failed.
+    fn try_run(&self, args: &[&str]) -> Result<String, String> {
         let mut command = self.software.command();
         command
             .arg(args[0])
@@ -169,19 +181,21 @@ impl Idp {
             .arg(self.dir.join("idp-cert.pem"))
             .args(["--entity-id", &self.entity_id, "--sso-url", &self.sso_url])
             .args(&args[1..]);
+        if self.post_only {
+            command.arg("--post-only");
+        }
+        if self.want_signed_requests {
+            command.arg("--want-signed-requests");
+        }
         run_with_limit(command, &self.dir, self.software.name())
     }
 
-    /// The IdP's metadata: SingleSignOnService on both bindings, or on HTTP-POST only.
-    fn metadata(&self, post_only: bool, want_signed_requests: bool) -> String {
-        let mut args = vec!["metadata"];
-        if post_only {
-            args.push("--post-only");
-        }
-        if want_signed_requests {
-            args.push("--want-signed-requests");
-        }
-        self.run(&args)
+    /// The IdP's metadata: SingleSignOnService on both bindings, or on HTTP-POST only; with
+    /// `want_signed_requests` the IdP refuses AuthnRequests without a valid signature.
+    fn metadata(&mut self, post_only: bool, want_signed_requests: bool) -> String {
+        self.post_only = post_only;
+        self.want_signed_requests = want_signed_requests;
+        self.run(&["metadata"])
     }
 
     /// The IdP's answer to `request` (or an unsolicited response when `None`) for `email`.
@@ -192,6 +206,18 @@ impl Idp {
         flags: &[&str],
         email: &str,
     ) -> IdpResponse {
+        self.try_respond(sp_metadata, request, flags, email)
+            .unwrap_or_else(|failure| panic!("{failure}"))
+    }
+
+    /// [`respond`](Self::respond), or what the IdP said when it refused.
+    fn try_respond(
+        &self,
+        sp_metadata: &str,
+        request: Option<&v1::BeginSsoLoginResponse>,
+        flags: &[&str],
+        email: &str,
+    ) -> Result<IdpResponse, String> {
         let sp_file = self.dir.join("sp-metadata.xml");
         std::fs::write(&sp_file, sp_metadata).unwrap();
         let sp_file = sp_file.to_str().unwrap().to_owned();
@@ -207,16 +233,16 @@ impl Idp {
             }
         }
         args.extend(flags);
-        let out = self.run(&args);
+        let out = self.try_run(&args)?;
         let json: Value = serde_json::from_str(out.trim())
             .unwrap_or_else(|e| panic!("{}: not JSON ({e}): {out}", self.software.name()));
         let text = |key: &str| json[key].as_str().map(str::to_owned);
-        IdpResponse {
+        Ok(IdpResponse {
             saml_response: text("saml_response").unwrap(),
             relay_state: text("relay_state"),
             destination: text("destination").unwrap(),
             in_response_to: text("in_response_to"),
-        }
+        })
     }
 }
 
@@ -226,8 +252,9 @@ impl Drop for Idp {
     }
 }
 
-/// Runs `command` with stdout and stderr in files under `dir`, for at most `IDP_TIME_LIMIT`.
-fn run_with_limit(mut command: Command, dir: &Path, name: &str) -> String {
+/// Runs `command` with stdout and stderr in files under `dir`, for at most `IDP_TIME_LIMIT`:
+/// its stdout, or how it failed with its stderr.
+fn run_with_limit(mut command: Command, dir: &Path, name: &str) -> Result<String, String> {
     let (out_path, err_path) = (dir.join("stdout"), dir.join("stderr"));
     let mut child = command
         .stdin(Stdio::null())
@@ -249,11 +276,13 @@ fn run_with_limit(mut command: Command, dir: &Path, name: &str) -> String {
     };
     let stdout = std::fs::read_to_string(&out_path).unwrap();
     let stderr = std::fs::read_to_string(&err_path).unwrap();
-    assert!(
-        status.success(),
-        "{name} failed ({status}): {command:?}\nstderr: {stderr}\nstdout: {stdout}"
-    );
-    stdout
+    if status.success() {
+        Ok(stdout)
+    } else {
+        Err(format!(
+            "{name} failed ({status}): {command:?}\nstderr: {stderr}\nstdout: {stdout}"
+        ))
+    }
 }
 
 fn with_token<T>(message: T, token: &str) -> Request<T> {
@@ -507,7 +536,7 @@ fn decoded(response: &IdpResponse) -> String {
 async fn sp_initiated(software: Software) {
     let name = software.name();
     let (mut service, _) = Service::start(&format!("interop_sp_initiated_{name}")).await;
-    let idp = Idp::new(software, "sp-initiated");
+    let mut idp = Idp::new(software, "sp-initiated");
     let domain = format!("{name}-sp.example.com");
     let org_id = service
         .org_with_idp("SP-initiated", &domain, &idp.metadata(false, true))
@@ -550,6 +579,24 @@ async fn sp_initiated(software: Software) {
         assert_eq!(reason_of(&replay), Some(Reason::Replayed), "{replay:?}");
     }
     assert_eq!(created, [true, false, false], "JIT creates the member once");
+
+    // The IdP does check the request signature: without it, or over another RelayState, it
+    // refuses.
+    let begin = service.begin(&email, "https://app.example.test/").await;
+    let (unsigned, _) = begin.redirect_url.split_once("&SigAlg=").unwrap();
+    let mut changed = begin.relay_state.clone();
+    let first = if changed.starts_with('0') { "1" } else { "0" };
+    changed.replace_range(..1, first);
+    let other_relay_state = begin.redirect_url.replace(&begin.relay_state, &changed);
+    assert_ne!(other_relay_state, begin.redirect_url);
+    for tampered in [unsigned.to_owned(), other_relay_state] {
+        let request = v1::BeginSsoLoginResponse {
+            redirect_url: tampered,
+            ..begin.clone()
+        };
+        let refused = idp.try_respond(&sp.metadata_xml, Some(&request), &[], &email);
+        assert!(refused.is_err(), "{name} took {}", request.redirect_url);
+    }
 
     // RSA-SHA1 with SHA-1 digests: refused until the admin opts in for this connection.
     for allow_sha1 in [false, true] {
@@ -600,8 +647,8 @@ async fn sp_initiated(software: Software) {
 async fn idp_initiated(software: Software) {
     let name = software.name();
     let (mut service, _) = Service::start(&format!("interop_idp_initiated_{name}")).await;
-    let open_idp = Idp::new(software, "unsolicited-allowed");
-    let closed_idp = Idp::new(software, "unsolicited-refused");
+    let mut open_idp = Idp::new(software, "unsolicited-allowed");
+    let mut closed_idp = Idp::new(software, "unsolicited-refused");
     let open_domain = format!("{name}-open.example.com");
     let closed_domain = format!("{name}-closed.example.com");
     let open = service
@@ -648,7 +695,7 @@ async fn idp_initiated(software: Software) {
 async fn encrypted(software: Software, accepted: &[&str], refused: &[(&str, Reason, &str)]) {
     let name = software.name();
     let (mut service, sp_cert) = Service::start(&format!("interop_encrypted_{name}")).await;
-    let idp = Idp::new(software, "encrypted");
+    let mut idp = Idp::new(software, "encrypted");
     let domain = format!("{name}-enc.example.com");
     let org_id = service
         .org_with_idp("Encrypted", &domain, &idp.metadata(false, true))
