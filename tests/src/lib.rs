@@ -75,6 +75,10 @@ pub struct ServerOptions {
     pub public_base_url: Option<String>,
     /// More command-line arguments (`--default-return-url`, ...).
     pub args: Vec<String>,
+    /// The SP key pair as PEM (private key, certificate), passed as `--sp-key` / `--sp-cert`:
+    /// the server then signs AuthnRequests, publishes the certificate in SP metadata and
+    /// decrypts encrypted assertions.
+    pub sp_key_pem: Option<(String, String)>,
 }
 
 /// A new, empty directory under the system temp dir; `name` keeps concurrent tests apart.
@@ -197,6 +201,18 @@ impl RunningServer {
             "--log-format".into(),
             "json".into(),
         ];
+        if let Some((key_pem, cert_pem)) = &options.sp_key_pem {
+            let (key, cert) = (dir.join("sp-key.pem"), dir.join("sp-cert.pem"));
+            for (path, pem) in [(&key, key_pem), (&cert, cert_pem)] {
+                std::fs::write(path, pem).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            }
+            args.extend([
+                "--sp-key".to_owned(),
+                key.display().to_string(),
+                "--sp-cert".to_owned(),
+                cert.display().to_string(),
+            ]);
+        }
         args.extend(options.args);
         RunningServer::start_in(dir, grpc_port, http_port, &args, &[])
     }

@@ -12,7 +12,8 @@ const HELP: &str = "\
 cargo xtask <task>
 
 tasks:
-  test               install the test tools if missing (xmllint, xmlsec1), run every test
+  test               install the test tools if missing (xmllint, xmlsec1, and pysaml2 and
+                     samlify as independent IdPs), run every test
   lint               rustfmt check, clippy (all targets, warnings denied), cargo-deny
   ci                 lint + test: what CI runs
   difftest [N] [SEED]  the c14n differential test against libxml2 with N documents
@@ -28,7 +29,16 @@ const TEST_TOOLS: &[(&str, &str)] = &[
     ("xmllint", "libxml2-utils"),
     ("xmlsec1", "xmlsec1"),
     ("python3", "python3"),
+    ("node", "nodejs"),
+    ("npm", "npm"),
 ];
+
+/// The venv holding pysaml2 for the interop tests (`tests/tests/interop_idps.rs` runs its
+/// python), and the pinned requirements installed into it.
+const INTEROP_VENV: &str = "target/interop-venv";
+const PYSAML2_REQUIREMENTS: &str = "tests/interop/pysaml2/requirements.txt";
+/// The npm project holding samlify for the interop tests; `npm ci` follows its lock file.
+const SAMLIFY_DIR: &str = "tests/interop/samlify";
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -90,11 +100,21 @@ fn on_path(tool: &str) -> bool {
 /// Installs the Debian packages of missing test tools when we may (root with apt-get), so a
 /// fresh machine needs nothing but this command. Elsewhere, says what to install.
 fn ensure_test_tools() -> Result<(), String> {
-    let missing: Vec<&str> = TEST_TOOLS
+    let mut missing: Vec<&str> = TEST_TOOLS
         .iter()
         .filter(|(tool, _)| !on_path(tool))
         .map(|(_, pkg)| *pkg)
         .collect();
+    // Debian's python3 makes venvs only with python3-venv (ensurepip) installed.
+    let has_venv = Command::new("python3")
+        .args(["-c", "import ensurepip, venv"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_venv {
+        missing.push("python3-venv");
+    }
     if missing.is_empty() {
         return Ok(());
     }
@@ -119,8 +139,45 @@ fn ensure_test_tools() -> Result<(), String> {
 /// machine runs locally. With the variable set, PostgreSQL tests fail if it is unreachable.
 const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable";
 
+/// Installs the independent IdPs the interop tests run, when missing or when their pinned
+/// versions changed: pysaml2 into a venv (never into the system's Python), samlify with
+/// `npm ci`.
+fn ensure_interop_idps() -> Result<(), String> {
+    let root = root();
+    let requirements = std::fs::read_to_string(root.join(PYSAML2_REQUIREMENTS))
+        .map_err(|e| format!("{PYSAML2_REQUIREMENTS}: {e}"))?;
+    // A copy of the requirements the venv was made from: a change makes a new venv.
+    let stamp = root.join(INTEROP_VENV).join("requirements.txt");
+    let python = root.join(INTEROP_VENV).join("bin/python");
+    if !python.is_file() || std::fs::read_to_string(&stamp).ok().as_ref() != Some(&requirements) {
+        let _ = std::fs::remove_dir_all(root.join(INTEROP_VENV));
+        run(Command::new("python3").args(["-m", "venv", INTEROP_VENV]))?;
+        run(Command::new(&python).args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-input",
+            "-r",
+            PYSAML2_REQUIREMENTS,
+        ]))?;
+        std::fs::write(&stamp, &requirements).map_err(|e| format!("{}: {e}", stamp.display()))?;
+    }
+    // npm ci records what it installed in node_modules/.package-lock.json.
+    let modified = |path: PathBuf| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let samlify = root.join(SAMLIFY_DIR);
+    let installed = modified(samlify.join("node_modules/.package-lock.json"));
+    let locked = modified(samlify.join("package-lock.json"));
+    if installed.is_none() || installed < locked {
+        run(Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--prefix", SAMLIFY_DIR]))?;
+    }
+    Ok(())
+}
+
 fn test() -> Result<(), String> {
     ensure_test_tools()?;
+    ensure_interop_idps()?;
     let url = env::var("SSO_TEST_DATABASE_URL").unwrap_or_else(|_| {
         eprintln!(
             "xtask: SSO_TEST_DATABASE_URL={DEFAULT_TEST_DATABASE_URL} (set it to use another)"
