@@ -14,13 +14,14 @@ use sso_grpc::{ACTOR_METADATA_KEY, reason_of};
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Status};
+use tonic_types::StatusExt as _;
 
 use crate::{Failure, read_input};
 
 /// How long to wait for the server to accept the connection.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one call may take.
-const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Args)]
 pub(crate) struct AdminArgs {
@@ -211,13 +212,13 @@ pub(crate) fn run(args: AdminArgs) -> Result<Value, Failure> {
 }
 
 /// The caller's credentials, added to every request.
-struct Caller {
+pub(crate) struct Caller {
     token: Option<MetadataValue<tonic::metadata::Ascii>>,
     actor: Option<MetadataValue<tonic::metadata::Ascii>>,
 }
 
 impl Caller {
-    fn new(token: Option<&str>, actor: Option<&str>) -> Result<Self, Failure> {
+    pub(crate) fn new(token: Option<&str>, actor: Option<&str>) -> Result<Self, Failure> {
         let token = token
             .map(|t| {
                 format!("Bearer {t}")
@@ -234,7 +235,7 @@ impl Caller {
         Ok(Caller { token, actor })
     }
 
-    fn request<T>(&self, message: T) -> Request<T> {
+    pub(crate) fn request<T>(&self, message: T) -> Request<T> {
         let mut request = Request::new(message);
         request.set_timeout(CALL_TIMEOUT);
         let metadata = request.metadata_mut();
@@ -260,7 +261,7 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-async fn connect(server: &str) -> Result<Channel, Failure> {
+pub(crate) async fn connect(server: &str) -> Result<Channel, Failure> {
     let endpoint = Endpoint::from_shared(server.to_owned())
         .map_err(|e| Failure::usage(format!("--server {server}: {}", error_chain(&e))))?
         .connect_timeout(CONNECT_TIMEOUT);
@@ -273,12 +274,17 @@ async fn connect(server: &str) -> Result<Channel, Failure> {
 }
 
 /// A refusal (or failure) reported by the server, as JSON.
-fn refusal(status: &Status) -> Failure {
+pub(crate) fn refusal(status: &Status) -> Failure {
     let reason = reason_of(status).unwrap_or(Reason::Unspecified);
+    // The kebab-case code the service logs and traces (`login-code-used`), when it sent one.
+    let reason_code = status
+        .get_details_error_info()
+        .and_then(|info| info.metadata.get("code").cloned());
     Failure::Remote(json!({
         "ok": false,
         "code": format!("{:?}", status.code()),
         "reason": reason.as_str_name(),
+        "reason_code": reason_code,
         "message": status.message(),
     }))
 }

@@ -18,6 +18,15 @@
 //! ssoctl admin require-sso ORG on
 //! ```
 //!
+//! Login commands call it as a product service would (`--token` or `SSO_AUTH_TOKEN`, scope
+//! "auth"), and `dev-idp` plays a local IdP for trying a login (see README.md):
+//!
+//! ```text
+//! ssoctl login begin --email alice@example.com
+//! ssoctl dev-idp respond --dir idp --request-url URL --email alice@example.com --post
+//! ssoctl login redeem CODE
+//! ```
+//!
 //! Exit status: 0 success, 1 refused (the reason is printed) or server unreachable, 2 usage
 //! error.
 #![forbid(unsafe_code)]
@@ -25,6 +34,8 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod admin;
+mod dev_idp;
+mod login;
 mod saml;
 mod xml;
 
@@ -58,6 +69,11 @@ enum Command {
     Saml(saml::SamlCommand),
     /// Administration calls to a running sso-server (gRPC).
     Admin(admin::AdminArgs),
+    /// Sign-in calls of a product service to a running sso-server (gRPC).
+    Login(login::LoginArgs),
+    /// A local test identity provider, for trying logins on one machine.
+    #[command(subcommand)]
+    DevIdp(dev_idp::DevIdpCommand),
 }
 
 /// Why a command did not succeed, and how to say so.
@@ -107,6 +123,8 @@ fn main() -> ExitCode {
         Command::Xml(cmd) => xml::run(cmd).map(|()| None),
         Command::Saml(cmd) => saml::run(cmd).map(Some),
         Command::Admin(args) => admin::run(args).map(Some),
+        Command::Login(args) => login::run(args).map(Some),
+        Command::DevIdp(cmd) => dev_idp::run(cmd).map(Some),
     };
     match result {
         Ok(None) => ExitCode::SUCCESS,
