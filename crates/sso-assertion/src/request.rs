@@ -146,13 +146,21 @@ impl ConnectionConfig {
         Ok((request, url))
     }
 
-    /// An auto-submitting HTML form posting a new AuthnRequest to the IdP (HTTP-POST binding).
+    /// An auto-submitting HTML form posting a new AuthnRequest to the IdP (HTTP-POST binding),
+    /// signed when the SP has a key (required when the IdP asks for signed requests).
     pub fn post_request(
         &self,
         relay_state: &str,
         now: OffsetDateTime,
     ) -> Result<(AuthnRequest, String), RequestError> {
-        let request = self.authn_request(&Binding::HttpPost, now)?;
+        let mut request = self.authn_request(&Binding::HttpPost, now)?;
+        // The POST binding carries an enveloped XML signature inside the request (the Redirect
+        // binding signs the query string instead).
+        match &self.sp.key {
+            Some(key) => request.xml = sign_request_xml(&request.xml, key)?,
+            None if self.idp_wants_signed_requests => return Err(RequestError::SigningKeyMissing),
+            None => {}
+        }
         let form = format!(
             "<!DOCTYPE html><html><body onload=\"document.forms[0].submit()\">\
              <form method=\"post\" action=\"{}\">\
@@ -166,6 +174,18 @@ impl ConnectionConfig {
         );
         Ok((request, form))
     }
+}
+
+/// `xml` (one AuthnRequest) with an enveloped signature by `key` after its Issuer.
+fn sign_request_xml(xml: &str, key: &crate::config::SpKey) -> Result<String, RequestError> {
+    let internal = |e: &dyn std::fmt::Display| RequestError::Internal(format!("signing: {e}"));
+    let doc = sso_xml::Document::parse(xml.as_bytes()).map_err(|e| internal(&e))?;
+    let signing_key =
+        sso_xmldsig::SigningKey::from_pkey(key.private_key.clone()).map_err(|e| internal(&e))?;
+    let signed = sso_xmldsig::Signer::new(signing_key)
+        .sign(doc.root_element())
+        .map_err(|e| internal(&e))?;
+    String::from_utf8(signed).map_err(|e| internal(&e))
 }
 
 fn html_escape(s: &str) -> String {

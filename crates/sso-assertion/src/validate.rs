@@ -67,6 +67,9 @@ pub enum ValidationErrorKind {
     NoDecryptionKey,
     /// Decryption failed (deliberately unspecific).
     DecryptionFailed,
+    /// The encrypted element uses a key transport or content algorithm outside the allowlist
+    /// (RSA 1.5, 3DES): checked from the document alone, so naming it reveals nothing.
+    EncryptionAlgorithmNotAllowed,
     /// A required Issuer is missing.
     MissingIssuer,
     /// The Issuer is not this connection's IdP.
@@ -152,6 +155,7 @@ impl ValidationError {
             K::Unsigned => "unsigned-assertion",
             K::NoDecryptionKey => "no-decryption-key",
             K::DecryptionFailed => "decryption-failed",
+            K::EncryptionAlgorithmNotAllowed => "encryption-algorithm-not-allowed",
             K::MissingIssuer => "missing-issuer",
             K::WrongIssuer => "wrong-issuer",
             K::MissingDestination => "missing-destination",
@@ -428,7 +432,7 @@ pub fn validate(
         decrypted = Decryptor::new(dkey)
             .with_limits(limits)
             .decrypt_assertion(assertion_el)
-            .map_err(|e| ValidationError::new(K::DecryptionFailed, e.to_string()))?;
+            .map_err(decryption_error)?;
         let inner = decrypted.element();
         let count = decrypted
             .document()
@@ -662,7 +666,7 @@ fn read_assertion(
                 .map_err(|e| ValidationError::new(K::DecryptionFailed, e.to_string()))?;
             let decrypted = Decryptor::new(dkey)
                 .decrypt_element(enc)
-                .map_err(|e| ValidationError::new(K::DecryptionFailed, e.to_string()))?;
+                .map_err(decryption_error)?;
             let el = decrypted.element();
             if !el.is(ns::ASSERTION, "NameID") {
                 return Err(ValidationError::new(
@@ -920,4 +924,15 @@ fn check_confirmation(
             .filter(|s| !s.is_empty())
             .map(str::to_owned),
     ))
+}
+
+/// A decryptor failure as a validation error: a refused algorithm by name, anything else as
+/// the one opaque `decryption-failed`.
+fn decryption_error(e: sso_xmldsig::DecryptionError) -> ValidationError {
+    let kind = if e.refused_algorithm().is_some() {
+        ValidationErrorKind::EncryptionAlgorithmNotAllowed
+    } else {
+        ValidationErrorKind::DecryptionFailed
+    };
+    ValidationError::new(kind, e.to_string())
 }

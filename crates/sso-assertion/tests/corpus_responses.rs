@@ -264,17 +264,17 @@ const POLICY: &[(&str, &str, &str)] = &[
     ),
     (
         "encrypted/python3-saml/signed_encrypted_assertion.xml",
-        "decryption-failed",
+        "encryption-algorithm-not-allowed",
         "RSA 1.5 key transport",
     ),
     (
         "encrypted/ruby-saml/response_encrypted_nameid.xml",
-        "decryption-failed",
+        "encryption-algorithm-not-allowed",
         "RSA 1.5 key transport (EncryptedID)",
     ),
     (
         "encrypted/ruby-saml/unsigned_message_des192_encrypted_signed_assertion.xml",
-        "decryption-failed",
+        "encryption-algorithm-not-allowed",
         "3DES content encryption",
     ),
     // Every signature present must verify; the manifest names no certificate for this one.

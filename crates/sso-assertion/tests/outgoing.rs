@@ -224,3 +224,95 @@ fn post_request_form_escapes_relay_state() {
     assert!(html.contains("&quot;&gt;&lt;script&gt;"));
     assert!(html.contains(&STANDARD.encode(request.xml.as_bytes())));
 }
+
+/// A fresh RSA-2048 SP key pair, PEM (key, certificate).
+fn fresh_sp_key() -> (Vec<u8>, String) {
+    use openssl::asn1::Asn1Time;
+    use openssl::pkey::PKey;
+    use openssl::rsa::Rsa;
+    use openssl::x509::X509NameBuilder;
+    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+    let mut name = X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", "sp.example").unwrap();
+    let name = name.build();
+    let mut cert = X509::builder().unwrap();
+    cert.set_version(2).unwrap();
+    cert.set_subject_name(&name).unwrap();
+    cert.set_issuer_name(&name).unwrap();
+    cert.set_pubkey(&key).unwrap();
+    cert.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    cert.set_not_after(&Asn1Time::days_from_now(30).unwrap())
+        .unwrap();
+    cert.sign(&key, MessageDigest::sha256()).unwrap();
+    (
+        key.private_key_to_pem_pkcs8().unwrap(),
+        String::from_utf8(cert.build().to_pem().unwrap()).unwrap(),
+    )
+}
+
+/// The HTTP-POST binding signs inside the request; xmlsec1, with only the SP certificate,
+/// verifies it. Without a key, an IdP that wants signed requests gets none.
+#[test]
+fn post_requests_carry_an_enveloped_signature_xmlsec1_verifies() {
+    let (key_pem, cert_pem) = fresh_sp_key();
+    let key = SpKey::from_pem(&key_pem, &cert_pem).unwrap();
+    let sp =
+        ServiceProvider::new("https://sp.example/metadata", "https://sp.example/acs").with_key(key);
+    let config = ConnectionConfig::from_metadata(&okta(), sp);
+    let (request, html) = config
+        .post_request("relay", datetime!(2026-11-28 08:00 UTC))
+        .unwrap();
+    assert!(html.contains(&STANDARD.encode(request.xml.as_bytes())));
+    let doc = Document::parse(request.xml.as_bytes()).unwrap();
+    let root = doc.root_element();
+    let children: Vec<_> = root.child_elements().collect();
+    assert!(children[0].is(SAML, "Issuer"));
+    assert!(children[1].is("http://www.w3.org/2000/09/xmldsig#", "Signature"));
+
+    let dir = std::env::temp_dir().join(format!("sso_post_request_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("cert.pem"), &cert_pem).unwrap();
+    std::fs::write(dir.join("request.xml"), &request.xml).unwrap();
+    let verify = |file: &str| {
+        std::process::Command::new("xmlsec1")
+            .arg("--verify")
+            .arg("--pubkey-cert-pem")
+            .arg(dir.join("cert.pem"))
+            .args([
+                "--id-attr:ID",
+                "urn:oasis:names:tc:SAML:2.0:protocol:AuthnRequest",
+            ])
+            .arg(dir.join(file))
+            .output()
+            .expect("xmlsec1 is required (Debian package xmlsec1)")
+    };
+    let ok = verify("request.xml");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    // Tampering is caught, so the check above could fail.
+    std::fs::write(
+        dir.join("tampered.xml"),
+        request
+            .xml
+            .replace("https://sp.example/acs", "https://evil.example/acs"),
+    )
+    .unwrap();
+    assert!(!verify("tampered.xml").status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // No key, and the IdP wants signed requests: refused, not sent unsigned.
+    let xml = std::fs::read(corpus().join("metadata/other/python3-saml_multiple_descriptors.xml"))
+        .unwrap();
+    let idp = IdpMetadata::from_xml_for_entity(&xml, "https://foo.example.com/access/saml/idp.xml")
+        .unwrap();
+    let config =
+        ConnectionConfig::from_metadata(&idp, ServiceProvider::new("sp", "https://sp/acs"));
+    match config.post_request("", datetime!(2026-11-28 08:00 UTC)) {
+        Err(e) => assert_eq!(e.reason(), "sp-key-missing"),
+        Ok(_) => panic!("an unsigned POST request went to an IdP that wants signed ones"),
+    }
+}
