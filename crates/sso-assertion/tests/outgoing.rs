@@ -305,10 +305,14 @@ fn post_requests_carry_an_enveloped_signature_xmlsec1_verifies() {
     let _ = std::fs::remove_dir_all(&dir);
 
     // No key, and the IdP wants signed requests: refused, not sent unsigned.
-    let xml = std::fs::read(corpus().join("metadata/other/python3-saml_multiple_descriptors.xml"))
-        .unwrap();
-    let idp = IdpMetadata::from_xml_for_entity(&xml, "https://foo.example.com/access/saml/idp.xml")
-        .unwrap();
+    let xml = std::fs::read_to_string(corpus().join("metadata/okta/crewjam_okta_idp_metadata.xml"))
+        .unwrap()
+        .replace(
+            "WantAuthnRequestsSigned=\"false\"",
+            "WantAuthnRequestsSigned=\"true\"",
+        );
+    let idp = IdpMetadata::from_xml(xml.as_bytes()).unwrap();
+    assert!(idp.want_authn_requests_signed);
     let config =
         ConnectionConfig::from_metadata(&idp, ServiceProvider::new("sp", "https://sp/acs"));
     match config.post_request("", datetime!(2026-11-28 08:00 UTC)) {
