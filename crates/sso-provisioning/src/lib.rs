@@ -104,7 +104,7 @@ mod login;
 mod trace;
 
 pub use crate::{
-    admin::{ImportedMetadata, kinds},
+    admin::{ImportedFromUrl, ImportedMetadata, REFRESH_ACTOR, RefreshOutcome, kinds},
     error::{AdminError, LoginError, PasswordLoginError},
     login::{DEFAULT_REQUEST_LIFETIME, LoginOutcome, LoginStart, Provisioner},
     trace::{SSO_LOGIN, SSO_LOGIN_START},

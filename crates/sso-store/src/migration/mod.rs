@@ -7,12 +7,16 @@
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 mod m0001_initial;
+mod m0003_metadata_url;
 
 /// Every migration of the crate, oldest first.
 pub(crate) struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_initial::Migration)]
+        vec![
+            Box::new(m0001_initial::Migration),
+            Box::new(m0003_metadata_url::Migration),
+        ]
     }
 }
