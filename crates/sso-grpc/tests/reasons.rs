@@ -33,6 +33,7 @@ fn every_validation_signature_and_metadata_reason_has_a_wire_value() {
         "sso-assertion/src/validate.rs",
         "sso-assertion/src/metadata.rs",
         "sso-xmldsig/src/error.rs",
+        "sso-fetch/src/error.rs",
     ] {
         for code in codes_in(file) {
             count += 1;
@@ -77,6 +78,11 @@ const LOGIN_AND_ADMIN_REFUSALS: &[&str] = &[
     "idp-endpoint-missing",
     "idp-endpoint-invalid",
     "sp-key-missing",
+    "metadata-expired",
+    "no-metadata-url",
+    "invalid-certificate",
+    "certificate-not-found",
+    "last-certificate",
 ];
 
 #[test]
