@@ -144,7 +144,10 @@ async fn certificates_are_added_and_removed_by_fingerprint() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(connection.idp_certificate_fingerprints, [new_fp.clone()]);
+    assert_eq!(
+        connection.idp_certificate_fingerprints,
+        std::slice::from_ref(&new_fp)
+    );
 
     let refusals = [
         (old_fp, Code::NotFound, Reason::CertificateNotFound),

@@ -9,6 +9,7 @@
 
 mod auth;
 mod http;
+mod refresh;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -73,6 +74,10 @@ struct Args {
     /// Log format.
     #[arg(long, env = "SSO_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
     log_format: LogFormat,
+    /// For tests only: let metadata URLs reach loopback addresses, over plain HTTP too.
+    /// Off by default: metadata is fetched over HTTPS from public addresses only.
+    #[arg(long, env = "SSO_ALLOW_HTTP_METADATA_LOOPBACK")]
+    allow_http_metadata_loopback: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -158,6 +163,13 @@ async fn run(args: Args) -> Result<(), String> {
         .build_v1()
         .map_err(|e| format!("reflection: {e}"))?;
 
+    let mut fetcher = sso_fetch::Fetcher::builder();
+    if args.allow_http_metadata_loopback {
+        tracing::warn!("metadata URLs may reach loopback addresses (a test setting)");
+        fetcher = sso_fetch::danger::allow_loopback(fetcher);
+    }
+    let fetcher = fetcher.build();
+
     let clock = system_clock();
     let grpc = Server::builder()
         .add_service(health_service)
@@ -167,7 +179,7 @@ async fn run(args: Args) -> Result<(), String> {
             tokens.interceptor(Scope::Auth),
         ))
         .add_service(AdminServiceServer::with_interceptor(
-            AdminServiceImpl::new(provisioner.clone(), clock),
+            AdminServiceImpl::new(provisioner.clone(), clock).with_fetcher(fetcher.clone()),
             tokens.interceptor(Scope::Admin),
         ));
 
@@ -181,6 +193,7 @@ async fn run(args: Args) -> Result<(), String> {
         TcpListenerStream::new(grpc_listener),
         stopped(stop_rx.clone()),
     ));
+    let refresh_task = tokio::spawn(refresh::run(provisioner.clone(), fetcher, stop_rx.clone()));
     let http_task = tokio::spawn(
         axum::serve(http_listener, http::router(provisioner))
             .with_graceful_shutdown(stopped(stop_rx))
@@ -196,6 +209,7 @@ async fn run(args: Args) -> Result<(), String> {
 
     let grpc_result = grpc_task.await;
     let http_result = http_task.await;
+    let _ = refresh_task.await;
     match grpc_result {
         Ok(Ok(())) => {}
         Ok(Err(e)) => return Err(format!("gRPC server: {e}")),
