@@ -30,7 +30,7 @@ pub enum FetchError {
     },
     /// The host is or resolves to an address inside a private, loopback, link-local,
     /// multicast, documentation or other non-public range. Nothing was sent to it.
-    #[error("{host} resolves to {address}, a {range} address (metadata-url-blocked-address)")]
+    #[error("{host} ({address}) is a {range} address (metadata-url-blocked-address)")]
     BlockedAddress {
         /// The host of the URL.
         host: String,

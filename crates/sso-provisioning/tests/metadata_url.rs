@@ -533,6 +533,10 @@ async fn rollover_by_admin_calls(db: TestDb) {
     login(&p, &OLD, org, 40).await.unwrap();
     login(&p, &NEW, org, 50).await.unwrap();
     login(&p, &OLD, org, 60).await.unwrap();
+    // No login failed during the rollover.
+    let logins = events(&p, org, sso_provisioning::SSO_LOGIN).await;
+    assert_eq!(logins.len(), 4);
+    assert!(logins.iter().all(|e| e.outcome == EventOutcome::Success));
 
     // Unknown fingerprints, malformed ones, and the last certificate are refused.
     let unknown = p
