@@ -167,6 +167,22 @@ pub(crate) fn connection(
     }
 }
 
+/// A connection's metadata source and refresh state on the wire.
+pub(crate) fn metadata_source(state: &sso_store::RefreshState) -> v1::MetadataSource {
+    v1::MetadataSource {
+        url: state.source.url.clone(),
+        entity_id: state.source.entity_id.clone().unwrap_or_default(),
+        refresh_interval_seconds: state
+            .source
+            .refresh_interval
+            .and_then(|i| u32::try_from(i.whole_seconds()).ok())
+            .unwrap_or(0),
+        next_refresh_at: optional_timestamp(state.next_refresh_at),
+        last_refresh_at: optional_timestamp(state.refreshed_at),
+        last_refresh_result: state.refresh_reason.clone().unwrap_or_default(),
+    }
+}
+
 /// A login trace or audit event on the wire.
 pub(crate) fn trace(event: &EventRecord) -> v1::LoginTrace {
     v1::LoginTrace {

@@ -5,6 +5,7 @@
 //! admin detail. Infrastructure failures (`database`, `corrupt-data`) are `INTERNAL` with a
 //! generic message; their detail is logged with `tracing::error!` and never sent.
 
+use sso_fetch::FetchError;
 use sso_policy::BreakGlassRefusal;
 use sso_provisioning::{AdminError, LoginError, PasswordLoginError, RedeemError};
 use sso_store::StoreError;
@@ -110,6 +111,11 @@ pub(crate) fn admin_status(operation: &str, error: &AdminError) -> Status {
         AdminError::RequireSso(_) | AdminError::Jit(_) => Code::FailedPrecondition,
         AdminError::BreakGlass(BreakGlassRefusal::MissingJustification) => Code::InvalidArgument,
         AdminError::Metadata(_) => Code::InvalidArgument,
+        AdminError::Fetch(e) if e.is_refusal() => Code::InvalidArgument,
+        AdminError::Fetch(FetchError::Timeout { .. }) => Code::DeadlineExceeded,
+        AdminError::Fetch(_) => Code::Unavailable,
+        AdminError::MetadataExpired(_) | AdminError::InvalidCertificate(_) => Code::InvalidArgument,
+        AdminError::CertificateNotFound(_) => Code::NotFound,
         _ => Code::FailedPrecondition,
     };
     refusal(code, error.reason(), &error.to_string())

@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use sso_email::Email;
+use sso_fetch::Fetcher;
 use sso_provisioning::{PasswordLoginError, Provisioner};
 use sso_store::{EventQuery, OrgId};
 use time::{Duration, OffsetDateTime};
@@ -84,6 +85,7 @@ impl AuthServiceImpl {
 #[derive(Debug, Clone)]
 pub struct AdminServiceImpl {
     shared: Shared,
+    fetcher: Fetcher,
 }
 
 impl AdminServiceImpl {
@@ -91,7 +93,16 @@ impl AdminServiceImpl {
     pub fn new(provisioner: Provisioner, clock: Clock) -> Self {
         Self {
             shared: Shared { provisioner, clock },
+            fetcher: Fetcher::default(),
         }
+    }
+
+    /// Fetches metadata URLs with `fetcher` instead of the default one (HTTPS to public
+    /// addresses, system roots).
+    #[must_use]
+    pub fn with_fetcher(mut self, fetcher: Fetcher) -> Self {
+        self.fetcher = fetcher;
+        self
     }
 }
 
@@ -536,6 +547,122 @@ impl AdminService for AdminServiceImpl {
             traces: page.events.iter().map(convert::trace).collect(),
             next_page_token: page.next.map(|c| c.to_string()).unwrap_or_default(),
         }))
+    }
+
+    async fn import_idp_metadata_from_url(
+        &self,
+        request: Request<v1::ImportIdpMetadataFromUrlRequest>,
+    ) -> Result<Response<v1::ImportIdpMetadataFromUrlResponse>, Status> {
+        const OP: &str = "ImportIdpMetadataFromUrl";
+        let actor = actor(request.metadata());
+        let request = request.into_inner();
+        let org = convert::org_id(&request.org_id)?;
+        let interval = match request.refresh_interval_seconds {
+            0 => None,
+            s => Some(Duration::seconds(i64::from(s))),
+        };
+        let imported = self
+            .shared
+            .provisioner
+            .import_idp_metadata_from_url(
+                &self.fetcher,
+                &actor,
+                org,
+                request.url.trim(),
+                non_empty(request.entity_id.trim()),
+                interval,
+                self.shared.now(),
+            )
+            .await
+            .map_err(|e| admin_status(OP, &e))?;
+        Ok(Response::new(v1::ImportIdpMetadataFromUrlResponse {
+            connection: Some(self.shared.connection(
+                &imported.imported.connection,
+                imported.imported.warnings.clone(),
+            )),
+            source: Some(convert::metadata_source(&imported.source)),
+        }))
+    }
+
+    async fn refresh_idp_metadata(
+        &self,
+        request: Request<v1::RefreshIdpMetadataRequest>,
+    ) -> Result<Response<v1::RefreshIdpMetadataResponse>, Status> {
+        const OP: &str = "RefreshIdpMetadata";
+        let actor = actor(request.metadata());
+        let org = convert::org_id(&request.into_inner().org_id)?;
+        let outcome = self
+            .shared
+            .provisioner
+            .refresh_idp_metadata(&self.fetcher, &actor, org, self.shared.now())
+            .await
+            .map_err(|e| admin_status(OP, &e))?;
+        let store = self.shared.provisioner.store();
+        let connection = store
+            .connection_for_org(org)
+            .await
+            .map_err(|e| store_status(OP, &e))?;
+        let source = store
+            .metadata_refresh_state(org)
+            .await
+            .map_err(|e| store_status(OP, &e))?;
+        let (result, failure) = match &outcome {
+            sso_provisioning::RefreshOutcome::Failed(e) => ("failed", Some(e)),
+            other => (other.reason(), None),
+        };
+        Ok(Response::new(v1::RefreshIdpMetadataResponse {
+            result: result.to_owned(),
+            reason: failure
+                .map_or(v1::Reason::Unspecified, |e| reason(e.reason()))
+                .into(),
+            reason_code: failure.map(|e| e.reason().to_owned()).unwrap_or_default(),
+            message: failure.map(ToString::to_string).unwrap_or_default(),
+            connection: Some(self.shared.connection(&connection, Vec::new())),
+            source: source.as_ref().map(convert::metadata_source),
+        }))
+    }
+
+    async fn add_connection_certificate(
+        &self,
+        request: Request<v1::AddConnectionCertificateRequest>,
+    ) -> Result<Response<v1::Connection>, Status> {
+        const OP: &str = "AddConnectionCertificate";
+        let actor = actor(request.metadata());
+        let request = request.into_inner();
+        let org = convert::org_id(&request.org_id)?;
+        let connection = self
+            .shared
+            .provisioner
+            .add_connection_certificate(&actor, org, &request.certificate, self.shared.now())
+            .await
+            .map_err(|e| admin_status(OP, &e))?;
+        Ok(Response::new(
+            self.shared.connection(&connection, Vec::new()),
+        ))
+    }
+
+    async fn remove_connection_certificate(
+        &self,
+        request: Request<v1::RemoveConnectionCertificateRequest>,
+    ) -> Result<Response<v1::Connection>, Status> {
+        const OP: &str = "RemoveConnectionCertificate";
+        let actor = actor(request.metadata());
+        let request = request.into_inner();
+        let org = convert::org_id(&request.org_id)?;
+        let connection = self
+            .shared
+            .provisioner
+            .remove_connection_certificate(
+                &actor,
+                org,
+                &request.fingerprint_sha256,
+                self.shared.now(),
+            )
+            .await
+            .map_err(|e| admin_status(OP, &e))?;
+        Ok(Response::new(
+            self.shared.connection(&connection, Vec::new()),
+        ))
     }
 }
 

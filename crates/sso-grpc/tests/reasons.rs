@@ -33,6 +33,7 @@ fn every_validation_signature_and_metadata_reason_has_a_wire_value() {
         "sso-assertion/src/validate.rs",
         "sso-assertion/src/metadata.rs",
         "sso-xmldsig/src/error.rs",
+        "sso-fetch/src/error.rs",
     ] {
         for code in codes_in(file) {
             count += 1;
@@ -81,6 +82,11 @@ const LOGIN_AND_ADMIN_REFUSALS: &[&str] = &[
     "login-code-unknown",
     "login-code-used",
     "login-code-expired",
+    "metadata-expired",
+    "no-metadata-url",
+    "invalid-certificate",
+    "certificate-not-found",
+    "last-certificate",
 ];
 
 #[test]

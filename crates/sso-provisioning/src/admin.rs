@@ -4,16 +4,18 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
-use sso_assertion::{Binding, IdpMetadata};
+use sso_assertion::{Binding, Certificate, IdpMetadata};
+use sso_fetch::Fetcher;
 use sso_policy::{
     BreakGlass, JitChange, JitSettings, Plan, RequireSsoChange, Role, break_glass, set_jit,
     set_require_sso, sso_in_effect,
 };
 use sso_store::{
-    ConnectionOptions, ConnectionRecord, EventOutcome, EventPage, EventQuery, IdpConfig, NewEvent,
-    OrgId, OrgRecord, ProjectId, Transaction,
+    ConnectionOptions, ConnectionRecord, EventOutcome, EventPage, EventQuery, IdpConfig,
+    MAX_REFRESH_INTERVAL, MIN_REFRESH_INTERVAL, MetadataSource, NewEvent, OrgId, OrgRecord,
+    ProjectId, RefreshState, StoreError, Transaction,
 };
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
 use crate::error::AdminError;
 use crate::login::Provisioner;
@@ -40,6 +42,13 @@ pub mod kinds {
     pub const REQUIRE_SSO: &str = "require-sso-changed";
     /// The operator's break-glass.
     pub const BREAK_GLASS: &str = "break-glass";
+    /// IdP metadata was fetched again from its URL: `changed`, `unchanged`, or the reason it
+    /// failed (the connection then keeps its configuration).
+    pub const METADATA_REFRESHED: &str = "idp-metadata-refreshed";
+    /// A trusted IdP certificate was added (rollover).
+    pub const CERTIFICATE_ADDED: &str = "idp-certificate-added";
+    /// A trusted IdP certificate was removed (rollover).
+    pub const CERTIFICATE_REMOVED: &str = "idp-certificate-removed";
 }
 
 /// A connection after its IdP metadata was imported, with what the admin should know.
@@ -453,5 +462,508 @@ impl Provisioner {
         query: &EventQuery,
     ) -> Result<EventPage, AdminError> {
         Ok(self.store.list_events(org, query).await?)
+    }
+}
+
+/// The actor of refreshes the service runs by itself.
+pub const REFRESH_ACTOR: &str = "metadata-refresh";
+
+/// The most due refreshes one [`Provisioner::refresh_due_metadata`] pass runs.
+const REFRESH_BATCH: u64 = 50;
+
+/// A connection after its IdP metadata was imported from a URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ImportedFromUrl {
+    /// The connection and warnings, as for an import of XML.
+    pub imported: ImportedMetadata,
+    /// The URL, the entity and the refresh schedule.
+    pub source: RefreshState,
+}
+
+/// How a refresh of a connection's metadata from its URL ended.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RefreshOutcome {
+    /// The certificates or the SSO URL changed: the connection has the new configuration
+    /// (a new configuration version).
+    Changed(ConnectionRecord),
+    /// The metadata says what the connection already has; nothing changed.
+    Unchanged(ConnectionRecord),
+    /// Fetching, parsing or validating failed: the connection keeps its configuration.
+    Failed(AdminError),
+}
+
+impl RefreshOutcome {
+    /// `changed`, `unchanged`, or the failure's reason code.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Changed(_) => "changed",
+            Self::Unchanged(_) => "unchanged",
+            Self::Failed(e) => e.reason(),
+        }
+    }
+}
+
+/// Metadata fetched and read, ready to store.
+struct Fetched {
+    metadata: IdpMetadata,
+    idp: IdpConfig,
+    detail: Value,
+}
+
+/// The fingerprints of stored PEM certificates, `None` for one that no longer reads.
+fn fingerprints(certificates: &[String]) -> Vec<Option<String>> {
+    certificates
+        .iter()
+        .map(|pem| {
+            Certificate::from_pem_or_base64(pem)
+                .ok()
+                .map(|c| c.fingerprint_hex())
+        })
+        .collect()
+}
+
+/// A fingerprint as an admin may type it (`ab:cd...`, `ABCD...`), in the colon-separated
+/// upper-case form `Certificate::fingerprint_hex` gives.
+fn normalize_fingerprint(text: &str) -> Option<String> {
+    let hex: String = text
+        .chars()
+        .filter(|c| !matches!(c, ':' | ' ' | '\t'))
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let pairs: Vec<String> = hex
+        .as_bytes()
+        .chunks(2)
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect();
+    Some(pairs.join(":"))
+}
+
+/// Fetches `url` and reads the IdP `entity_id` (or the one IdP) from it; expired metadata
+/// (`validUntil` past) is refused.
+async fn fetch_metadata(
+    fetcher: &Fetcher,
+    url: &str,
+    entity_id: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<Fetched, AdminError> {
+    let fetched = fetcher.fetch(url).await.map_err(AdminError::Fetch)?;
+    let metadata = match entity_id {
+        Some(id) => IdpMetadata::from_xml_for_entity(&fetched.body, id),
+        None => IdpMetadata::from_xml(&fetched.body),
+    }
+    .map_err(AdminError::Metadata)?;
+    if let Some(until) = metadata.valid_until.filter(|until| *until <= now) {
+        return Err(AdminError::MetadataExpired(until.to_string()));
+    }
+    let idp = IdpConfig {
+        entity_id: metadata.entity_id.clone(),
+        sso_url: metadata
+            .sso_service(&Binding::HttpRedirect)
+            .map(|e| e.location.clone()),
+        certificates: metadata
+            .signing_certificates
+            .iter()
+            .map(|c| pem(&c.to_base64()))
+            .collect(),
+        metadata_xml: Some(String::from_utf8_lossy(&fetched.body).into_owned()),
+        metadata_url: Some(url.to_owned()),
+    };
+    let detail = json!({
+        "url": url,
+        "final_url": fetched.final_url,
+        "redirects": fetched.redirects,
+        "bytes": fetched.body.len(),
+        "metadata_sha256": STANDARD.encode(openssl::sha::sha256(&fetched.body)),
+        "entity_id": idp.entity_id,
+        "sso_url": idp.sso_url,
+        "certificates": metadata
+            .signing_certificates
+            .iter()
+            .map(|c| json!({ "fingerprint": c.fingerprint_hex(), "subject": c.subject() }))
+            .collect::<Vec<_>>(),
+    });
+    Ok(Fetched {
+        metadata,
+        idp,
+        detail,
+    })
+}
+
+/// Adds `key: value` to a JSON object.
+fn with(mut detail: Value, key: &str, value: Value) -> Value {
+    if let Value::Object(map) = &mut detail {
+        map.insert(key.to_owned(), value);
+    }
+    detail
+}
+
+impl Provisioner {
+    /// Imports IdP metadata from `url` with `fetcher` (HTTPS, public addresses, bounded size,
+    /// time and redirects: see `sso-fetch`), choosing `entity_id` when the document describes
+    /// several IdPs, and keeps the URL so the metadata can be refreshed: every
+    /// `refresh_interval` (5 minutes to 30 days) by [`refresh_due_metadata`], or when an admin
+    /// asks ([`refresh_idp_metadata`]). Otherwise like
+    /// [`import_idp_metadata`](Self::import_idp_metadata).
+    ///
+    /// [`refresh_due_metadata`]: Self::refresh_due_metadata
+    /// [`refresh_idp_metadata`]: Self::refresh_idp_metadata
+    #[allow(clippy::too_many_arguments)]
+    pub async fn import_idp_metadata_from_url(
+        &self,
+        fetcher: &Fetcher,
+        actor: &str,
+        org: OrgId,
+        url: &str,
+        entity_id: Option<&str>,
+        refresh_interval: Option<Duration>,
+        now: OffsetDateTime,
+    ) -> Result<ImportedFromUrl, AdminError> {
+        let interval_ok = refresh_interval.is_none_or(|i| {
+            (MIN_REFRESH_INTERVAL..=MAX_REFRESH_INTERVAL).contains(&i)
+                && i.subsec_nanoseconds() == 0
+        });
+        let fetched = if interval_ok {
+            fetch_metadata(fetcher, url, entity_id, now).await
+        } else {
+            Err(AdminError::Store(StoreError::InvalidInput {
+                what: "metadata refresh interval",
+                detail: "whole seconds from 5 minutes to 30 days".into(),
+            }))
+        };
+        let source = MetadataSource {
+            url: url.to_owned(),
+            entity_id: entity_id.map(str::to_owned),
+            refresh_interval,
+        };
+        let asked = json!({
+            "url": url,
+            "entity_id": entity_id,
+            "refresh_interval_seconds": refresh_interval.map(|i| i.whole_seconds()),
+        });
+        self.audited(
+            Some(org),
+            kinds::METADATA_IMPORTED,
+            actor,
+            now,
+            async |tx| {
+                let fetched = fetched.map_err(|e| (e, asked.clone()))?;
+                let mut warnings = fetched.metadata.warnings.clone();
+                warnings.extend(
+                    fetched
+                        .metadata
+                        .signing_certificates
+                        .iter()
+                        .filter_map(|c| c.expiry_warning(now)),
+                );
+                let fail = |e: StoreError| (AdminError::from(e), asked.clone());
+                let connection = tx
+                    .import_idp_metadata(org, &fetched.idp, now)
+                    .await
+                    .map_err(fail)?;
+                let state = tx
+                    .set_metadata_source(org, &source, now)
+                    .await
+                    .map_err(fail)?;
+                let detail = with(
+                    with(
+                        fetched.detail,
+                        "config_version",
+                        json!(connection.config_version),
+                    ),
+                    "warnings",
+                    json!(warnings),
+                );
+                let detail = with(
+                    detail,
+                    "refresh_interval_seconds",
+                    json!(refresh_interval.map(|i| i.whole_seconds())),
+                );
+                let reason = if connection.config_version == 1 {
+                    "created"
+                } else {
+                    "replaced"
+                };
+                let imported = ImportedMetadata {
+                    connection,
+                    warnings,
+                };
+                Ok((
+                    ImportedFromUrl {
+                        imported,
+                        source: state,
+                    },
+                    org,
+                    reason,
+                    detail,
+                ))
+            },
+        )
+        .await
+    }
+
+    /// Fetches the org's metadata again from the URL it was imported from. New certificates
+    /// or a new SSO URL replace the configuration (a new configuration version); the same
+    /// ones change nothing; a fetch, parse or validation failure keeps the configuration as
+    /// it is. Each outcome is an `idp-metadata-refreshed` event the org's admins can list.
+    /// `Err` only when there is no URL (`no-metadata-url`) or the database fails.
+    pub async fn refresh_idp_metadata(
+        &self,
+        fetcher: &Fetcher,
+        actor: &str,
+        org: OrgId,
+        now: OffsetDateTime,
+    ) -> Result<RefreshOutcome, AdminError> {
+        let Some(state) = self.store.metadata_refresh_state(org).await? else {
+            let event = NewEvent::new(
+                org,
+                kinds::METADATA_REFRESHED,
+                EventOutcome::Refused,
+                AdminError::NoMetadataUrl.reason(),
+            )
+            .actor(actor);
+            self.store.record_event(&event, now).await?;
+            return Err(AdminError::NoMetadataUrl);
+        };
+        let current = self.store.connection_for_org(org).await?;
+        let entity = state
+            .source
+            .entity_id
+            .clone()
+            .unwrap_or_else(|| current.idp.entity_id.clone());
+        let before = fingerprints(&current.idp.certificates);
+        let kept = json!({
+            "url": state.source.url,
+            "config_version": current.config_version,
+            "certificates": before,
+        });
+        let fetched = match fetch_metadata(fetcher, &state.source.url, Some(&entity), now).await {
+            Ok(fetched) => fetched,
+            Err(error) => {
+                let outcome = match &error {
+                    AdminError::Fetch(e) if !e.is_refusal() => EventOutcome::Failed,
+                    _ => EventOutcome::Refused,
+                };
+                let detail = json!({
+                    "url": state.source.url,
+                    "error": error.to_string(),
+                    "kept": kept,
+                });
+                let event = NewEvent::new(org, kinds::METADATA_REFRESHED, outcome, error.reason())
+                    .actor(actor)
+                    .detail(detail);
+                let tx = self.store.begin().await?;
+                tx.record_event(&event, now).await?;
+                tx.record_metadata_refresh(state.connection, error.reason(), now)
+                    .await?;
+                tx.commit().await?;
+                return Ok(RefreshOutcome::Failed(error));
+            }
+        };
+        let after: Vec<Option<String>> = fetched
+            .metadata
+            .signing_certificates
+            .iter()
+            .map(|c| Some(c.fingerprint_hex()))
+            .collect();
+        let same_certificates = {
+            let mut a = before.clone();
+            let mut b = after.clone();
+            a.sort();
+            b.sort();
+            a == b && !a.contains(&None)
+        };
+        let unchanged = same_certificates && fetched.idp.sso_url == current.idp.sso_url;
+        let tx = self.store.begin().await?;
+        let (outcome, connection) = if unchanged {
+            ("unchanged", current)
+        } else {
+            let connection = tx.import_idp_metadata(org, &fetched.idp, now).await?;
+            ("changed", connection)
+        };
+        let detail = with(
+            with(fetched.detail, "previous", kept),
+            "config_version",
+            json!(connection.config_version),
+        );
+        let event = NewEvent::new(
+            org,
+            kinds::METADATA_REFRESHED,
+            EventOutcome::Success,
+            outcome,
+        )
+        .actor(actor)
+        .detail(detail);
+        tx.record_event(&event, now).await?;
+        tx.record_metadata_refresh(state.connection, outcome, now)
+            .await?;
+        tx.commit().await?;
+        Ok(if unchanged {
+            RefreshOutcome::Unchanged(connection)
+        } else {
+            RefreshOutcome::Changed(connection)
+        })
+    }
+
+    /// Runs the periodic refreshes due at `now` (at most 50 per pass, the longest overdue
+    /// first), each claimed in the database first so that servers sharing it never run the
+    /// same one twice. Returns what each did.
+    pub async fn refresh_due_metadata(
+        &self,
+        fetcher: &Fetcher,
+        now: OffsetDateTime,
+    ) -> Result<Vec<(OrgId, RefreshOutcome)>, AdminError> {
+        let due = self
+            .store
+            .due_metadata_refreshes(now, REFRESH_BATCH)
+            .await?;
+        let mut done = Vec::with_capacity(due.len());
+        for refresh in due {
+            if !self.store.claim_metadata_refresh(&refresh, now).await? {
+                continue;
+            }
+            match self
+                .refresh_idp_metadata(fetcher, REFRESH_ACTOR, refresh.org, now)
+                .await
+            {
+                Ok(outcome) => done.push((refresh.org, outcome)),
+                // The URL went away between listing and running (an import of XML).
+                Err(AdminError::NoMetadataUrl) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(done)
+    }
+
+    /// Trusts one more IdP signing certificate (PEM or base64 DER), for a key rollover: both
+    /// keys verify until the old one is removed. A configuration change; a certificate
+    /// already trusted changes nothing.
+    pub async fn add_connection_certificate(
+        &self,
+        actor: &str,
+        org: OrgId,
+        certificate: &str,
+        now: OffsetDateTime,
+    ) -> Result<ConnectionRecord, AdminError> {
+        let parsed = Certificate::from_pem_or_base64(certificate)
+            .map_err(|e| AdminError::InvalidCertificate(e.to_string()));
+        self.audited(
+            Some(org),
+            kinds::CERTIFICATE_ADDED,
+            actor,
+            now,
+            async |tx| {
+                let cert = parsed.map_err(|e| (e, json!({})))?;
+                let detail = json!({
+                    "fingerprint": cert.fingerprint_hex(),
+                    "subject": cert.subject(),
+                    "not_after": cert.not_after().map(|t| t.to_string()),
+                });
+                let fail = |e: StoreError| (AdminError::from(e), detail.clone());
+                let current = tx.connection_for_org(org).await.map_err(fail)?;
+                let trusted = fingerprints(&current.idp.certificates);
+                if trusted.contains(&Some(cert.fingerprint_hex())) {
+                    let detail = with(detail.clone(), "certificates", json!(trusted));
+                    return Ok((current, org, "already-trusted", detail));
+                }
+                let mut certificates = current.idp.certificates.clone();
+                certificates.push(pem(&cert.to_base64()));
+                let connection = tx
+                    .replace_idp_certificates(org, current.config_version, &certificates, now)
+                    .await
+                    .map_err(fail)?;
+                let detail = with(
+                    with(
+                        detail.clone(),
+                        "certificates",
+                        json!(fingerprints(&connection.idp.certificates)),
+                    ),
+                    "config_version",
+                    json!(connection.config_version),
+                );
+                Ok((connection, org, "added", detail))
+            },
+        )
+        .await
+    }
+
+    /// Stops trusting the IdP certificate with this SHA-256 fingerprint (hex, colons
+    /// optional), ending a rollover. The last trusted certificate cannot be removed
+    /// (`last-certificate`). A configuration change.
+    pub async fn remove_connection_certificate(
+        &self,
+        actor: &str,
+        org: OrgId,
+        fingerprint: &str,
+        now: OffsetDateTime,
+    ) -> Result<ConnectionRecord, AdminError> {
+        let wanted = normalize_fingerprint(fingerprint);
+        let asked = json!({ "fingerprint": wanted.as_deref().unwrap_or(fingerprint) });
+        self.audited(
+            Some(org),
+            kinds::CERTIFICATE_REMOVED,
+            actor,
+            now,
+            async |tx| {
+                let fail = |e: AdminError| (e, asked.clone());
+                let wanted = wanted.ok_or_else(|| {
+                    fail(AdminError::Store(StoreError::InvalidInput {
+                        what: "fingerprint",
+                        detail: "64 hexadecimal digits (SHA-256), colons optional".into(),
+                    }))
+                })?;
+                let current = tx
+                    .connection_for_org(org)
+                    .await
+                    .map_err(|e| fail(e.into()))?;
+                let trusted = fingerprints(&current.idp.certificates);
+                if !trusted.contains(&Some(wanted.clone())) {
+                    return Err(fail(AdminError::CertificateNotFound(wanted)));
+                }
+                let remaining: Vec<String> = current
+                    .idp
+                    .certificates
+                    .iter()
+                    .zip(&trusted)
+                    .filter(|(_, f)| f.as_deref() != Some(wanted.as_str()))
+                    .map(|(pem, _)| pem.clone())
+                    .collect();
+                if remaining.is_empty() {
+                    return Err(fail(AdminError::LastCertificate(wanted)));
+                }
+                let connection = tx
+                    .replace_idp_certificates(org, current.config_version, &remaining, now)
+                    .await
+                    .map_err(|e| fail(e.into()))?;
+                let detail = json!({
+                    "fingerprint": wanted,
+                    "certificates": fingerprints(&connection.idp.certificates),
+                    "config_version": connection.config_version,
+                });
+                Ok((connection, org, "removed", detail))
+            },
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn fingerprints_are_normalized() {
+        let colon = format!("{}AB", "ab:".repeat(31));
+        let expected = format!("{}AB", "AB:".repeat(31));
+        assert_eq!(normalize_fingerprint(&colon).unwrap(), expected);
+        assert_eq!(normalize_fingerprint(&"Ab".repeat(32)).unwrap(), expected);
+        assert_eq!(normalize_fingerprint("abcd"), None);
+        assert_eq!(normalize_fingerprint(&"zz".repeat(32)), None);
     }
 }

@@ -2,6 +2,7 @@
 
 use sso_assertion::{MetadataError, RequestError, ValidationError};
 use sso_email::NoValidEmail;
+use sso_fetch::FetchError;
 use sso_policy::{
     BreakGlassRefusal, JitRefusal, PasswordRefusal, RequireSsoRefusal, SsoLoginRefusal, SsoOff,
 };
@@ -190,6 +191,31 @@ pub enum AdminError {
     /// The store refused or failed (`not-found`, `conflict`, `invalid-input`, `database` ...).
     #[error("{0}")]
     Store(StoreError),
+    /// The metadata could not be fetched from its URL (`sso-fetch`'s codes:
+    /// `metadata-url-scheme`, `metadata-url-blocked-address`, `metadata-too-large`,
+    /// `metadata-fetch-timeout` ...).
+    #[error("{0}")]
+    Fetch(FetchError),
+    /// The fetched metadata's `validUntil` is past: the IdP stopped vouching for it
+    /// (`metadata-expired`).
+    #[error("the metadata was valid until {0}, which is past (metadata-expired)")]
+    MetadataExpired(String),
+    /// The connection's metadata was not imported from a URL, so there is nothing to refresh
+    /// (`no-metadata-url`).
+    #[error("the connection's metadata was not imported from a URL (no-metadata-url)")]
+    NoMetadataUrl,
+    /// The certificate given cannot be read (`invalid-certificate`).
+    #[error("the certificate cannot be read: {0} (invalid-certificate)")]
+    InvalidCertificate(String),
+    /// No trusted IdP certificate has this SHA-256 fingerprint (`certificate-not-found`).
+    #[error("no trusted IdP certificate has the SHA-256 fingerprint {0} (certificate-not-found)")]
+    CertificateNotFound(String),
+    /// Removing the connection's only trusted certificate would leave it unable to accept any
+    /// login (`last-certificate`).
+    #[error(
+        "{0} is the connection's only trusted certificate; add its successor first (last-certificate)"
+    )]
+    LastCertificate(String),
 }
 
 impl AdminError {
@@ -201,6 +227,12 @@ impl AdminError {
             Self::BreakGlass(r) => r.reason(),
             Self::Metadata(e) => e.reason(),
             Self::Store(e) => e.reason(),
+            Self::Fetch(e) => e.reason(),
+            Self::MetadataExpired(_) => "metadata-expired",
+            Self::NoMetadataUrl => "no-metadata-url",
+            Self::InvalidCertificate(_) => "invalid-certificate",
+            Self::CertificateNotFound(_) => "certificate-not-found",
+            Self::LastCertificate(_) => "last-certificate",
         }
     }
 }

@@ -105,7 +105,7 @@ mod login;
 mod trace;
 
 pub use crate::{
-    admin::{ImportedMetadata, kinds},
+    admin::{ImportedFromUrl, ImportedMetadata, REFRESH_ACTOR, RefreshOutcome, kinds},
     codes::{DEFAULT_CODE_LIFETIME, LoginCode},
     error::{AdminError, LoginError, PasswordLoginError, RedeemError},
     login::{DEFAULT_REQUEST_LIFETIME, LoginOutcome, LoginStart, Provisioner},

@@ -12,6 +12,7 @@
 mod auth;
 mod config;
 mod http;
+mod refresh;
 mod tls;
 
 use std::net::SocketAddr;
@@ -99,6 +100,10 @@ struct Args {
     /// TLS private key (PEM, unencrypted) for --tls-cert.
     #[arg(long, env = "SSO_TLS_KEY")]
     tls_key: Option<PathBuf>,
+    /// For tests only: let metadata URLs reach loopback addresses, over plain HTTP too.
+    /// Off by default: metadata is fetched over HTTPS from public addresses only.
+    #[arg(long, env = "SSO_ALLOW_HTTP_METADATA_LOOPBACK")]
+    allow_http_metadata_loopback: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -214,6 +219,13 @@ async fn run(args: Args) -> Result<(), String> {
         .build_v1()
         .map_err(|e| format!("reflection: {e}"))?;
 
+    let mut fetcher = sso_fetch::Fetcher::builder();
+    if args.allow_http_metadata_loopback {
+        tracing::warn!("metadata URLs may reach loopback addresses (a test setting)");
+        fetcher = sso_fetch::danger::allow_loopback(fetcher);
+    }
+    let fetcher = fetcher.build();
+
     let clock = system_clock();
     let grpc = Server::builder()
         .add_service(health_service)
@@ -223,7 +235,7 @@ async fn run(args: Args) -> Result<(), String> {
             tokens.interceptor(Scope::Auth),
         ))
         .add_service(AdminServiceServer::with_interceptor(
-            AdminServiceImpl::new(provisioner.clone(), clock),
+            AdminServiceImpl::new(provisioner.clone(), clock).with_fetcher(fetcher.clone()),
             tokens.interceptor(Scope::Admin),
         ));
 
@@ -237,6 +249,7 @@ async fn run(args: Args) -> Result<(), String> {
         provisioner.clone(),
         stopped(stop_rx.clone()),
     ));
+    let refresh_task = tokio::spawn(refresh::run(provisioner.clone(), fetcher, stop_rx.clone()));
     let router = http::router(http::HttpState {
         provisioner,
         default_return_url: args.default_return_url.clone(),
@@ -279,6 +292,7 @@ async fn run(args: Args) -> Result<(), String> {
 
     let grpc_result = grpc_task.await;
     let http_result = http_task.await;
+    let _ = refresh_task.await;
     match grpc_result {
         Ok(Ok(())) => {}
         Ok(Err(e)) => return Err(format!("gRPC server: {e}")),

@@ -222,6 +222,7 @@ impl<C: ConnectionTrait> Store<C> {
                 configuration_changed_at: Set(now),
                 last_successful_login_at: Set(None),
                 created_at: Set(now),
+                ..Default::default()
             })
             .exec(&self.conn)
             .await

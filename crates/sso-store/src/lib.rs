@@ -91,6 +91,7 @@ mod events;
 mod ids;
 mod instant;
 mod logins;
+mod metadata_source;
 mod migration;
 mod orgs;
 mod people;
@@ -103,6 +104,9 @@ pub use crate::{
     events::{EventCursor, EventOutcome, EventPage, EventQuery, EventRecord, MAX_PAGE, NewEvent},
     ids::{ConnectionId, EventId, OrgId, ProjectId, UserId},
     logins::{AuthnRequestRecord, NewAuthnRequest, PurgeCounts},
+    metadata_source::{
+        DueRefresh, MAX_REFRESH_INTERVAL, MIN_REFRESH_INTERVAL, MetadataSource, RefreshState,
+    },
     orgs::{OrgRecord, OrgSnapshot},
     people::{CreatedBy, Ensured, MembershipRecord, ProjectRecord, UserRecord},
     store::{Store, StoreBuilder, Transaction},

@@ -124,6 +124,35 @@ enum ConnectionCommand {
         #[arg(long, value_name = "ID")]
         entity_id: Option<String>,
     },
+    /// Import (or replace) the IdP metadata from an HTTPS URL, and keep the URL for refreshes.
+    ImportUrl {
+        org: String,
+        /// The metadata URL (https).
+        #[arg(long, value_name = "URL")]
+        url: String,
+        /// For metadata describing several IdPs: which one.
+        #[arg(long, value_name = "ID")]
+        entity_id: Option<String>,
+        /// Refresh from the URL this often (300 to 2592000); absent: only on `refresh`.
+        #[arg(long, value_name = "SECONDS")]
+        refresh_every: Option<u32>,
+    },
+    /// Fetch the metadata again from its URL now (a failure keeps the configuration).
+    Refresh { org: String },
+    /// Trust one more IdP signing certificate (key rollover).
+    AddCert {
+        org: String,
+        /// PEM certificate file, or - for standard input.
+        #[arg(long, value_name = "FILE")]
+        cert: PathBuf,
+    },
+    /// Stop trusting the IdP certificate with this SHA-256 fingerprint.
+    RemoveCert {
+        org: String,
+        /// SHA-256 fingerprint, hex, colons optional.
+        #[arg(long, value_name = "HEX")]
+        fingerprint: String,
+    },
     /// Enable the connection.
     Enable { org: String },
     /// Disable the connection.
@@ -292,16 +321,25 @@ pub(crate) fn refusal(status: &Status) -> Failure {
 async fn run_async(args: AdminArgs) -> Result<Value, Failure> {
     let caller = Caller::new(args.token.as_deref(), args.actor.as_deref())?;
     // Read local input before connecting, so a usage error never needs a server.
-    let metadata_xml =
-        match &args.command {
-            AdminCommand::Connection(ConnectionCommand::Import { metadata, .. }) => {
-                let bytes = read_input(metadata)?;
-                Some(String::from_utf8(bytes).map_err(|_| {
+    // The metadata XML or certificate PEM file, read before connecting.
+    let local_text = match &args.command {
+        AdminCommand::Connection(ConnectionCommand::Import { metadata, .. }) => {
+            let bytes = read_input(metadata)?;
+            Some(
+                String::from_utf8(bytes).map_err(|_| {
                     Failure::usage(format!("{}: not UTF-8 text", metadata.display()))
-                })?)
-            }
-            _ => None,
-        };
+                })?,
+            )
+        }
+        AdminCommand::Connection(ConnectionCommand::AddCert { cert, .. }) => {
+            let bytes = read_input(cert)?;
+            Some(
+                String::from_utf8(bytes)
+                    .map_err(|_| Failure::usage(format!("{}: not UTF-8 text", cert.display())))?,
+            )
+        }
+        _ => None,
+    };
     let mut client = AdminServiceClient::new(connect(&args.server).await?);
     let c = &caller;
     let result = match args.command {
@@ -340,8 +378,69 @@ async fn run_async(args: AdminArgs) -> Result<Value, Failure> {
         AdminCommand::Connection(ConnectionCommand::Import { org, entity_id, .. }) => client
             .import_idp_metadata(c.request(v1::ImportIdpMetadataRequest {
                 org_id: org,
-                metadata_xml: metadata_xml.unwrap_or_default(),
+                metadata_xml: local_text.unwrap_or_default(),
                 entity_id: entity_id.unwrap_or_default(),
+            }))
+            .await
+            .map(|r| connection_json(&r.into_inner())),
+        AdminCommand::Connection(ConnectionCommand::ImportUrl {
+            org,
+            url,
+            entity_id,
+            refresh_every,
+        }) => client
+            .import_idp_metadata_from_url(c.request(v1::ImportIdpMetadataFromUrlRequest {
+                org_id: org,
+                url,
+                entity_id: entity_id.unwrap_or_default(),
+                refresh_interval_seconds: refresh_every.unwrap_or(0),
+            }))
+            .await
+            .map(|r| {
+                let r = r.into_inner();
+                let out = r
+                    .connection
+                    .as_ref()
+                    .map_or_else(|| json!({ "ok": true }), connection_json);
+                with_field(
+                    out,
+                    "source",
+                    r.source.as_ref().map_or(Value::Null, source_json),
+                )
+            }),
+        AdminCommand::Connection(ConnectionCommand::Refresh { org }) => client
+            .refresh_idp_metadata(c.request(v1::RefreshIdpMetadataRequest { org_id: org }))
+            .await
+            .map(|r| {
+                let r = r.into_inner();
+                let out = r
+                    .connection
+                    .as_ref()
+                    .map_or_else(|| json!({ "ok": true }), connection_json);
+                let refresh = json!({
+                    "result": r.result,
+                    "reason": r.reason().as_str_name(),
+                    "reason_code": r.reason_code,
+                    "message": r.message,
+                });
+                let out = with_field(out, "refresh", refresh);
+                with_field(
+                    out,
+                    "source",
+                    r.source.as_ref().map_or(Value::Null, source_json),
+                )
+            }),
+        AdminCommand::Connection(ConnectionCommand::AddCert { org, .. }) => client
+            .add_connection_certificate(c.request(v1::AddConnectionCertificateRequest {
+                org_id: org,
+                certificate: local_text.unwrap_or_default(),
+            }))
+            .await
+            .map(|r| connection_json(&r.into_inner())),
+        AdminCommand::Connection(ConnectionCommand::RemoveCert { org, fingerprint }) => client
+            .remove_connection_certificate(c.request(v1::RemoveConnectionCertificateRequest {
+                org_id: org,
+                fingerprint_sha256: fingerprint,
             }))
             .await
             .map(|r| connection_json(&r.into_inner())),
@@ -461,6 +560,36 @@ fn connection_json(connection: &v1::Connection) -> Value {
             "acs_url": connection.acs_url,
             "warnings": connection.warnings,
         },
+    })
+}
+
+/// `object` with `key` set to `value` (an object by construction; anything else is returned
+/// as it is).
+fn with_field(mut object: Value, key: &str, value: Value) -> Value {
+    if let Value::Object(map) = &mut object {
+        map.insert(key.to_owned(), value);
+    }
+    object
+}
+
+fn source_json(source: &v1::MetadataSource) -> Value {
+    let text = |s: &str| {
+        if s.is_empty() {
+            Value::Null
+        } else {
+            Value::from(s)
+        }
+    };
+    json!({
+        "url": source.url,
+        "entity_id": text(&source.entity_id),
+        "refresh_interval_seconds": match source.refresh_interval_seconds {
+            0 => Value::Null,
+            s => Value::from(s),
+        },
+        "next_refresh_at": text(&source.next_refresh_at),
+        "last_refresh_at": text(&source.last_refresh_at),
+        "last_refresh_result": text(&source.last_refresh_result),
     })
 }
 

@@ -47,6 +47,17 @@ pub struct Model {
     pub last_successful_login_at: Option<TimeDateTime>,
     /// When the connection was created.
     pub created_at: TimeDateTime,
+    /// The entity chosen from the metadata at the URL (an aggregate may describe several).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub idp_metadata_entity_id: Option<String>,
+    /// Seconds between refreshes of the metadata from its URL; `None`: no periodic refresh.
+    pub idp_metadata_refresh_seconds: Option<i64>,
+    /// When the next refresh is due.
+    pub idp_metadata_next_refresh_at: Option<TimeDateTime>,
+    /// When the metadata was last refreshed (or a refresh was tried).
+    pub idp_metadata_refreshed_at: Option<TimeDateTime>,
+    /// How the last refresh ended: `changed`, `unchanged` or the failure's reason code.
+    pub idp_metadata_refresh_reason: Option<String>,
 }
 
 /// No relations are navigated through sea-orm; foreign keys live in the migrations.

@@ -8,6 +8,7 @@ use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 mod m0001_initial;
 mod m0002_login_codes;
+mod m0003_metadata_url;
 
 /// Every migration of the crate, oldest first.
 pub(crate) struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_initial::Migration),
             Box::new(m0002_login_codes::Migration),
+            Box::new(m0003_metadata_url::Migration),
         ]
     }
 }
