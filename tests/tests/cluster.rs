@@ -30,6 +30,7 @@ fn options(database_url: Option<String>) -> ServerOptions {
         database_url,
         public_base_url: Some(BASE_URL.to_owned()),
         args: vec!["--default-return-url".into(), format!("{APP}/sso")],
+        ..ServerOptions::default()
     }
 }
 

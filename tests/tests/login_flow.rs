@@ -57,6 +57,7 @@ fn options(database_url: Option<String>) -> ServerOptions {
             "--return-origin".into(),
             APP.into(),
         ],
+        ..ServerOptions::default()
     }
 }
 

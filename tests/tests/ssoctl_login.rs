@@ -103,6 +103,7 @@ fn the_readme_login_walk_through_through_ssoctl() {
             database_url: None,
             public_base_url: Some(base_url.clone()),
             args: vec!["--default-return-url".into(), RETURN_URL.into()],
+            ..ServerOptions::default()
         },
     );
     relay(public, server.http_port);
