@@ -71,7 +71,8 @@ pub fn free_port() -> u16 {
 pub struct ServerOptions {
     /// The database URL; a SQLite file in the server's temp directory when `None`.
     pub database_url: Option<String>,
-    /// The public base URL; `https://sso.example.test` when `None`.
+    /// The public base URL; `https://sso.example.test` when `None`. `{http_port}` in it becomes
+    /// the HTTP port the server gets (`http://127.0.0.1:{http_port}`: browsers reach the ACS).
     pub public_base_url: Option<String>,
     /// More command-line arguments (`--default-return-url`, ...).
     pub args: Vec<String>,
@@ -191,9 +192,10 @@ impl RunningServer {
             "--database-url".into(),
             database_url,
             "--public-base-url".into(),
-            options
-                .public_base_url
-                .unwrap_or_else(|| "https://sso.example.test".into()),
+            options.public_base_url.map_or_else(
+                || "https://sso.example.test".into(),
+                |url| url.replace("{http_port}", &http_port.to_string()),
+            ),
             "--token".into(),
             format!("auth:{auth_token}"),
             "--token".into(),

@@ -31,14 +31,21 @@ const TEST_TOOLS: &[(&str, &str)] = &[
     ("python3", "python3"),
     ("node", "nodejs"),
     ("npm", "npm"),
+    // Headless, driven by playwright-core in the browser test (tests/tests/browser.rs).
+    ("chromium", "chromium"),
 ];
 
 /// The venv holding pysaml2 for the interop tests (`tests/tests/interop_idps.rs` runs its
 /// python), and the pinned requirements installed into it.
 const INTEROP_VENV: &str = "target/interop-venv";
 const PYSAML2_REQUIREMENTS: &str = "tests/interop/pysaml2/requirements.txt";
-/// The npm project holding samlify for the interop tests; `npm ci` follows its lock file.
-const SAMLIFY_DIR: &str = "tests/interop/samlify";
+/// The npm projects the tests run, each installed with `npm ci` from its lock file: samlify for
+/// the interop tests, the example app and playwright-core for the browser test.
+const NPM_DIRS: &[&str] = &[
+    "tests/interop/samlify",
+    "examples/sso-app",
+    "tests/interop/browser",
+];
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -140,8 +147,8 @@ fn ensure_test_tools() -> Result<(), String> {
 const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable";
 
 /// Installs the independent IdPs the interop tests run, when missing or when their pinned
-/// versions changed: pysaml2 into a venv (never into the system's Python), samlify with
-/// `npm ci`.
+/// versions changed: pysaml2 into a venv (never into the system's Python), samlify, the
+/// example app and playwright-core with `npm ci`.
 fn ensure_interop_idps() -> Result<(), String> {
     let root = root();
     let requirements = std::fs::read_to_string(root.join(PYSAML2_REQUIREMENTS))
@@ -166,11 +173,13 @@ fn ensure_interop_idps() -> Result<(), String> {
     }
     // npm ci records what it installed in node_modules/.package-lock.json.
     let modified = |path: PathBuf| std::fs::metadata(path).and_then(|m| m.modified()).ok();
-    let samlify = root.join(SAMLIFY_DIR);
-    let installed = modified(samlify.join("node_modules/.package-lock.json"));
-    let locked = modified(samlify.join("package-lock.json"));
-    if installed.is_none() || installed < locked {
-        run(Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--prefix", SAMLIFY_DIR]))?;
+    for dir in NPM_DIRS {
+        let project = root.join(dir);
+        let installed = modified(project.join("node_modules/.package-lock.json"));
+        let locked = modified(project.join("package-lock.json"));
+        if installed.is_none() || installed < locked {
+            run(Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--prefix", dir]))?;
+        }
     }
     Ok(())
 }

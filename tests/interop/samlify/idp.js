@@ -131,7 +131,21 @@ async function respond(opts) {
       fail(`the request names ACS ${acs}, which the SP metadata does not list for HTTP-POST`);
     }
   }
-  const user = { email: opts.email };
+  const response = await loginResponse(idp, sp, requestInfo, relayState, opts.email);
+  process.stdout.write(
+    `${JSON.stringify({
+      saml_response: response.context,
+      relay_state: relayState === undefined ? null : relayState,
+      destination: response.entityEndpoint,
+      in_response_to: requestInfo ? requestInfo.extract.request.id : null,
+    })}\n`,
+  );
+}
+
+// A signed login response for `email`, answering `requestInfo` (or unsolicited when null), to
+// the SP's HTTP-POST ACS; samlify's { context (base64), entityEndpoint }.
+async function loginResponse(idp, sp, requestInfo, relayState, email) {
+  const user = { email };
   const now = new Date();
   const later = new Date(now.getTime() + 5 * 60 * 1000);
   const idpSetting = idp.entitySetting;
@@ -158,20 +172,12 @@ async function respond(opts) {
     });
     return { id, context };
   };
-  const response = await idp.createLoginResponse(sp, requestInfo, 'post', user, {
+  return idp.createLoginResponse(sp, requestInfo, 'post', user, {
     relayState,
     customTagReplacement: replace,
     // Sign the Response over the encrypted assertion, not over the plaintext it replaced.
     encryptThenSign: true,
   });
-  process.stdout.write(
-    `${JSON.stringify({
-      saml_response: response.context,
-      relay_state: relayState === undefined ? null : relayState,
-      destination: response.entityEndpoint,
-      in_response_to: requestInfo ? requestInfo.extract.request.id : null,
-    })}\n`,
-  );
 }
 
 async function main() {
@@ -214,4 +220,9 @@ async function main() {
   }
 }
 
-main().catch((error) => fail(error && error.stack ? error.stack : String(error)));
+// The web IdP (idp-server.js) shares the IdP's settings and responses.
+module.exports = { identityProvider, readRequest, loginResponse };
+
+if (require.main === module) {
+  main().catch((error) => fail(error && error.stack ? error.stack : String(error)));
+}
