@@ -187,7 +187,14 @@ fn fuzz(rest: &[String]) -> Result<(), String> {
 /// matrix of BENCHMARKS.md (SQLite, PostgreSQL, two servers on PostgreSQL), printed as a
 /// markdown table. Further arguments go to sso-loadgen (`--help` lists them).
 fn load(rest: &[String]) -> Result<(), String> {
-    cargo(&["build", "--release", "-p", "sso-server", "-p", "sso-loadgen"])?;
+    cargo(&[
+        "build",
+        "--release",
+        "-p",
+        "sso-server",
+        "-p",
+        "sso-loadgen",
+    ])?;
     let mut args = vec!["run", "--quiet", "--release", "-p", "sso-loadgen", "--"];
     args.extend(rest.iter().map(String::as_str));
     cargo(&args)
