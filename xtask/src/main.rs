@@ -58,6 +58,7 @@ fn main() -> ExitCode {
         "difftest" => difftest(rest),
         "bench" => cargo(&["bench", "--workspace", "--exclude", "xtask"]),
         "fuzz" => fuzz(rest),
+        "load" => load(rest),
         "help" | "-h" | "--help" => {
             print!("{HELP}");
             Ok(())
@@ -246,4 +247,21 @@ fn fuzz(rest: &[String]) -> Result<(), String> {
         [target, seconds, ..] => (target.as_str(), seconds.as_str()),
     };
     cargo(&["run", "--release", "-p", "sso-fuzz", "--", target, seconds])
+}
+
+/// `load [--quick] [ARGS]`: release builds of sso-server and sso-loadgen, then the load
+/// matrix of BENCHMARKS.md (SQLite, PostgreSQL, two servers on PostgreSQL), printed as a
+/// markdown table. Further arguments go to sso-loadgen (`--help` lists them).
+fn load(rest: &[String]) -> Result<(), String> {
+    cargo(&[
+        "build",
+        "--release",
+        "-p",
+        "sso-server",
+        "-p",
+        "sso-loadgen",
+    ])?;
+    let mut args = vec!["run", "--quiet", "--release", "-p", "sso-loadgen", "--"];
+    args.extend(rest.iter().map(String::as_str));
+    cargo(&args)
 }
