@@ -19,6 +19,8 @@ tasks:
   difftest [N] [SEED]  the c14n differential test against libxml2 with N documents
                      (default 200000), release build
   bench              run the criterion/divan benches (see BENCHMARKS.md)
+  load [--quick] [ARGS]  release builds of sso-server and sso-loadgen, then logins over gRPC
+                     on SQLite, PostgreSQL and two servers (see BENCHMARKS.md)
   fuzz [TARGET] [SECONDS]  fuzz parse, verify and validate (or one TARGET) for SECONDS
                      each (default 60), release build; fails on any finding, saved in
                      target/fuzz-findings
