@@ -19,13 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{http_get, wait_until_serving, with_token};
-use openssl::asn1::Asn1Time;
-use openssl::bn::BigNum;
-use openssl::hash::MessageDigest;
-use openssl::pkey::PKey;
-use openssl::rsa::Rsa;
-use openssl::x509::{X509, X509NameBuilder};
+use common::{http_get, key_pair, wait_until_serving, with_token};
 use serde_json::Value;
 use sso_grpc::v1::admin_service_client::AdminServiceClient;
 use sso_grpc::v1::auth_service_client::AuthServiceClient;
@@ -55,33 +49,6 @@ fn require_tools() {
             "{dir}/node_modules is missing: run `cargo xtask test`, or `npm ci` in {dir}"
         );
     }
-}
-
-/// A self-signed RSA-2048 certificate and its key, as PEM, made for this run.
-fn key_pair(cn: &str) -> (String, String) {
-    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", cn).unwrap();
-    let name = name.build();
-    let mut cert = X509::builder().unwrap();
-    cert.set_version(2).unwrap();
-    let mut serial = BigNum::new().unwrap();
-    serial
-        .rand(64, openssl::bn::MsbOption::MAYBE_ZERO, false)
-        .unwrap();
-    cert.set_serial_number(&serial.to_asn1_integer().unwrap())
-        .unwrap();
-    cert.set_subject_name(&name).unwrap();
-    cert.set_issuer_name(&name).unwrap();
-    cert.set_pubkey(&key).unwrap();
-    cert.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    cert.set_not_after(&Asn1Time::days_from_now(30).unwrap())
-        .unwrap();
-    cert.sign(&key, MessageDigest::sha256()).unwrap();
-    let key_pem = String::from_utf8(key.private_key_to_pem_pkcs8().unwrap()).unwrap();
-    let cert_pem = String::from_utf8(cert.build().to_pem().unwrap()).unwrap();
-    (key_pem, cert_pem)
 }
 
 /// A node process serving on `port`, its output in files under `dir`; killed on drop.

@@ -19,12 +19,6 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use openssl::asn1::Asn1Time;
-use openssl::bn::BigNum;
-use openssl::hash::MessageDigest;
-use openssl::pkey::PKey;
-use openssl::rsa::Rsa;
-use openssl::x509::{X509, X509NameBuilder};
 use serde_json::Value;
 use sso_grpc::reason_of;
 use sso_grpc::v1::admin_service_client::AdminServiceClient;
@@ -32,6 +26,9 @@ use sso_grpc::v1::auth_service_client::AuthServiceClient;
 use sso_grpc::v1::begin_sso_login_request::Target;
 use sso_grpc::v1::{self, Plan, Reason, Role};
 use system_tests::{RunningServer, ServerOptions, repo_root};
+
+mod common;
+use common::key_pair;
 use tonic::Request;
 use tonic::transport::{Channel, Endpoint};
 
@@ -39,33 +36,6 @@ const AUTH_TOKEN: &str = "auth-secret-for-the-interop-test";
 const ADMIN_TOKEN: &str = "admin-secret-for-the-interop-test";
 /// How long one IdP action may take (a cold Python or Node start included).
 const IDP_TIME_LIMIT: Duration = Duration::from_secs(60);
-
-/// A self-signed RSA-2048 certificate and its key, as PEM, made for this run.
-fn key_pair(cn: &str) -> (String, String) {
-    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", cn).unwrap();
-    let name = name.build();
-    let mut cert = X509::builder().unwrap();
-    cert.set_version(2).unwrap();
-    let mut serial = BigNum::new().unwrap();
-    serial
-        .rand(64, openssl::bn::MsbOption::MAYBE_ZERO, false)
-        .unwrap();
-    cert.set_serial_number(&serial.to_asn1_integer().unwrap())
-        .unwrap();
-    cert.set_subject_name(&name).unwrap();
-    cert.set_issuer_name(&name).unwrap();
-    cert.set_pubkey(&key).unwrap();
-    cert.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    cert.set_not_after(&Asn1Time::days_from_now(365).unwrap())
-        .unwrap();
-    cert.sign(&key, MessageDigest::sha256()).unwrap();
-    let key_pem = String::from_utf8(key.private_key_to_pem_pkcs8().unwrap()).unwrap();
-    let cert_pem = String::from_utf8(cert.build().to_pem().unwrap()).unwrap();
-    (key_pem, cert_pem)
-}
 
 /// The body of a PEM certificate: what metadata carries in `X509Certificate`.
 fn pem_body(pem: &str) -> String {

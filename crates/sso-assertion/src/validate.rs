@@ -432,7 +432,7 @@ pub fn validate(
         decrypted = Decryptor::new(dkey)
             .with_limits(limits)
             .decrypt_assertion(assertion_el)
-            .map_err(decryption_error)?;
+            .map_err(|e| decryption_error(&e))?;
         let inner = decrypted.element();
         let count = decrypted
             .document()
@@ -666,7 +666,7 @@ fn read_assertion(
                 .map_err(|e| ValidationError::new(K::DecryptionFailed, e.to_string()))?;
             let decrypted = Decryptor::new(dkey)
                 .decrypt_element(enc)
-                .map_err(decryption_error)?;
+                .map_err(|e| decryption_error(&e))?;
             let el = decrypted.element();
             if !el.is(ns::ASSERTION, "NameID") {
                 return Err(ValidationError::new(
@@ -928,7 +928,7 @@ fn check_confirmation(
 
 /// A decryptor failure as a validation error: a refused algorithm by name, anything else as
 /// the one opaque `decryption-failed`.
-fn decryption_error(e: sso_xmldsig::DecryptionError) -> ValidationError {
+fn decryption_error(e: &sso_xmldsig::DecryptionError) -> ValidationError {
     let kind = if e.refused_algorithm().is_some() {
         ValidationErrorKind::EncryptionAlgorithmNotAllowed
     } else {
