@@ -8,7 +8,6 @@
 )]
 
 use sso_grpc::reason_of;
-use sso_grpc::v1::admin_service_client::AdminServiceClient;
 use sso_grpc::v1::auth_service_client::AuthServiceClient;
 use sso_grpc::v1::{self, Plan, Reason, Role};
 use sso_store::OrgId;
@@ -19,7 +18,9 @@ use tonic::Code;
 use tonic::transport::Channel;
 
 mod common;
-use common::{HttpResponse, post_form, query_param, wait_until_serving, with_token};
+use common::{
+    HttpResponse, OrgSetup, post_form, query_param, set_up_org, wait_until_serving, with_token,
+};
 
 const AUTH: &str = "auth-token-of-the-cluster-test";
 const ADMIN: &str = "admin-token-of-the-cluster-test";
@@ -34,63 +35,15 @@ fn options(database_url: Option<String>) -> ServerOptions {
     }
 }
 
-async fn set_up_org(channel: Channel, idp: &Idp) -> String {
-    let mut admin = AdminServiceClient::new(channel);
-    let org = admin
-        .create_org(with_token(
-            v1::CreateOrgRequest {
-                name: "Cluster".into(),
-                plan: Plan::Enterprise.into(),
-            },
-            Some(ADMIN),
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .id;
-    admin
-        .add_verified_domain(with_token(
-            v1::VerifiedDomainRequest {
-                org_id: org.clone(),
-                domain: "cluster.example".into(),
-            },
-            Some(ADMIN),
-        ))
-        .await
-        .unwrap();
-    admin
-        .import_idp_metadata(with_token(
-            v1::ImportIdpMetadataRequest {
-                org_id: org.clone(),
-                metadata_xml: String::from_utf8(idp.metadata()).unwrap(),
-                entity_id: String::new(),
-            },
-            Some(ADMIN),
-        ))
-        .await
-        .unwrap();
-    admin
-        .set_connection_enabled(with_token(
-            v1::SetConnectionEnabledRequest {
-                org_id: org.clone(),
-                enabled: true,
-            },
-            Some(ADMIN),
-        ))
-        .await
-        .unwrap();
-    admin
-        .set_jit(with_token(
-            v1::SetJitRequest {
-                org_id: org.clone(),
-                role: Role::Viewer.into(),
-                default_project_ids: Vec::new(),
-            },
-            Some(ADMIN),
-        ))
-        .await
-        .unwrap();
-    org
+async fn cluster_org(channel: Channel, idp: &Idp) -> String {
+    let setup = OrgSetup {
+        name: "Cluster",
+        plan: Plan::Enterprise,
+        domain: "cluster.example",
+        metadata_xml: String::from_utf8(idp.metadata()).unwrap(),
+        jit_role: Role::Viewer,
+    };
+    set_up_org(channel, ADMIN, setup).await.0
 }
 
 /// One login begun over gRPC and answered by the IdP: (email, SAMLResponse, RelayState).
@@ -176,7 +129,7 @@ async fn two_servers_on_one_database_accept_a_response_once() {
         let mut b = RunningServer::start_with("cluster_b", AUTH, ADMIN, options(Some(db.url)));
         let channel_a = wait_until_serving(&mut a).await;
         let channel_b = wait_until_serving(&mut b).await;
-        let org = set_up_org(channel_a.clone(), &idp).await;
+        let org = cluster_org(channel_a.clone(), &idp).await;
         let mut auth_a = AuthServiceClient::new(channel_a);
         let mut auth_b = AuthServiceClient::new(channel_b);
 
@@ -232,7 +185,7 @@ async fn killed_mid_load(name: &str, database_url: Option<String>) {
     let idp = Idp::generate("restart IdP");
     let mut server = RunningServer::start_with(name, AUTH, ADMIN, options(database_url));
     let channel = wait_until_serving(&mut server).await;
-    let org = set_up_org(channel.clone(), &idp).await;
+    let org = cluster_org(channel.clone(), &idp).await;
     let mut auth = AuthServiceClient::new(channel);
     let mut logins = Vec::new();
     for n in 0..LOGINS {

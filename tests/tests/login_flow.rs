@@ -26,7 +26,9 @@ use tonic::Code;
 use tonic::transport::Channel;
 
 mod common;
-use common::{HttpResponse, post_form, query_param, wait_until_serving, with_token};
+use common::{
+    HttpResponse, OrgSetup, post_form, query_param, set_up_org, wait_until_serving, with_token,
+};
 
 const AUTH: &str = "auth-token-of-the-login-flow-test";
 const ADMIN: &str = "admin-token-of-the-login-flow-test";
@@ -59,71 +61,6 @@ fn options(database_url: Option<String>) -> ServerOptions {
         ],
         ..ServerOptions::default()
     }
-}
-
-/// A Growth org with a verified domain, the IdP's metadata and JIT as member. Returns its id.
-async fn set_up_org(c: &mut Clients, idp: &Idp) -> String {
-    let org = c
-        .admin
-        .create_org(with_token(
-            v1::CreateOrgRequest {
-                name: "Acme".into(),
-                plan: Plan::Growth.into(),
-            },
-            Some(ADMIN),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    c.admin
-        .add_verified_domain(with_token(
-            v1::VerifiedDomainRequest {
-                org_id: org.id.clone(),
-                domain: DOMAIN.into(),
-            },
-            Some(ADMIN),
-        ))
-        .await
-        .unwrap();
-    let connection = c
-        .admin
-        .import_idp_metadata(with_token(
-            v1::ImportIdpMetadataRequest {
-                org_id: org.id.clone(),
-                metadata_xml: String::from_utf8(idp.metadata()).unwrap(),
-                entity_id: String::new(),
-            },
-            Some(ADMIN),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(
-        connection.acs_url,
-        format!("{BASE_URL}/saml/2/acs/{}", org.id)
-    );
-    c.admin
-        .set_connection_enabled(with_token(
-            v1::SetConnectionEnabledRequest {
-                org_id: org.id.clone(),
-                enabled: true,
-            },
-            Some(ADMIN),
-        ))
-        .await
-        .unwrap();
-    c.admin
-        .set_jit(with_token(
-            v1::SetJitRequest {
-                org_id: org.id.clone(),
-                role: Role::Member.into(),
-                default_project_ids: Vec::new(),
-            },
-            Some(ADMIN),
-        ))
-        .await
-        .unwrap();
-    org.id
 }
 
 /// BeginSsoLogin by email; returns (request id, relay state).
@@ -214,8 +151,21 @@ async fn login_flow(name: &str, database_url: Option<String>) {
     let idp = Idp::generate("login-flow IdP");
     let mut server = RunningServer::start_with(name, AUTH, ADMIN, options(database_url));
     let port = server.http_port;
-    let mut c = Clients::new(wait_until_serving(&mut server).await);
-    let org = set_up_org(&mut c, &idp).await;
+    let channel = wait_until_serving(&mut server).await;
+    let mut c = Clients::new(channel.clone());
+    let (org, acs_url) = set_up_org(
+        channel,
+        ADMIN,
+        OrgSetup {
+            name: "Acme",
+            plan: Plan::Growth,
+            domain: DOMAIN,
+            metadata_xml: String::from_utf8(idp.metadata()).unwrap(),
+            jit_role: Role::Member,
+        },
+    )
+    .await;
+    assert_eq!(acs_url, format!("{BASE_URL}/saml/2/acs/{org}"));
     let alice = format!("alice@{DOMAIN}");
 
     // Not a member yet: password login is not for her.
@@ -268,6 +218,32 @@ async fn login_flow(name: &str, database_url: Option<String>) {
     let login = redeem(&mut c, &code).await.unwrap();
     assert!(!login.membership_created);
     assert_eq!(login.return_target, "");
+
+    // Oversized gRPC input: past the validator's 1 MiB a typed refusal, past the transport's
+    // 4 MiB message limit the transport's own OUT_OF_RANGE; the server serves on.
+    for (size, code, reason) in [
+        (
+            2 << 20,
+            Code::PermissionDenied,
+            Some(Reason::ResponseTooLarge),
+        ),
+        (5 << 20, Code::OutOfRange, None),
+    ] {
+        let refused = c
+            .auth
+            .complete_sso_login(with_token(
+                v1::CompleteSsoLoginRequest {
+                    org_id: org.clone(),
+                    saml_response: "A".repeat(size),
+                    relay_state: String::new(),
+                },
+                Some(AUTH),
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), code, "{size} bytes: {refused:?}");
+        assert_eq!(reason_of(&refused), reason, "{size} bytes");
+    }
 
     // Password login: allowed; refused once SSO is required; allowed again on a plan
     // without SSO (a downgrade never locks anyone out).

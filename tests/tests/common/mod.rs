@@ -226,3 +226,80 @@ pub fn key_pair(cn: &str) -> (String, String) {
     let cert_pem = String::from_utf8(cert.build().to_pem().unwrap()).unwrap();
     (key_pem, cert_pem)
 }
+
+/// An org as the whole-system tests set it up through AdminService.
+pub struct OrgSetup<'a> {
+    pub name: &'a str,
+    pub plan: sso_grpc::v1::Plan,
+    pub domain: &'a str,
+    pub metadata_xml: String,
+    pub jit_role: sso_grpc::v1::Role,
+}
+
+/// Creates the org, verifies its domain, imports the IdP metadata, enables the connection and
+/// turns JIT on, as an admin would; returns the org ID and the connection's ACS URL.
+pub async fn set_up_org(
+    channel: Channel,
+    admin_token: &str,
+    org: OrgSetup<'_>,
+) -> (String, String) {
+    use sso_grpc::v1;
+    let mut admin = sso_grpc::v1::admin_service_client::AdminServiceClient::new(channel);
+    let token = Some(admin_token);
+    let id = admin
+        .create_org(with_token(
+            v1::CreateOrgRequest {
+                name: org.name.into(),
+                plan: org.plan.into(),
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    admin
+        .add_verified_domain(with_token(
+            v1::VerifiedDomainRequest {
+                org_id: id.clone(),
+                domain: org.domain.into(),
+            },
+            token,
+        ))
+        .await
+        .unwrap();
+    let connection = admin
+        .import_idp_metadata(with_token(
+            v1::ImportIdpMetadataRequest {
+                org_id: id.clone(),
+                metadata_xml: org.metadata_xml,
+                entity_id: String::new(),
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    admin
+        .set_connection_enabled(with_token(
+            v1::SetConnectionEnabledRequest {
+                org_id: id.clone(),
+                enabled: true,
+            },
+            token,
+        ))
+        .await
+        .unwrap();
+    admin
+        .set_jit(with_token(
+            v1::SetJitRequest {
+                org_id: id.clone(),
+                role: org.jit_role.into(),
+                default_project_ids: Vec::new(),
+            },
+            token,
+        ))
+        .await
+        .unwrap();
+    (id, connection.acs_url)
+}
