@@ -13,18 +13,6 @@ use tonic::{Code, Status};
 
 use crate::status::{internal, refusal};
 
-/// Whether a store error is a failure of the infrastructure rather than a refusal.
-fn is_infrastructure(error: &StoreError) -> bool {
-    !matches!(
-        error,
-        StoreError::NotFound { .. }
-            | StoreError::Replayed { .. }
-            | StoreError::Expired { .. }
-            | StoreError::Conflict { .. }
-            | StoreError::InvalidInput { .. }
-    )
-}
-
 /// The gRPC code of a store refusal.
 fn store_code(error: &StoreError) -> Code {
     match error {
@@ -45,7 +33,7 @@ fn logged_internal(operation: &str, reason: &str, detail: &dyn std::fmt::Display
 /// A store error from a call made directly on the store (admin context: the detail is sent
 /// for refusals).
 pub(crate) fn store_status(operation: &str, error: &StoreError) -> Status {
-    if is_infrastructure(error) {
+    if error.is_infrastructure() {
         return logged_internal(operation, error.reason(), error);
     }
     refusal(store_code(error), error.reason(), &error.to_string())
@@ -55,7 +43,7 @@ pub(crate) fn store_status(operation: &str, error: &StoreError) -> Status {
 /// end-user-safe one; the admin reads the detail in the login trace.
 pub(crate) fn login_status(operation: &str, error: &LoginError) -> Status {
     let code = match error {
-        LoginError::Store(e) if is_infrastructure(e) => {
+        LoginError::Store(e) if e.is_infrastructure() => {
             return logged_internal(operation, e.reason(), e);
         }
         LoginError::Store(e) => store_code(e),
@@ -89,7 +77,7 @@ pub(crate) fn login_status(operation: &str, error: &LoginError) -> Status {
 /// told apart for the calling service's logs; the message suits the person waiting.
 pub(crate) fn redeem_status(operation: &str, error: &RedeemError) -> Status {
     let code = match error {
-        RedeemError::Store(e) if is_infrastructure(e) => {
+        RedeemError::Store(e) if e.is_infrastructure() => {
             return logged_internal(operation, e.reason(), e);
         }
         RedeemError::Unknown => Code::NotFound,
@@ -153,10 +141,9 @@ mod tests {
     use crate::reason_of;
     use crate::v1::Reason;
     use sso_policy::{PasswordRefusal, RequireSsoRefusal, SsoLoginRefusal, SsoOff};
-    use sso_store::sea_orm::DbErr;
 
     fn db_error() -> StoreError {
-        StoreError::Database(DbErr::Custom("secret connection string".to_owned()))
+        StoreError::database_for_tests("secret connection string")
     }
 
     #[test]

@@ -12,8 +12,7 @@ use serde_json::{Value, json};
 use sso_email::EmailSource;
 use sso_policy::Role;
 use sso_store::{
-    ConnectionId, EventId, EventOutcome, NewEvent, NewLoginCode, OrgId, ProjectId, StoreError,
-    UserId,
+    ConnectionId, EventId, EventOutcome, NewEvent, NewLoginCode, ProjectId, StoreError,
 };
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
@@ -200,13 +199,10 @@ impl Provisioner {
 
     /// Records a second redemption of a code in the org's traces (best effort).
     async fn trace_reuse(&self, hash: &str, now: OffsetDateTime) {
-        use sso_store::entity::login_code;
-        use sso_store::sea_orm::EntityTrait;
-        let found = login_code::Entity::find_by_id(hash)
-            .one(self.store.connection())
-            .await;
-        let Ok(Some(row)) = found else { return };
-        let org = OrgId::new(row.org_id);
+        let Ok(Some(row)) = self.store.login_code(hash).await else {
+            return;
+        };
+        let org = row.org;
         let event = NewEvent::new(
             org,
             SSO_LOGIN_CODE,
@@ -214,7 +210,7 @@ impl Provisioner {
             "login-code-used",
         )
         .detail(json!({
-            "user": UserId::new(row.user_id).get(),
+            "user": row.user.get(),
             "trace": row.outcome.get("trace"),
         }));
         if let Err(e) = self.store.record_event(&event, now).await {

@@ -7,14 +7,12 @@ use sso_assertion::{
 };
 use sso_email::{Claims, Email, EmailMatch, EmailSource, find_email};
 use sso_policy::{Membership, Role, SsoLoginGrant, SsoOff, sso_in_effect, sso_login};
-use sso_store::entity::authn_request;
-use sso_store::sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use sso_store::{
-    AuthnRequestRecord, ConnectionId, ConnectionRecord, CreatedBy, EventId, EventOutcome,
+    ConnectionId, ConnectionRecord, CreatedBy, EventId, EventOutcome,
     NewAuthnRequest, NewEvent, OrgId, OrgSnapshot, ProjectId, Store, StoreError, Transaction,
     UserRecord,
 };
-use time::{Duration, OffsetDateTime, PrimitiveDateTime, UtcOffset};
+use time::{Duration, OffsetDateTime};
 
 use crate::codes::LoginCode;
 use crate::error::LoginError;
@@ -97,13 +95,6 @@ pub struct LoginOutcome {
     pub assertion_id: String,
     /// The login trace.
     pub trace: EventId,
-}
-
-/// `t` as the database holds instants: UTC, microseconds, no offset.
-pub(crate) fn db_time(t: OffsetDateTime) -> PrimitiveDateTime {
-    let utc = t.to_offset(UtcOffset::UTC);
-    let utc = utc.replace_microsecond(utc.microsecond()).unwrap_or(utc);
-    PrimitiveDateTime::new(utc.date(), utc.time())
 }
 
 fn time_json(t: Option<OffsetDateTime>) -> Value {
@@ -549,12 +540,10 @@ impl Provisioner {
         let Some(connection) = self.store.org_snapshot(org).await?.connection else {
             return Ok(None);
         };
-        let found = authn_request::Entity::find()
-            .filter(authn_request::Column::RelayState.eq(relay_state))
-            .filter(authn_request::Column::ConnectionId.eq(connection.id.get()))
-            .one(self.store.connection())
-            .await
-            .map_err(StoreError::from)?;
+        let found = self
+            .store
+            .authn_request_by_relay_state(connection.id, relay_state)
+            .await?;
         Ok(found.and_then(|r| r.return_target))
     }
 
@@ -568,33 +557,21 @@ impl Provisioner {
         trace: &mut Trace,
         now: OffsetDateTime,
     ) -> Result<Vec<String>, LoginError> {
-        let db = self.store.connection();
         let Some(relay_state) = relay_state.filter(|r| !r.is_empty()) else {
-            let open = authn_request::Entity::find()
-                .select_only()
-                .column(authn_request::Column::Id)
-                .filter(authn_request::Column::ConnectionId.eq(connection.get()))
-                .filter(authn_request::Column::ConsumedAt.is_null())
-                .filter(authn_request::Column::ExpiresAt.gt(db_time(now)))
-                .order_by_desc(authn_request::Column::CreatedAt)
-                .limit(OPEN_REQUESTS_WITHOUT_RELAY_STATE)
-                .into_tuple::<String>()
-                .all(db)
-                .await
-                .map_err(|e| LoginError::Store(StoreError::from(e)))?;
+            let open = self
+                .store
+                .open_authn_request_ids(connection, now, OPEN_REQUESTS_WITHOUT_RELAY_STATE)
+                .await?;
             trace.fact(
                 "relay_state",
                 json!({ "given": false, "open_requests": open.len() }),
             );
             return Ok(open);
         };
-        let found = authn_request::Entity::find()
-            .filter(authn_request::Column::RelayState.eq(relay_state))
-            .filter(authn_request::Column::ConnectionId.eq(connection.get()))
-            .one(db)
-            .await
-            .map_err(|e| LoginError::Store(StoreError::from(e)))?
-            .map(AuthnRequestRecord::from);
+        let found = self
+            .store
+            .authn_request_by_relay_state(connection, relay_state)
+            .await?;
         match found {
             Some(request) => {
                 trace.fact(

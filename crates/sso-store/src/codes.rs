@@ -100,6 +100,18 @@ impl<C: ConnectionTrait> Store<C> {
         Ok(())
     }
 
+    /// The login code with this hash, redeemed or not (`None` when there is none, or the hash
+    /// is malformed).
+    pub async fn login_code(&self, code_hash: &str) -> Result<Option<LoginCodeRecord>, StoreError> {
+        if check_hash(code_hash).is_err() {
+            return Ok(None);
+        }
+        Ok(login_code::Entity::find_by_id(code_hash)
+            .one(&self.conn)
+            .await?
+            .map(LoginCodeRecord::from))
+    }
+
     /// Redeems the code with this hash, once.
     ///
     /// One conditional `UPDATE`, so two servers redeeming the same code cannot both succeed.

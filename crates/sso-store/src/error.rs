@@ -56,8 +56,14 @@ pub enum StoreError {
     /// The database failed: unreachable, timed out, busy, or a statement error. The detail is
     /// for logs.
     #[error("database error (database): {0}")]
-    Database(DbErr),
+    Database(DatabaseError),
 }
+
+/// What the database said when it failed, for logs. Opaque: callers decide on
+/// [`StoreError::reason`] and [`StoreError::is_infrastructure`], never on the driver's error.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DatabaseError(DbErr);
 
 impl StoreError {
     /// Stable machine-readable code.
@@ -73,12 +79,25 @@ impl StoreError {
         }
     }
 
-    /// The database error, for logs, when this is [`StoreError::Database`].
-    pub fn db_error(&self) -> Option<&DbErr> {
-        match self {
-            Self::Database(error) => Some(error),
-            _ => None,
-        }
+    /// Whether this is a failure of the infrastructure (`database`, `corrupt-data`) rather
+    /// than a refusal the caller can act on: the layers above log these and send a generic
+    /// message.
+    pub fn is_infrastructure(&self) -> bool {
+        !matches!(
+            self,
+            Self::NotFound { .. }
+                | Self::Replayed { .. }
+                | Self::Expired { .. }
+                | Self::Conflict { .. }
+                | Self::InvalidInput { .. }
+        )
+    }
+
+    /// A [`StoreError::Database`] carrying `detail`, for tests of how the layers above treat
+    /// a failing database.
+    #[cfg(feature = "testing")]
+    pub fn database_for_tests(detail: &str) -> Self {
+        Self::Database(DatabaseError(DbErr::Custom(detail.to_owned())))
     }
 
     pub(crate) fn not_found(what: &'static str) -> Self {
@@ -105,13 +124,13 @@ impl StoreError {
         move |error| match error.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(_)) => Self::Conflict { what },
             Some(SqlErr::ForeignKeyConstraintViolation(_)) => Self::NotFound { what: parent },
-            _ => Self::Database(error),
+            _ => Self::Database(DatabaseError(error)),
         }
     }
 }
 
 impl From<DbErr> for StoreError {
     fn from(error: DbErr) -> Self {
-        Self::Database(error)
+        Self::Database(DatabaseError(error))
     }
 }

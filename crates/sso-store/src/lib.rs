@@ -82,7 +82,11 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+/// The tables as sea-orm entities: private, except to tests (`testing` feature).
+#[cfg(feature = "testing")]
 pub mod entity;
+#[cfg(not(feature = "testing"))]
+mod entity;
 
 mod codes;
 mod connections;
@@ -100,9 +104,9 @@ mod store;
 pub use crate::{
     codes::{LoginCodeRecord, NewLoginCode},
     connections::{ConnectionOptions, ConnectionRecord, IdpConfig},
-    error::StoreError,
+    error::{DatabaseError, StoreError},
     events::{EventCursor, EventOutcome, EventPage, EventQuery, EventRecord, MAX_PAGE, NewEvent},
-    ids::{ConnectionId, EventId, OrgId, ProjectId, UserId},
+    ids::{ConnectionId, EventId, OrgId, ParseIdError, ProjectId, UserId},
     logins::{AuthnRequestRecord, NewAuthnRequest, PurgeCounts},
     metadata_source::{
         DueRefresh, MAX_REFRESH_INTERVAL, MIN_REFRESH_INTERVAL, MetadataSource, RefreshState,
@@ -112,6 +116,8 @@ pub use crate::{
     store::{Store, StoreBuilder, Transaction},
 };
 
-/// The sea-orm this crate is built on, so callers name the same version
-/// ([`Store::connection`], [`entity`]).
+/// The sea-orm this crate is built on, for tests that query the tables directly
+/// ([`Store::connection`], [`entity`]). Only with the `testing` feature: no shipped crate
+/// reaches past the store's methods.
+#[cfg(feature = "testing")]
 pub use sea_orm;

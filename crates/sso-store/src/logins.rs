@@ -1,7 +1,10 @@
 //! One-time values of a login: outstanding AuthnRequests and the assertion replay cache.
 
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 use time::OffsetDateTime;
 
 use crate::entity::{authn_request, consumed_assertion, login_code};
@@ -120,6 +123,43 @@ impl<C: ConnectionTrait> Store<C> {
             .one(&self.conn)
             .await?
             .map(AuthnRequestRecord::from))
+    }
+
+    /// The AuthnRequest of `connection` sent with this RelayState, consumed or not; `None`
+    /// for a RelayState this connection never sent (an IdP-initiated login may carry one of
+    /// its own).
+    pub async fn authn_request_by_relay_state(
+        &self,
+        connection: ConnectionId,
+        relay_state: &str,
+    ) -> Result<Option<AuthnRequestRecord>, StoreError> {
+        Ok(authn_request::Entity::find()
+            .filter(authn_request::Column::RelayState.eq(relay_state))
+            .filter(authn_request::Column::ConnectionId.eq(connection.get()))
+            .one(&self.conn)
+            .await?
+            .map(AuthnRequestRecord::from))
+    }
+
+    /// The IDs of the newest `limit` AuthnRequests of `connection` that are neither consumed
+    /// nor expired at `now`, newest first.
+    pub async fn open_authn_request_ids(
+        &self,
+        connection: ConnectionId,
+        now: OffsetDateTime,
+        limit: u64,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(authn_request::Entity::find()
+            .select_only()
+            .column(authn_request::Column::Id)
+            .filter(authn_request::Column::ConnectionId.eq(connection.get()))
+            .filter(authn_request::Column::ConsumedAt.is_null())
+            .filter(authn_request::Column::ExpiresAt.gt(to_db(now)?))
+            .order_by_desc(authn_request::Column::CreatedAt)
+            .limit(limit)
+            .into_tuple::<String>()
+            .all(&self.conn)
+            .await?)
     }
 
     /// Marks the AuthnRequest `id` of `connection` as answered, once.

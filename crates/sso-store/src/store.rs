@@ -152,7 +152,7 @@ impl StoreBuilder {
 }
 
 fn connect_error(error: sea_orm::sqlx::Error) -> StoreError {
-    StoreError::Database(DbErr::Conn(RuntimeErr::SqlxError(error)))
+    StoreError::from(DbErr::Conn(RuntimeErr::SqlxError(error)))
 }
 
 impl Store {
@@ -226,8 +226,9 @@ impl Transaction {
     }
 }
 
+#[cfg(feature = "testing")]
 impl<C: ConnectionTrait> Store<C> {
-    /// The sea-orm connection (pool or transaction), for queries this crate does not offer.
+    /// The sea-orm connection (pool or transaction), for tests that query the tables directly.
     pub fn connection(&self) -> &C {
         &self.conn
     }
