@@ -2,7 +2,9 @@
 
 use sso_assertion::{Certificate, ServiceProvider};
 use sso_policy::{Plan, Role};
-use sso_store::{ConnectionRecord, EventCursor, EventRecord, OrgId, OrgRecord, ProjectId};
+use sso_provisioning::{
+    ConnectionRecord, EventCursor, EventRecord, OrgId, OrgRecord, ProjectId, RefreshState,
+};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tonic::{Code, Status};
@@ -22,21 +24,15 @@ pub(crate) fn invalid(field: &str, detail: &str) -> Status {
 /// An org id as the wire carries it (decimal text).
 pub(crate) fn org_id(text: &str) -> Result<OrgId, Status> {
     text.trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .map(OrgId::new)
-        .ok_or_else(|| invalid("org_id", &format!("{text:?} is not an organization id")))
+        .parse()
+        .map_err(|_| invalid("org_id", &format!("{text:?} is not an organization id")))
 }
 
 /// A project id as the wire carries it (decimal text).
 pub(crate) fn project_id(text: &str) -> Result<ProjectId, Status> {
     text.trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .map(ProjectId::new)
-        .ok_or_else(|| invalid("project id", &format!("{text:?} is not a project id")))
+        .parse()
+        .map_err(|_| invalid("project id", &format!("{text:?} is not a project id")))
 }
 
 /// The domain plan of a wire plan; `PLAN_UNSPECIFIED` and unknown values are refused.
@@ -168,7 +164,7 @@ pub(crate) fn connection(
 }
 
 /// A connection's metadata source and refresh state on the wire.
-pub(crate) fn metadata_source(state: &sso_store::RefreshState) -> v1::MetadataSource {
+pub(crate) fn metadata_source(state: &RefreshState) -> v1::MetadataSource {
     v1::MetadataSource {
         url: state.source.url.clone(),
         entity_id: state.source.entity_id.clone().unwrap_or_default(),

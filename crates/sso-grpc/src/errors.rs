@@ -7,8 +7,9 @@
 
 use sso_fetch::FetchError;
 use sso_policy::BreakGlassRefusal;
-use sso_provisioning::{AdminError, LoginError, PasswordLoginError, RedeemError};
-use sso_store::StoreError;
+use sso_provisioning::{
+    AdminError, LoginError, PasswordLoginError, RedeemError, SpMetadataError, StoreError,
+};
 use tonic::{Code, Status};
 
 use crate::status::{internal, refusal};
@@ -109,6 +110,18 @@ pub(crate) fn admin_status(operation: &str, error: &AdminError) -> Status {
     refusal(code, error.reason(), &error.to_string())
 }
 
+/// The status of SP metadata that was not given: the org's absence is a refusal, a document
+/// that could not be written is ours to log.
+pub(crate) fn sp_metadata_status(operation: &str, error: &SpMetadataError) -> Status {
+    match error {
+        SpMetadataError::Store(e) => store_status(operation, e),
+        _ => {
+            tracing::error!(operation, "SP metadata not written: {error}");
+            internal()
+        }
+    }
+}
+
 /// The message shown when password login is refused because the org requires SSO.
 pub(crate) const SSO_REQUIRED_MESSAGE: &str =
     "This organization requires single sign-on. Sign in with your identity provider.";
@@ -143,7 +156,7 @@ mod tests {
     use sso_policy::{PasswordRefusal, RequireSsoRefusal, SsoLoginRefusal, SsoOff};
 
     fn db_error() -> StoreError {
-        StoreError::database_for_tests("secret connection string")
+        sso_store::StoreError::database_for_tests("secret connection string")
     }
 
     #[test]

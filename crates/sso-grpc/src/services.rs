@@ -5,8 +5,11 @@ use std::sync::Arc;
 
 use sso_email::Email;
 use sso_fetch::Fetcher;
-use sso_provisioning::{PasswordLoginError, Provisioner};
-use sso_store::{EventQuery, OrgId};
+use sso_provisioning::{
+    ConnectionRecord, EventQuery, MAX_CLOCK_SKEW, MAX_PAGE, OrgId, PasswordLoginError,
+    Provisioner, RefreshOutcome, ValidationOptions,
+};
+use sso_assertion::DEFAULT_CLOCK_SKEW;
 use time::{Duration, OffsetDateTime};
 use tonic::metadata::MetadataMap;
 use tonic::{Code, Request, Response, Status};
@@ -14,9 +17,9 @@ use tonic::{Code, Request, Response, Status};
 use crate::convert::{self, invalid};
 use crate::errors::{
     NOT_A_MEMBER_MESSAGE, SSO_REQUIRED_MESSAGE, admin_status, login_status, password_status,
-    redeem_status, store_status,
+    redeem_status, sp_metadata_status, store_status,
 };
-use crate::status::{internal, reason, refusal};
+use crate::status::{reason, refusal};
 use crate::v1::{self, admin_service_server::AdminService, auth_service_server::AuthService};
 
 /// The time source of the services: the system clock in production, a fixed instant in tests.
@@ -36,14 +39,8 @@ pub const DEFAULT_ACTOR: &str = "admin-api";
 /// Page size of `ListLoginTraces` when the request gives 0.
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 
-/// The default clock skew of `SetConnectionOptions` when the request gives 0.
-const DEFAULT_CLOCK_SKEW_SECONDS: u32 = 180;
-
 /// Login codes are 43 characters; anything much longer is not one.
 const MAX_LOGIN_CODE: usize = 128;
-
-/// The largest clock skew `SetConnectionOptions` accepts.
-const MAX_CLOCK_SKEW_SECONDS: u32 = 3600;
 
 /// The provisioner and clock both services share.
 #[derive(Clone)]
@@ -131,8 +128,7 @@ impl Shared {
     async fn org(&self, operation: &str, org: OrgId) -> Result<v1::Org, Status> {
         let snapshot = self
             .provisioner
-            .store()
-            .org_snapshot(org)
+            .org(org)
             .await
             .map_err(|e| store_status(operation, &e))?;
         Ok(convert::org(&snapshot.org, snapshot.verified_domains))
@@ -140,7 +136,7 @@ impl Shared {
 
     fn connection(
         &self,
-        record: &sso_store::ConnectionRecord,
+        record: &ConnectionRecord,
         warnings: Vec<String>,
     ) -> v1::Connection {
         convert::connection(
@@ -165,8 +161,7 @@ impl AuthService for AuthServiceImpl {
                 let email = email("email", &text)?;
                 self.shared
                     .provisioner
-                    .store()
-                    .org_for_domain(email.domain())
+                    .org_for_email(&email)
                     .await
                     .map_err(|e| store_status(OP, &e))?
                     .ok_or_else(|| {
@@ -271,22 +266,16 @@ impl AuthService for AuthServiceImpl {
     ) -> Result<Response<v1::GetServiceProviderMetadataResponse>, Status> {
         const OP: &str = "GetServiceProviderMetadata";
         let org = convert::org_id(&request.into_inner().org_id)?;
-        // Only for orgs that exist.
-        self.shared
+        let sp = self
+            .shared
             .provisioner
-            .store()
-            .org(org)
+            .sp_metadata(org)
             .await
-            .map_err(|e| store_status(OP, &e))?;
-        let sp = self.shared.provisioner.service_provider(org);
-        let metadata_xml = sp.metadata_xml().map_err(|e| {
-            tracing::error!(operation = OP, "SP metadata not written: {e}");
-            internal()
-        })?;
+            .map_err(|e| sp_metadata_status(OP, &e))?;
         Ok(Response::new(v1::GetServiceProviderMetadataResponse {
-            entity_id: sp.entity_id().to_owned(),
-            acs_url: sp.acs_url().to_owned(),
-            metadata_xml,
+            entity_id: sp.entity_id,
+            acs_url: sp.acs_url,
+            metadata_xml: sp.xml,
         }))
     }
 }
@@ -424,28 +413,26 @@ impl AdminService for AdminServiceImpl {
         let actor = actor(request.metadata());
         let request = request.into_inner();
         let org = convert::org_id(&request.org_id)?;
-        let skew = match request.clock_skew_seconds {
-            0 => DEFAULT_CLOCK_SKEW_SECONDS,
-            s if s <= MAX_CLOCK_SKEW_SECONDS => s,
+        let clock_skew = match Duration::seconds(i64::from(request.clock_skew_seconds)) {
+            s if s.is_zero() => DEFAULT_CLOCK_SKEW,
+            s if s <= MAX_CLOCK_SKEW => s,
             s => {
                 return Err(invalid(
                     "clock_skew_seconds",
-                    &format!("{s} is more than {MAX_CLOCK_SKEW_SECONDS}"),
+                    &format!(
+                        "{} is more than {}",
+                        s.whole_seconds(),
+                        MAX_CLOCK_SKEW.whole_seconds()
+                    ),
                 ));
             }
         };
-        // The SP settings are not on the wire: keep what is stored.
-        let current = self
-            .shared
-            .provisioner
-            .store()
-            .org_snapshot(org)
-            .await
-            .map_err(|e| store_status(OP, &e))?;
-        let mut options = current.connection.map(|c| c.options).unwrap_or_default();
-        options.allow_unsolicited = request.allow_unsolicited;
-        options.allow_sha1 = request.allow_sha1;
-        options.clock_skew = Duration::seconds(i64::from(skew));
+        // The SP settings are not on the wire: the provisioner keeps what is stored.
+        let options = ValidationOptions {
+            allow_unsolicited: request.allow_unsolicited,
+            allow_sha1: request.allow_sha1,
+            clock_skew,
+        };
         let connection = self
             .shared
             .provisioner
@@ -525,11 +512,11 @@ impl AdminService for AdminServiceImpl {
         let org = convert::org_id(&request.org_id)?;
         let size = match request.page_size {
             0 => DEFAULT_PAGE_SIZE,
-            s if s <= sso_store::MAX_PAGE => s,
+            s if s <= MAX_PAGE => s,
             s => {
                 return Err(invalid(
                     "page_size",
-                    &format!("{s} is more than {}", sso_store::MAX_PAGE),
+                    &format!("{s} is more than {MAX_PAGE}"),
                 ));
             }
         };
@@ -597,17 +584,17 @@ impl AdminService for AdminServiceImpl {
             .refresh_idp_metadata(&self.fetcher, &actor, org, self.shared.now())
             .await
             .map_err(|e| admin_status(OP, &e))?;
-        let store = self.shared.provisioner.store();
-        let connection = store
-            .connection_for_org(org)
+        let provisioner = &self.shared.provisioner;
+        let connection = provisioner
+            .connection(org)
             .await
             .map_err(|e| store_status(OP, &e))?;
-        let source = store
-            .metadata_refresh_state(org)
+        let source = provisioner
+            .metadata_source(org)
             .await
             .map_err(|e| store_status(OP, &e))?;
         let (result, failure) = match &outcome {
-            sso_provisioning::RefreshOutcome::Failed(e) => ("failed", Some(e)),
+            RefreshOutcome::Failed(e) => ("failed", Some(e)),
             other => (other.reason(), None),
         };
         Ok(Response::new(v1::RefreshIdpMetadataResponse {

@@ -4,14 +4,14 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
-use sso_assertion::{Binding, Certificate, IdpMetadata};
+use sso_assertion::{Binding, Certificate, DEFAULT_CLOCK_SKEW, IdpMetadata};
 use sso_fetch::Fetcher;
 use sso_policy::{
     BreakGlass, JitChange, JitSettings, Plan, RequireSsoChange, Role, break_glass, set_jit,
     set_require_sso, sso_in_effect,
 };
 use sso_store::{
-    ConnectionOptions, ConnectionRecord, EventOutcome, EventPage, EventQuery, IdpConfig,
+    ConnectionRecord, EventOutcome, EventPage, EventQuery, IdpConfig,
     MAX_REFRESH_INTERVAL, MIN_REFRESH_INTERVAL, MetadataSource, NewEvent, OrgId, OrgRecord,
     ProjectId, RefreshState, StoreError, Transaction,
 };
@@ -59,6 +59,31 @@ pub struct ImportedMetadata {
     pub connection: ConnectionRecord,
     /// What was skipped in the metadata, and certificates expiring within 30 days.
     pub warnings: Vec<String>,
+}
+
+/// The validation options an admin sets on a connection. The other stored options (the SP
+/// settings) are kept as they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValidationOptions {
+    /// Accept IdP-initiated responses (no `InResponseTo`).
+    pub allow_unsolicited: bool,
+    /// Accept SHA-1 signatures and digests.
+    pub allow_sha1: bool,
+    /// Allowed clock difference for the time checks, whole seconds up to [`MAX_CLOCK_SKEW`].
+    ///
+    /// [`MAX_CLOCK_SKEW`]: sso_store::MAX_CLOCK_SKEW
+    pub clock_skew: Duration,
+}
+
+impl Default for ValidationOptions {
+    /// Both opt-ins off, the validator's default clock skew.
+    fn default() -> Self {
+        Self {
+            allow_unsolicited: false,
+            allow_sha1: false,
+            clock_skew: DEFAULT_CLOCK_SKEW,
+        }
+    }
 }
 
 fn pem(der_base64: &str) -> String {
@@ -303,13 +328,14 @@ impl Provisioner {
         .await
     }
 
-    /// Sets the connection's validation options (IdP-initiated logins, SHA-1, clock skew); a
-    /// configuration change when anything differs.
+    /// Sets the connection's validation options (IdP-initiated logins, SHA-1, clock skew),
+    /// keeping the rest of its stored options, in one transaction; a configuration change
+    /// when anything differs.
     pub async fn set_connection_options(
         &self,
         actor: &str,
         org: OrgId,
-        options: &ConnectionOptions,
+        options: &ValidationOptions,
         now: OffsetDateTime,
     ) -> Result<ConnectionRecord, AdminError> {
         let wanted = json!({
@@ -323,10 +349,16 @@ impl Provisioner {
             actor,
             now,
             async |tx| {
+                let fail = |e: StoreError| (AdminError::from(e), wanted.clone());
+                let current = tx.org_snapshot(org).await.map_err(fail)?;
+                let mut stored = current.connection.map(|c| c.options).unwrap_or_default();
+                stored.allow_unsolicited = options.allow_unsolicited;
+                stored.allow_sha1 = options.allow_sha1;
+                stored.clock_skew = options.clock_skew;
                 let connection = tx
-                    .set_connection_options(org, options, now)
+                    .set_connection_options(org, &stored, now)
                     .await
-                    .map_err(|e| (e.into(), wanted.clone()))?;
+                    .map_err(fail)?;
                 let mut detail = wanted.clone();
                 if let Value::Object(map) = &mut detail {
                     map.insert("config_version".into(), json!(connection.config_version));

@@ -274,3 +274,25 @@ impl From<StoreError> for PasswordLoginError {
         Self::Store(error)
     }
 }
+
+/// Why an org's SP metadata was not given.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpMetadataError {
+    /// The org does not exist (`not-found`), or the store failed (`database` ...).
+    #[error("{0}")]
+    Store(StoreError),
+    /// The document could not be written (`sp-metadata-failed`): a failure of ours.
+    #[error("{0}")]
+    Write(sso_assertion::SpMetadataError),
+}
+
+impl SpMetadataError {
+    /// Stable machine-readable code.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Store(e) => e.reason(),
+            Self::Write(e) => e.reason(),
+        }
+    }
+}

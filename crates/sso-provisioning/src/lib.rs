@@ -103,11 +103,24 @@ mod codes;
 mod error;
 mod login;
 mod trace;
+mod views;
 
 pub use crate::{
-    admin::{ImportedFromUrl, ImportedMetadata, REFRESH_ACTOR, RefreshOutcome, kinds},
+    admin::{
+        ImportedFromUrl, ImportedMetadata, REFRESH_ACTOR, RefreshOutcome, ValidationOptions, kinds,
+    },
     codes::{DEFAULT_CODE_LIFETIME, LoginCode},
-    error::{AdminError, LoginError, PasswordLoginError, RedeemError},
+    error::{AdminError, LoginError, PasswordLoginError, RedeemError, SpMetadataError},
     login::{DEFAULT_REQUEST_LIFETIME, LoginOutcome, LoginStart, Provisioner},
     trace::{SSO_LOGIN, SSO_LOGIN_CODE, SSO_LOGIN_START},
+    views::SpMetadata,
+};
+
+/// The store's types that are part of this crate's API: the ids, records, cursors and errors
+/// the layers above name, so that they never depend on `sso-store` themselves.
+pub use sso_store::{
+    ConnectionId, ConnectionOptions, ConnectionRecord, EventCursor, EventId, EventOutcome,
+    EventPage, EventQuery, EventRecord, IdpConfig, MAX_CLOCK_SKEW, MAX_PAGE, MetadataSource,
+    OrgId, OrgRecord, OrgSnapshot, ParseIdError, ProjectId, PurgeCounts, RefreshState,
+    StoreError, UserId, UserRecord,
 };

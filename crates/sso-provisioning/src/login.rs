@@ -142,7 +142,9 @@ impl Provisioner {
         self
     }
 
-    /// The store, for reads this crate does not wrap.
+    /// The store, for tests that set up or inspect what the provisioner does not offer
+    /// (`testing` feature). The service layers use the provisioner's own methods.
+    #[cfg(feature = "testing")]
     pub fn store(&self) -> &Store {
         &self.store
     }

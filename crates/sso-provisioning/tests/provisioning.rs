@@ -12,12 +12,12 @@ use std::sync::{Arc, LazyLock};
 use serde_json::Value;
 use sso_email::{Email, EmailSource};
 use sso_policy::{Plan, Role};
-use sso_provisioning::{LoginError, LoginOutcome, Provisioner, SSO_LOGIN, kinds};
+use sso_provisioning::{
+    LoginError, LoginOutcome, Provisioner, SSO_LOGIN, ValidationOptions, kinds,
+};
 use sso_store::entity::{authn_request, consumed_assertion, membership, project_access, user};
 use sso_store::sea_orm::{ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait};
-use sso_store::{
-    ConnectionOptions, CreatedBy, EventOutcome, EventQuery, EventRecord, OrgId, ProjectId,
-};
+use sso_store::{CreatedBy, EventOutcome, EventQuery, EventRecord, OrgId, ProjectId};
 use sso_testkit::idp::{BASE_URL, IDP_ENTITY, IDP_SSO_URL, Idp, Response};
 use sso_testkit::{TestDb, on_both_backends};
 use time::{Duration, OffsetDateTime, macros::datetime};
@@ -784,9 +784,9 @@ async fn per_org_acs(db: TestDb) {
         .set_jit(ADMIN, b, Some(Role::Member), &[], BASE)
         .await
         .unwrap();
-    let options = ConnectionOptions {
+    let options = ValidationOptions {
         allow_unsolicited: true,
-        ..ConnectionOptions::default()
+        ..ValidationOptions::default()
     };
     p.set_connection_options(ADMIN, b, &options, BASE)
         .await
@@ -808,9 +808,9 @@ async fn per_org_acs(db: TestDb) {
 async fn idp_initiated(db: TestDb) {
     let p = provisioner(&db).await;
     let org = sso_org(&p, Plan::Growth, Some(Role::Member)).await;
-    let options = ConnectionOptions {
+    let options = ValidationOptions {
         allow_unsolicited: true,
-        ..ConnectionOptions::default()
+        ..ValidationOptions::default()
     };
     let connection = p
         .set_connection_options(ADMIN, org, &options, at(1))

@@ -8,8 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use sso_provisioning::{LoginError, Provisioner};
-use sso_store::{OrgId, StoreError};
+use sso_provisioning::{LoginError, OrgId, Provisioner, SpMetadataError, StoreError};
 use time::OffsetDateTime;
 use url::Url;
 
@@ -43,32 +42,23 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-fn org_id(text: &str) -> Option<OrgId> {
-    text.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .map(OrgId::new)
-}
-
 async fn metadata(State(state): State<HttpState>, Path(org): Path<String>) -> Response {
-    let provisioner = &state.provisioner;
-    let Some(org) = org_id(&org) else {
+    let Ok(org) = org.parse::<OrgId>() else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    match provisioner.store().org(org).await {
-        Ok(_) => {}
-        Err(StoreError::NotFound { .. }) => return StatusCode::NOT_FOUND.into_response(),
-        Err(e) => {
-            tracing::error!(%org, "SP metadata: org not read: {e}");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
-    }
-    match provisioner.service_provider(org).metadata_xml() {
-        Ok(xml) => (
+    match state.provisioner.sp_metadata(org).await {
+        Ok(sp) => (
             [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
-            xml,
+            sp.xml,
         )
             .into_response(),
+        Err(SpMetadataError::Store(StoreError::NotFound { .. })) => {
+            StatusCode::NOT_FOUND.into_response()
+        }
+        Err(SpMetadataError::Store(e)) => {
+            tracing::error!(%org, "SP metadata: org not read: {e}");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
         Err(e) => {
             tracing::error!(%org, "SP metadata not written: {e}");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
@@ -94,7 +84,7 @@ async fn acs(
     Path(org): Path<String>,
     form: Result<axum::Form<AcsForm>, FormRejection>,
 ) -> Response {
-    let Some(org) = org_id(&org) else {
+    let Ok(org) = org.parse::<OrgId>() else {
         return page(
             StatusCode::NOT_FOUND,
             "Unknown organization",

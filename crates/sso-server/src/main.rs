@@ -25,7 +25,6 @@ use sso_grpc::v1::admin_service_server::AdminServiceServer;
 use sso_grpc::v1::auth_service_server::AuthServiceServer;
 use sso_grpc::{AdminServiceImpl, AuthServiceImpl, system_clock};
 use sso_provisioning::Provisioner;
-use sso_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -181,10 +180,9 @@ async fn run(args: Args) -> Result<(), String> {
         _ => None,
     };
 
-    let store = Store::connect(&args.database_url)
+    let mut provisioner = Provisioner::connect(&args.database_url, args.public_base_url.clone())
         .await
-        .map_err(|e| format!("database {}: {e}", redact(&args.database_url)))?;
-    let mut provisioner = Provisioner::new(store, args.public_base_url.clone())
+        .map_err(|e| format!("database {}: {e}", redact(&args.database_url)))?
         .with_return_origins(args.return_origins.clone());
     if args.return_origins.is_empty() {
         tracing::warn!(
@@ -321,7 +319,6 @@ async fn purge_periodically(provisioner: Provisioner, stop: impl std::future::Fu
             _ = ticks.tick() => {}
         }
         match provisioner
-            .store()
             .purge_expired(time::OffsetDateTime::now_utc())
             .await
         {

@@ -18,7 +18,7 @@ use crate::orgs::role_from_code;
 use crate::store::Store;
 
 /// The largest clock skew a connection may allow.
-const MAX_CLOCK_SKEW: Duration = Duration::hours(1);
+pub const MAX_CLOCK_SKEW: Duration = Duration::hours(1);
 
 /// What an admin imported about the IdP: the document and what was read from it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -50,13 +50,14 @@ pub struct ConnectionOptions {
 }
 
 impl Default for ConnectionOptions {
-    /// No SP settings, both opt-ins off, three minutes of clock skew.
+    /// No SP settings, both opt-ins off, the validator's default clock skew
+    /// ([`sso_assertion::DEFAULT_CLOCK_SKEW`]).
     fn default() -> Self {
         Self {
             sp_settings: Value::Object(serde_json::Map::new()),
             allow_unsolicited: false,
             allow_sha1: false,
-            clock_skew: Duration::minutes(3),
+            clock_skew: sso_assertion::DEFAULT_CLOCK_SKEW,
         }
     }
 }

@@ -103,7 +103,7 @@ mod store;
 
 pub use crate::{
     codes::{LoginCodeRecord, NewLoginCode},
-    connections::{ConnectionOptions, ConnectionRecord, IdpConfig},
+    connections::{ConnectionOptions, ConnectionRecord, IdpConfig, MAX_CLOCK_SKEW},
     error::{DatabaseError, StoreError},
     events::{EventCursor, EventOutcome, EventPage, EventQuery, EventRecord, MAX_PAGE, NewEvent},
     ids::{ConnectionId, EventId, OrgId, ParseIdError, ProjectId, UserId},
