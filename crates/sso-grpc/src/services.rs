@@ -3,13 +3,13 @@
 use std::fmt;
 use std::sync::Arc;
 
+use sso_assertion::DEFAULT_CLOCK_SKEW;
 use sso_email::Email;
 use sso_fetch::Fetcher;
 use sso_provisioning::{
-    ConnectionRecord, EventQuery, MAX_CLOCK_SKEW, MAX_PAGE, OrgId, PasswordLoginError,
-    Provisioner, RefreshOutcome, ValidationOptions,
+    AdminError, ConnectionRecord, EventQuery, ImportedMetadata, MAX_CLOCK_SKEW, MAX_PAGE, OrgId,
+    PasswordLoginError, Provisioner, RefreshOutcome, StoreError, ValidationOptions,
 };
-use sso_assertion::DEFAULT_CLOCK_SKEW;
 use time::{Duration, OffsetDateTime};
 use tonic::metadata::MetadataMap;
 use tonic::{Code, Request, Response, Status};
@@ -134,11 +134,7 @@ impl Shared {
         Ok(convert::org(&snapshot.org, snapshot.verified_domains))
     }
 
-    fn connection(
-        &self,
-        record: &ConnectionRecord,
-        warnings: Vec<String>,
-    ) -> v1::Connection {
+    fn connection(&self, record: &ConnectionRecord, warnings: Vec<String>) -> v1::Connection {
         convert::connection(
             record,
             &self.provisioner.service_provider(record.org),
@@ -280,6 +276,194 @@ impl AuthService for AuthServiceImpl {
     }
 }
 
+/// Admin requests that name the org they act on.
+trait OrgRequest {
+    /// The org id as the request carries it.
+    fn org_id(&self) -> &str;
+}
+
+macro_rules! org_requests {
+    ($($request:ty),* $(,)?) => {
+        $(impl OrgRequest for $request {
+            fn org_id(&self) -> &str {
+                &self.org_id
+            }
+        })*
+    };
+}
+
+org_requests!(
+    v1::SetPlanRequest,
+    v1::VerifiedDomainRequest,
+    v1::ImportIdpMetadataRequest,
+    v1::SetConnectionEnabledRequest,
+    v1::SetConnectionOptionsRequest,
+    v1::SetJitRequest,
+    v1::SetRequireSsoRequest,
+    v1::BreakGlassRequest,
+    v1::ListLoginTracesRequest,
+    v1::ImportIdpMetadataFromUrlRequest,
+    v1::RefreshIdpMetadataRequest,
+    v1::AddConnectionCertificateRequest,
+    v1::RemoveConnectionCertificateRequest,
+);
+
+/// What an admin operation on an org starts from: who acts, on which org, at what time, and
+/// the provisioner (and metadata fetcher) to act through.
+struct Call<'a> {
+    provisioner: &'a Provisioner,
+    fetcher: &'a Fetcher,
+    actor: &'a str,
+    org: OrgId,
+    now: OffsetDateTime,
+}
+
+/// Why an admin operation failed, before it is put on the wire: a request field the wire
+/// layer refused, a refusal or failure of an admin operation, or of a read.
+enum Failed {
+    Request(Status),
+    Admin(AdminError),
+    Store(StoreError),
+}
+
+impl From<Status> for Failed {
+    fn from(status: Status) -> Self {
+        Self::Request(status)
+    }
+}
+
+impl From<AdminError> for Failed {
+    fn from(error: AdminError) -> Self {
+        Self::Admin(error)
+    }
+}
+
+impl From<StoreError> for Failed {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
+/// A connection as an admin operation left it, with the warnings to show.
+struct Changed {
+    connection: ConnectionRecord,
+    warnings: Vec<String>,
+}
+
+impl From<ConnectionRecord> for Changed {
+    fn from(connection: ConnectionRecord) -> Self {
+        Self {
+            connection,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+impl From<ImportedMetadata> for Changed {
+    fn from(imported: ImportedMetadata) -> Self {
+        Self {
+            connection: imported.connection,
+            warnings: imported.warnings,
+        }
+    }
+}
+
+impl AdminServiceImpl {
+    /// The one shape of an admin call on an org: the actor from the request metadata, the
+    /// org id from the request, `operation` on the provisioner, and its error mapped for the
+    /// wire ([`admin_status`], [`store_status`]).
+    async fn on_org<R, T, F>(
+        &self,
+        operation_name: &'static str,
+        request: Request<R>,
+        operation: F,
+    ) -> Result<(OrgId, T), Status>
+    where
+        R: OrgRequest,
+        F: for<'a> AsyncFnOnce(Call<'a>, R) -> Result<T, Failed>,
+    {
+        let actor = actor(request.metadata());
+        let request = request.into_inner();
+        let org = convert::org_id(request.org_id())?;
+        let call = Call {
+            provisioner: &self.shared.provisioner,
+            fetcher: &self.fetcher,
+            actor: &actor,
+            org,
+            now: self.shared.now(),
+        };
+        match operation(call, request).await {
+            Ok(value) => Ok((org, value)),
+            Err(Failed::Request(status)) => Err(status),
+            Err(Failed::Admin(e)) => Err(admin_status(operation_name, &e)),
+            Err(Failed::Store(e)) => Err(store_status(operation_name, &e)),
+        }
+    }
+
+    /// An admin call answered with the org as it is afterwards.
+    async fn org_change<R, T, F>(
+        &self,
+        operation_name: &'static str,
+        request: Request<R>,
+        operation: F,
+    ) -> Result<Response<v1::Org>, Status>
+    where
+        R: OrgRequest,
+        F: for<'a> AsyncFnOnce(Call<'a>, R) -> Result<T, Failed>,
+    {
+        let (org, _) = self.on_org(operation_name, request, operation).await?;
+        Ok(Response::new(self.shared.org(operation_name, org).await?))
+    }
+
+    /// An admin call answered with the connection it left.
+    async fn connection_change<R, F>(
+        &self,
+        operation_name: &'static str,
+        request: Request<R>,
+        operation: F,
+    ) -> Result<Response<v1::Connection>, Status>
+    where
+        R: OrgRequest,
+        F: for<'a> AsyncFnOnce(Call<'a>, R) -> Result<Changed, Failed>,
+    {
+        let (_, changed) = self.on_org(operation_name, request, operation).await?;
+        Ok(Response::new(
+            self.shared
+                .connection(&changed.connection, changed.warnings),
+        ))
+    }
+}
+
+/// The clock skew `SetConnectionOptions` asks for: 0 is the default, more than the store's
+/// maximum is refused.
+fn clock_skew(seconds: u32) -> Result<Duration, Status> {
+    match Duration::seconds(i64::from(seconds)) {
+        s if s.is_zero() => Ok(DEFAULT_CLOCK_SKEW),
+        s if s <= MAX_CLOCK_SKEW => Ok(s),
+        s => Err(invalid(
+            "clock_skew_seconds",
+            &format!(
+                "{} is more than {}",
+                s.whole_seconds(),
+                MAX_CLOCK_SKEW.whole_seconds()
+            ),
+        )),
+    }
+}
+
+/// The page size `ListLoginTraces` asks for: 0 is the default, more than the maximum is
+/// refused.
+fn page_size(size: u32) -> Result<u32, Status> {
+    match size {
+        0 => Ok(DEFAULT_PAGE_SIZE),
+        s if s <= MAX_PAGE => Ok(s),
+        s => Err(invalid(
+            "page_size",
+            &format!("{s} is more than {MAX_PAGE}"),
+        )),
+    }
+}
+
 #[tonic::async_trait]
 impl AdminService for AdminServiceImpl {
     async fn create_org(
@@ -315,221 +499,141 @@ impl AdminService for AdminServiceImpl {
         &self,
         request: Request<v1::SetPlanRequest>,
     ) -> Result<Response<v1::Org>, Status> {
-        const OP: &str = "SetPlan";
-        let actor = actor(request.metadata());
-        let request = request.into_inner();
-        let org = convert::org_id(&request.org_id)?;
-        let plan = convert::plan(request.plan)?;
-        self.shared
-            .provisioner
-            .set_plan(&actor, org, plan, self.shared.now())
-            .await
-            .map_err(|e| admin_status(OP, &e))?;
-        Ok(Response::new(self.shared.org(OP, org).await?))
+        self.org_change("SetPlan", request, async |c, r| {
+            let plan = convert::plan(r.plan)?;
+            Ok(c.provisioner.set_plan(c.actor, c.org, plan, c.now).await?)
+        })
+        .await
     }
 
     async fn add_verified_domain(
         &self,
         request: Request<v1::VerifiedDomainRequest>,
     ) -> Result<Response<v1::Org>, Status> {
-        const OP: &str = "AddVerifiedDomain";
-        let actor = actor(request.metadata());
-        let request = request.into_inner();
-        let org = convert::org_id(&request.org_id)?;
-        self.shared
-            .provisioner
-            .add_verified_domain(&actor, org, &request.domain, self.shared.now())
-            .await
-            .map_err(|e| admin_status(OP, &e))?;
-        Ok(Response::new(self.shared.org(OP, org).await?))
+        self.org_change("AddVerifiedDomain", request, async |c, r| {
+            let p = c.provisioner;
+            Ok(p.add_verified_domain(c.actor, c.org, &r.domain, c.now)
+                .await?)
+        })
+        .await
     }
 
     async fn remove_verified_domain(
         &self,
         request: Request<v1::VerifiedDomainRequest>,
     ) -> Result<Response<v1::Org>, Status> {
-        const OP: &str = "RemoveVerifiedDomain";
-        let actor = actor(request.metadata());
-        let request = request.into_inner();
-        let org = convert::org_id(&request.org_id)?;
-        self.shared
-            .provisioner
-            .remove_verified_domain(&actor, org, &request.domain, self.shared.now())
-            .await
-            .map_err(|e| admin_status(OP, &e))?;
-        Ok(Response::new(self.shared.org(OP, org).await?))
+        self.org_change("RemoveVerifiedDomain", request, async |c, r| {
+            let p = c.provisioner;
+            Ok(p.remove_verified_domain(c.actor, c.org, &r.domain, c.now)
+                .await?)
+        })
+        .await
     }
 
     async fn import_idp_metadata(
         &self,
         request: Request<v1::ImportIdpMetadataRequest>,
     ) -> Result<Response<v1::Connection>, Status> {
-        const OP: &str = "ImportIdpMetadata";
-        let actor = actor(request.metadata());
-        let request = request.into_inner();
-        let org = convert::org_id(&request.org_id)?;
-        let imported = self
-            .shared
-            .provisioner
-            .import_idp_metadata_for_entity(
-                &actor,
-                org,
-                request.metadata_xml.as_bytes(),
-                non_empty(&request.entity_id),
-                self.shared.now(),
+        self.connection_change("ImportIdpMetadata", request, async |c, r| {
+            let xml = r.metadata_xml.as_bytes();
+            let entity = non_empty(&r.entity_id);
+            let p = c.provisioner;
+            Ok(
+                p.import_idp_metadata_for_entity(c.actor, c.org, xml, entity, c.now)
+                    .await?
+                    .into(),
             )
-            .await
-            .map_err(|e| admin_status(OP, &e))?;
-        Ok(Response::new(
-            self.shared
-                .connection(&imported.connection, imported.warnings),
-        ))
+        })
+        .await
     }
 
     async fn set_connection_enabled(
         &self,
         request: Request<v1::SetConnectionEnabledRequest>,
     ) -> Result<Response<v1::Connection>, Status> {
-        const OP: &str = "SetConnectionEnabled";
-        let actor = actor(request.metadata());
-        let request = request.into_inner();
-        let org = convert::org_id(&request.org_id)?;
-        let connection = self
-            .shared
-            .provisioner
-            .set_connection_enabled(&actor, org, request.enabled, self.shared.now())
-            .await
-            .map_err(|e| admin_status(OP, &e))?;
-        Ok(Response::new(
-            self.shared.connection(&connection, Vec::new()),
-        ))
+        self.connection_change("SetConnectionEnabled", request, async |c, r| {
+            let p = c.provisioner;
+            Ok(p.set_connection_enabled(c.actor, c.org, r.enabled, c.now)
+                .await?
+                .into())
+        })
+        .await
     }
 
     async fn set_connection_options(
         &self,
         request: Request<v1::SetConnectionOptionsRequest>,
     ) -> Result<Response<v1::Connection>, Status> {
-        const OP: &str = "SetConnectionOptions";
-        let actor = actor(request.metadata());
-        let request = request.into_inner();
-        let org = convert::org_id(&request.org_id)?;
-        let clock_skew = match Duration::seconds(i64::from(request.clock_skew_seconds)) {
-            s if s.is_zero() => DEFAULT_CLOCK_SKEW,
-            s if s <= MAX_CLOCK_SKEW => s,
-            s => {
-                return Err(invalid(
-                    "clock_skew_seconds",
-                    &format!(
-                        "{} is more than {}",
-                        s.whole_seconds(),
-                        MAX_CLOCK_SKEW.whole_seconds()
-                    ),
-                ));
-            }
-        };
-        // The SP settings are not on the wire: the provisioner keeps what is stored.
-        let options = ValidationOptions {
-            allow_unsolicited: request.allow_unsolicited,
-            allow_sha1: request.allow_sha1,
-            clock_skew,
-        };
-        let connection = self
-            .shared
-            .provisioner
-            .set_connection_options(&actor, org, &options, self.shared.now())
-            .await
-            .map_err(|e| admin_status(OP, &e))?;
-        Ok(Response::new(
-            self.shared.connection(&connection, Vec::new()),
-        ))
+        self.connection_change("SetConnectionOptions", request, async |c, r| {
+            // The SP settings are not on the wire: the provisioner keeps what is stored.
+            let options = ValidationOptions {
+                allow_unsolicited: r.allow_unsolicited,
+                allow_sha1: r.allow_sha1,
+                clock_skew: clock_skew(r.clock_skew_seconds)?,
+            };
+            let p = c.provisioner;
+            Ok(p.set_connection_options(c.actor, c.org, &options, c.now)
+                .await?
+                .into())
+        })
+        .await
     }
 
     async fn set_jit(
         &self,
         request: Request<v1::SetJitRequest>,
     ) -> Result<Response<v1::Connection>, Status> {
-        const OP: &str = "SetJit";
-        let actor = actor(request.metadata());
-        let request = request.into_inner();
-        let org = convert::org_id(&request.org_id)?;
-        let role = convert::role(request.role)?;
-        let projects = request
-            .default_project_ids
-            .iter()
-            .map(|p| convert::project_id(p))
-            .collect::<Result<Vec<_>, _>>()?;
-        let (connection, _change) = self
-            .shared
-            .provisioner
-            .set_jit(&actor, org, role, &projects, self.shared.now())
-            .await
-            .map_err(|e| admin_status(OP, &e))?;
-        Ok(Response::new(
-            self.shared.connection(&connection, Vec::new()),
-        ))
+        self.connection_change("SetJit", request, async |c, r| {
+            let role = convert::role(r.role)?;
+            let projects = r
+                .default_project_ids
+                .iter()
+                .map(|p| convert::project_id(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            let p = c.provisioner;
+            let (connection, _change) = p.set_jit(c.actor, c.org, role, &projects, c.now).await?;
+            Ok(connection.into())
+        })
+        .await
     }
 
     async fn set_require_sso(
         &self,
         request: Request<v1::SetRequireSsoRequest>,
     ) -> Result<Response<v1::Org>, Status> {
-        const OP: &str = "SetRequireSso";
-        let actor = actor(request.metadata());
-        let request = request.into_inner();
-        let org = convert::org_id(&request.org_id)?;
-        let (_org, _change) = self
-            .shared
-            .provisioner
-            .set_require_sso(&actor, org, request.require_sso, self.shared.now())
-            .await
-            .map_err(|e| admin_status(OP, &e))?;
-        Ok(Response::new(self.shared.org(OP, org).await?))
+        self.org_change("SetRequireSso", request, async |c, r| {
+            let p = c.provisioner;
+            Ok(p.set_require_sso(c.actor, c.org, r.require_sso, c.now)
+                .await?)
+        })
+        .await
     }
 
     async fn break_glass(
         &self,
         request: Request<v1::BreakGlassRequest>,
     ) -> Result<Response<v1::Org>, Status> {
-        const OP: &str = "BreakGlass";
-        let actor = actor(request.metadata());
-        let request = request.into_inner();
-        let org = convert::org_id(&request.org_id)?;
-        let (_org, _lifted) = self
-            .shared
-            .provisioner
-            .break_glass(&actor, org, &request.justification, self.shared.now())
-            .await
-            .map_err(|e| admin_status(OP, &e))?;
-        Ok(Response::new(self.shared.org(OP, org).await?))
+        self.org_change("BreakGlass", request, async |c, r| {
+            let p = c.provisioner;
+            Ok(p.break_glass(c.actor, c.org, &r.justification, c.now)
+                .await?)
+        })
+        .await
     }
 
     async fn list_login_traces(
         &self,
         request: Request<v1::ListLoginTracesRequest>,
     ) -> Result<Response<v1::ListLoginTracesResponse>, Status> {
-        const OP: &str = "ListLoginTraces";
-        let request = request.into_inner();
-        let org = convert::org_id(&request.org_id)?;
-        let size = match request.page_size {
-            0 => DEFAULT_PAGE_SIZE,
-            s if s <= MAX_PAGE => s,
-            s => {
-                return Err(invalid(
-                    "page_size",
-                    &format!("{s} is more than {MAX_PAGE}"),
-                ));
-            }
-        };
-        let mut query = EventQuery::new(size);
-        if let Some(cursor) = convert::page_token(&request.page_token)? {
-            query = query.after(cursor);
-        }
-        let page = self
-            .shared
-            .provisioner
-            .list_traces(org, &query)
-            .await
-            .map_err(|e| admin_status(OP, &e))?;
+        let (_, page) = self
+            .on_org("ListLoginTraces", request, async |c, r| {
+                let mut query = EventQuery::new(page_size(r.page_size)?);
+                if let Some(cursor) = convert::page_token(&r.page_token)? {
+                    query = query.after(cursor);
+                }
+                Ok(c.provisioner.list_traces(c.org, &query).await?)
+            })
+            .await?;
         Ok(Response::new(v1::ListLoginTracesResponse {
             traces: page.events.iter().map(convert::trace).collect(),
             next_page_token: page.next.map(|c| c.to_string()).unwrap_or_default(),
@@ -540,28 +644,21 @@ impl AdminService for AdminServiceImpl {
         &self,
         request: Request<v1::ImportIdpMetadataFromUrlRequest>,
     ) -> Result<Response<v1::ImportIdpMetadataFromUrlResponse>, Status> {
-        const OP: &str = "ImportIdpMetadataFromUrl";
-        let actor = actor(request.metadata());
-        let request = request.into_inner();
-        let org = convert::org_id(&request.org_id)?;
-        let interval = match request.refresh_interval_seconds {
-            0 => None,
-            s => Some(Duration::seconds(i64::from(s))),
-        };
-        let imported = self
-            .shared
-            .provisioner
-            .import_idp_metadata_from_url(
-                &self.fetcher,
-                &actor,
-                org,
-                request.url.trim(),
-                non_empty(request.entity_id.trim()),
-                interval,
-                self.shared.now(),
-            )
-            .await
-            .map_err(|e| admin_status(OP, &e))?;
+        let (_, imported) = self
+            .on_org("ImportIdpMetadataFromUrl", request, async |c, r| {
+                let interval = match r.refresh_interval_seconds {
+                    0 => None,
+                    s => Some(Duration::seconds(i64::from(s))),
+                };
+                let url = r.url.trim();
+                let entity = non_empty(r.entity_id.trim());
+                let p = c.provisioner;
+                Ok(p.import_idp_metadata_from_url(
+                    c.fetcher, c.actor, c.org, url, entity, interval, c.now,
+                )
+                .await?)
+            })
+            .await?;
         Ok(Response::new(v1::ImportIdpMetadataFromUrlResponse {
             connection: Some(self.shared.connection(
                 &imported.imported.connection,
@@ -575,24 +672,17 @@ impl AdminService for AdminServiceImpl {
         &self,
         request: Request<v1::RefreshIdpMetadataRequest>,
     ) -> Result<Response<v1::RefreshIdpMetadataResponse>, Status> {
-        const OP: &str = "RefreshIdpMetadata";
-        let actor = actor(request.metadata());
-        let org = convert::org_id(&request.into_inner().org_id)?;
-        let outcome = self
-            .shared
-            .provisioner
-            .refresh_idp_metadata(&self.fetcher, &actor, org, self.shared.now())
-            .await
-            .map_err(|e| admin_status(OP, &e))?;
-        let provisioner = &self.shared.provisioner;
-        let connection = provisioner
-            .connection(org)
-            .await
-            .map_err(|e| store_status(OP, &e))?;
-        let source = provisioner
-            .metadata_source(org)
-            .await
-            .map_err(|e| store_status(OP, &e))?;
+        let (_, (outcome, connection, source)) = self
+            .on_org("RefreshIdpMetadata", request, async |c, _| {
+                let p = c.provisioner;
+                let outcome = p
+                    .refresh_idp_metadata(c.fetcher, c.actor, c.org, c.now)
+                    .await?;
+                let connection = p.connection(c.org).await?;
+                let source = p.metadata_source(c.org).await?;
+                Ok((outcome, connection, source))
+            })
+            .await?;
         let (result, failure) = match &outcome {
             RefreshOutcome::Failed(e) => ("failed", Some(e)),
             other => (other.reason(), None),
@@ -613,43 +703,31 @@ impl AdminService for AdminServiceImpl {
         &self,
         request: Request<v1::AddConnectionCertificateRequest>,
     ) -> Result<Response<v1::Connection>, Status> {
-        const OP: &str = "AddConnectionCertificate";
-        let actor = actor(request.metadata());
-        let request = request.into_inner();
-        let org = convert::org_id(&request.org_id)?;
-        let connection = self
-            .shared
-            .provisioner
-            .add_connection_certificate(&actor, org, &request.certificate, self.shared.now())
-            .await
-            .map_err(|e| admin_status(OP, &e))?;
-        Ok(Response::new(
-            self.shared.connection(&connection, Vec::new()),
-        ))
+        self.connection_change("AddConnectionCertificate", request, async |c, r| {
+            let p = c.provisioner;
+            Ok(
+                p.add_connection_certificate(c.actor, c.org, &r.certificate, c.now)
+                    .await?
+                    .into(),
+            )
+        })
+        .await
     }
 
     async fn remove_connection_certificate(
         &self,
         request: Request<v1::RemoveConnectionCertificateRequest>,
     ) -> Result<Response<v1::Connection>, Status> {
-        const OP: &str = "RemoveConnectionCertificate";
-        let actor = actor(request.metadata());
-        let request = request.into_inner();
-        let org = convert::org_id(&request.org_id)?;
-        let connection = self
-            .shared
-            .provisioner
-            .remove_connection_certificate(
-                &actor,
-                org,
-                &request.fingerprint_sha256,
-                self.shared.now(),
+        self.connection_change("RemoveConnectionCertificate", request, async |c, r| {
+            let fingerprint = &r.fingerprint_sha256;
+            let p = c.provisioner;
+            Ok(
+                p.remove_connection_certificate(c.actor, c.org, fingerprint, c.now)
+                    .await?
+                    .into(),
             )
-            .await
-            .map_err(|e| admin_status(OP, &e))?;
-        Ok(Response::new(
-            self.shared.connection(&connection, Vec::new()),
-        ))
+        })
+        .await
     }
 }
 

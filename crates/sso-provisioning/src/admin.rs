@@ -11,9 +11,9 @@ use sso_policy::{
     set_require_sso, sso_in_effect,
 };
 use sso_store::{
-    ConnectionRecord, EventOutcome, EventPage, EventQuery, IdpConfig,
-    MAX_REFRESH_INTERVAL, MIN_REFRESH_INTERVAL, MetadataSource, NewEvent, OrgId, OrgRecord,
-    ProjectId, RefreshState, StoreError, Transaction,
+    ConnectionRecord, EventOutcome, EventPage, EventQuery, IdpConfig, MAX_REFRESH_INTERVAL,
+    MIN_REFRESH_INTERVAL, MetadataSource, NewEvent, OrgId, OrgRecord, ProjectId, RefreshState,
+    StoreError, Transaction,
 };
 use time::{Duration, OffsetDateTime};
 

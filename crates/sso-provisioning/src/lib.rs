@@ -120,7 +120,7 @@ pub use crate::{
 /// the layers above name, so that they never depend on `sso-store` themselves.
 pub use sso_store::{
     ConnectionId, ConnectionOptions, ConnectionRecord, EventCursor, EventId, EventOutcome,
-    EventPage, EventQuery, EventRecord, IdpConfig, MAX_CLOCK_SKEW, MAX_PAGE, MetadataSource,
-    OrgId, OrgRecord, OrgSnapshot, ParseIdError, ProjectId, PurgeCounts, RefreshState,
-    StoreError, UserId, UserRecord,
+    EventPage, EventQuery, EventRecord, IdpConfig, MAX_CLOCK_SKEW, MAX_PAGE, MetadataSource, OrgId,
+    OrgRecord, OrgSnapshot, ParseIdError, ProjectId, PurgeCounts, RefreshState, StoreError, UserId,
+    UserRecord,
 };

@@ -8,9 +8,8 @@ use sso_assertion::{
 use sso_email::{Claims, Email, EmailMatch, EmailSource, find_email};
 use sso_policy::{Membership, Role, SsoLoginGrant, SsoOff, sso_in_effect, sso_login};
 use sso_store::{
-    ConnectionId, ConnectionRecord, CreatedBy, EventId, EventOutcome,
-    NewAuthnRequest, NewEvent, OrgId, OrgSnapshot, ProjectId, Store, StoreError, Transaction,
-    UserRecord,
+    ConnectionId, ConnectionRecord, CreatedBy, EventId, EventOutcome, NewAuthnRequest, NewEvent,
+    OrgId, OrgSnapshot, ProjectId, Store, StoreError, Transaction, UserRecord,
 };
 use time::{Duration, OffsetDateTime};
 

@@ -30,7 +30,10 @@ impl Provisioner {
         database_url: &str,
         public_base_url: impl Into<String>,
     ) -> Result<Self, StoreError> {
-        Ok(Self::new(Store::connect(database_url).await?, public_base_url))
+        Ok(Self::new(
+            Store::connect(database_url).await?,
+            public_base_url,
+        ))
     }
 
     /// The org with its connection (if any) and verified domains.

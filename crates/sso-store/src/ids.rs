@@ -88,10 +88,16 @@ mod tests {
     fn ids_parse_from_positive_decimal_text_only() {
         assert_eq!("42".parse::<OrgId>(), Ok(OrgId::new(42)));
         assert_eq!("3".parse::<ProjectId>(), Ok(ProjectId::new(3)));
-        assert_eq!(OrgId::new(7).to_string().parse::<OrgId>(), Ok(OrgId::new(7)));
+        assert_eq!(
+            OrgId::new(7).to_string().parse::<OrgId>(),
+            Ok(OrgId::new(7))
+        );
         for bad in ["", " 7", "abc", "-1", "0", "1.5", "99999999999999999999"] {
             let error = bad.parse::<OrgId>().unwrap_err();
-            assert_eq!(error.to_string(), format!("{bad:?} is not an organization id"));
+            assert_eq!(
+                error.to_string(),
+                format!("{bad:?} is not an organization id")
+            );
         }
     }
 }
