@@ -1,0 +1,356 @@
+//! IdP metadata imported from a URL, and its refresh: on an admin's request or on the
+//! connection's schedule, claimed in the database so that servers sharing it run each once.
+
+use serde_json::{Value, json};
+use sso_assertion::IdpMetadata;
+use sso_fetch::Fetcher;
+use sso_store::{
+    ConnectionRecord, EventOutcome, IdpConfig, MAX_REFRESH_INTERVAL, MIN_REFRESH_INTERVAL,
+    MetadataSource, NewEvent, OrgId, RefreshState, StoreError,
+};
+use time::{Duration, OffsetDateTime};
+
+use super::{
+    Audited, ImportedMetadata, certificate_details, fingerprints, idp_config, import_reason, kinds,
+    metadata_sha256, metadata_warnings, with,
+};
+use crate::error::AdminError;
+use crate::login::Provisioner;
+
+/// The actor of refreshes the service runs by itself.
+pub const REFRESH_ACTOR: &str = "metadata-refresh";
+
+/// The most due refreshes one [`Provisioner::refresh_due_metadata`] pass runs.
+const REFRESH_BATCH: u64 = 50;
+
+/// A connection after its IdP metadata was imported from a URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ImportedFromUrl {
+    /// The connection and warnings, as for an import of XML.
+    pub imported: ImportedMetadata,
+    /// The URL, the entity and the refresh schedule.
+    pub source: RefreshState,
+}
+
+/// How a refresh of a connection's metadata from its URL ended.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RefreshOutcome {
+    /// The certificates or the SSO URL changed: the connection has the new configuration
+    /// (a new configuration version).
+    Changed(ConnectionRecord),
+    /// The metadata says what the connection already has; nothing changed.
+    Unchanged(ConnectionRecord),
+    /// Fetching, parsing or validating failed: the connection keeps its configuration.
+    Failed(AdminError),
+}
+
+impl RefreshOutcome {
+    /// `changed`, `unchanged`, or the failure's reason code.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Changed(_) => "changed",
+            Self::Unchanged(_) => "unchanged",
+            Self::Failed(e) => e.reason(),
+        }
+    }
+}
+
+/// Metadata fetched and read, ready to store.
+struct Fetched {
+    metadata: IdpMetadata,
+    idp: IdpConfig,
+    detail: Value,
+}
+
+/// Fetches `url` and reads the IdP `entity_id` (or the one IdP) from it; expired metadata
+/// (`validUntil` past) is refused.
+async fn fetch_metadata(
+    fetcher: &Fetcher,
+    url: &str,
+    entity_id: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<Fetched, AdminError> {
+    let fetched = fetcher.fetch(url).await.map_err(AdminError::Fetch)?;
+    let metadata = match entity_id {
+        Some(id) => IdpMetadata::from_xml_for_entity(&fetched.body, id),
+        None => IdpMetadata::from_xml(&fetched.body),
+    }
+    .map_err(AdminError::Metadata)?;
+    if let Some(until) = metadata.valid_until.filter(|until| *until <= now) {
+        return Err(AdminError::MetadataExpired(until.to_string()));
+    }
+    let idp = idp_config(&metadata, &fetched.body, Some(url));
+    let detail = json!({
+        "url": url,
+        "final_url": fetched.final_url,
+        "redirects": fetched.redirects,
+        "bytes": fetched.body.len(),
+        "metadata_sha256": metadata_sha256(&fetched.body),
+        "entity_id": idp.entity_id,
+        "sso_url": idp.sso_url,
+        "certificates": certificate_details(&metadata),
+    });
+    Ok(Fetched {
+        metadata,
+        idp,
+        detail,
+    })
+}
+
+/// Whether a refresh interval is one the store accepts: whole seconds from 5 minutes to 30
+/// days, or none.
+fn interval_ok(interval: Option<Duration>) -> bool {
+    interval.is_none_or(|i| {
+        (MIN_REFRESH_INTERVAL..=MAX_REFRESH_INTERVAL).contains(&i) && i.subsec_nanoseconds() == 0
+    })
+}
+
+/// Whether fetched metadata says what the connection already has: the same certificates
+/// (all readable) and the same SSO URL.
+fn unchanged(current: &ConnectionRecord, fetched: &Fetched) -> bool {
+    let mut before = fingerprints(&current.idp.certificates);
+    let mut after: Vec<Option<String>> = fetched
+        .metadata
+        .signing_certificates
+        .iter()
+        .map(|c| Some(c.fingerprint_hex()))
+        .collect();
+    before.sort();
+    after.sort();
+    before == after && !before.contains(&None) && fetched.idp.sso_url == current.idp.sso_url
+}
+
+impl Provisioner {
+    /// Imports IdP metadata from `url` with `fetcher` (HTTPS, public addresses, bounded size,
+    /// time and redirects: see `sso-fetch`), choosing `entity_id` when the document describes
+    /// several IdPs, and keeps the URL so the metadata can be refreshed: every
+    /// `refresh_interval` (5 minutes to 30 days) by [`refresh_due_metadata`], or when an admin
+    /// asks ([`refresh_idp_metadata`]). Otherwise like
+    /// [`import_idp_metadata`](Self::import_idp_metadata).
+    ///
+    /// [`refresh_due_metadata`]: Self::refresh_due_metadata
+    /// [`refresh_idp_metadata`]: Self::refresh_idp_metadata
+    #[allow(clippy::too_many_arguments)]
+    pub async fn import_idp_metadata_from_url(
+        &self,
+        fetcher: &Fetcher,
+        actor: &str,
+        org: OrgId,
+        url: &str,
+        entity_id: Option<&str>,
+        refresh_interval: Option<Duration>,
+        now: OffsetDateTime,
+    ) -> Result<ImportedFromUrl, AdminError> {
+        let fetched = if interval_ok(refresh_interval) {
+            fetch_metadata(fetcher, url, entity_id, now).await
+        } else {
+            Err(AdminError::Store(StoreError::InvalidInput {
+                what: "metadata refresh interval",
+                detail: "whole seconds from 5 minutes to 30 days".into(),
+            }))
+        };
+        let source = MetadataSource {
+            url: url.to_owned(),
+            entity_id: entity_id.map(str::to_owned),
+            refresh_interval,
+        };
+        let interval_seconds = json!(refresh_interval.map(|i| i.whole_seconds()));
+        let asked = json!({
+            "url": url,
+            "entity_id": entity_id,
+            "refresh_interval_seconds": interval_seconds,
+        });
+        self.audited(
+            Some(org),
+            kinds::METADATA_IMPORTED,
+            actor,
+            now,
+            async |tx| {
+                let fetched = fetched.map_err(|e| (e, asked.clone()))?;
+                let warnings = metadata_warnings(&fetched.metadata, now);
+                let fail = |e: StoreError| (AdminError::from(e), asked.clone());
+                let connection = tx
+                    .import_idp_metadata(org, &fetched.idp, now)
+                    .await
+                    .map_err(fail)?;
+                let state = tx
+                    .set_metadata_source(org, &source, now)
+                    .await
+                    .map_err(fail)?;
+                let detail = with(
+                    fetched.detail,
+                    "config_version",
+                    json!(connection.config_version),
+                );
+                let detail = with(detail, "warnings", json!(warnings));
+                let detail = with(detail, "refresh_interval_seconds", interval_seconds.clone());
+                let reason = import_reason(connection.config_version);
+                let imported = ImportedMetadata {
+                    connection,
+                    warnings,
+                };
+                let value = ImportedFromUrl {
+                    imported,
+                    source: state,
+                };
+                Ok(Audited::new(value, org, reason, detail))
+            },
+        )
+        .await
+    }
+
+    /// Fetches the org's metadata again from the URL it was imported from. New certificates
+    /// or a new SSO URL replace the configuration (a new configuration version); the same
+    /// ones change nothing; a fetch, parse or validation failure keeps the configuration as
+    /// it is. Each outcome is an `idp-metadata-refreshed` event the org's admins can list.
+    /// `Err` only when there is no URL (`no-metadata-url`) or the database fails.
+    pub async fn refresh_idp_metadata(
+        &self,
+        fetcher: &Fetcher,
+        actor: &str,
+        org: OrgId,
+        now: OffsetDateTime,
+    ) -> Result<RefreshOutcome, AdminError> {
+        let Some(state) = self.store.metadata_refresh_state(org).await? else {
+            let event = NewEvent::new(
+                org,
+                kinds::METADATA_REFRESHED,
+                EventOutcome::Refused,
+                AdminError::NoMetadataUrl.reason(),
+            )
+            .actor(actor);
+            self.store.record_event(&event, now).await?;
+            return Err(AdminError::NoMetadataUrl);
+        };
+        let current = self.store.connection_for_org(org).await?;
+        let entity = state
+            .source
+            .entity_id
+            .clone()
+            .unwrap_or_else(|| current.idp.entity_id.clone());
+        let kept = json!({
+            "url": state.source.url,
+            "config_version": current.config_version,
+            "certificates": fingerprints(&current.idp.certificates),
+        });
+        match fetch_metadata(fetcher, &state.source.url, Some(&entity), now).await {
+            Ok(fetched) => {
+                self.apply_refresh(actor, &state, current, fetched, kept, now)
+                    .await
+            }
+            Err(error) => {
+                self.record_failed_refresh(actor, &state, &error, kept, now)
+                    .await?;
+                Ok(RefreshOutcome::Failed(error))
+            }
+        }
+    }
+
+    /// Stores refreshed metadata when it says something new, and records the refresh.
+    async fn apply_refresh(
+        &self,
+        actor: &str,
+        state: &RefreshState,
+        current: ConnectionRecord,
+        fetched: Fetched,
+        kept: Value,
+        now: OffsetDateTime,
+    ) -> Result<RefreshOutcome, AdminError> {
+        let unchanged = unchanged(&current, &fetched);
+        let tx = self.store.begin().await?;
+        let (outcome, connection) = if unchanged {
+            ("unchanged", current)
+        } else {
+            let connection = tx.import_idp_metadata(state.org, &fetched.idp, now).await?;
+            ("changed", connection)
+        };
+        let detail = with(
+            with(fetched.detail, "previous", kept),
+            "config_version",
+            json!(connection.config_version),
+        );
+        let event = NewEvent::new(
+            state.org,
+            kinds::METADATA_REFRESHED,
+            EventOutcome::Success,
+            outcome,
+        )
+        .actor(actor)
+        .detail(detail);
+        tx.record_event(&event, now).await?;
+        tx.record_metadata_refresh(state.connection, outcome, now)
+            .await?;
+        tx.commit().await?;
+        Ok(if unchanged {
+            RefreshOutcome::Unchanged(connection)
+        } else {
+            RefreshOutcome::Changed(connection)
+        })
+    }
+
+    /// Records a refresh that failed; the connection keeps its configuration (`kept`).
+    async fn record_failed_refresh(
+        &self,
+        actor: &str,
+        state: &RefreshState,
+        error: &AdminError,
+        kept: Value,
+        now: OffsetDateTime,
+    ) -> Result<(), AdminError> {
+        let outcome = match error {
+            AdminError::Fetch(e) if !e.is_refusal() => EventOutcome::Failed,
+            _ => EventOutcome::Refused,
+        };
+        let detail = json!({
+            "url": state.source.url,
+            "error": error.to_string(),
+            "kept": kept,
+        });
+        let event = NewEvent::new(
+            state.org,
+            kinds::METADATA_REFRESHED,
+            outcome,
+            error.reason(),
+        )
+        .actor(actor)
+        .detail(detail);
+        let tx = self.store.begin().await?;
+        tx.record_event(&event, now).await?;
+        tx.record_metadata_refresh(state.connection, error.reason(), now)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Runs the periodic refreshes due at `now` (at most 50 per pass, the longest overdue
+    /// first), each claimed in the database first so that servers sharing it never run the
+    /// same one twice. Returns what each did.
+    pub async fn refresh_due_metadata(
+        &self,
+        fetcher: &Fetcher,
+        now: OffsetDateTime,
+    ) -> Result<Vec<(OrgId, RefreshOutcome)>, AdminError> {
+        let due = self
+            .store
+            .due_metadata_refreshes(now, REFRESH_BATCH)
+            .await?;
+        let mut done = Vec::with_capacity(due.len());
+        for refresh in due {
+            if !self.store.claim_metadata_refresh(&refresh, now).await? {
+                continue;
+            }
+            match self
+                .refresh_idp_metadata(fetcher, REFRESH_ACTOR, refresh.org, now)
+                .await
+            {
+                Ok(outcome) => done.push((refresh.org, outcome)),
+                // The URL went away between listing and running (an import of XML).
+                Err(AdminError::NoMetadataUrl) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(done)
+    }
+}
