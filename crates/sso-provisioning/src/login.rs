@@ -8,8 +8,9 @@ use sso_assertion::{
 use sso_email::{Claims, Email, EmailMatch, EmailSource, find_email};
 use sso_policy::{Membership, Role, SsoLoginGrant, SsoOff, sso_in_effect, sso_login};
 use sso_store::{
-    ConnectionId, ConnectionRecord, CreatedBy, EventId, EventOutcome, NewAuthnRequest, NewEvent,
-    OrgId, OrgSnapshot, ProjectId, Store, StoreError, Transaction, UserRecord,
+    ConnectionId, ConnectionRecord, CreatedBy, EventId, EventOutcome, MembershipRecord,
+    NewAuthnRequest, NewEvent, OrgId, OrgSnapshot, ProjectId, Store, StoreError, Transaction,
+    UserRecord,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -109,8 +110,22 @@ struct Checked<'a> {
     org: OrgId,
     snapshot: &'a OrgSnapshot,
     connection: &'a ConnectionRecord,
-    verified: &'a VerifiedAssertion,
-    email: &'a EmailMatch,
+    verified: VerifiedAssertion,
+    email: EmailMatch,
+}
+
+/// What the trace records about a response that passed validation.
+fn verified_facts(verified: &VerifiedAssertion) -> Value {
+    json!({
+        "issuer": verified.issuer(),
+        "assertion_id": verified.assertion_id(),
+        "in_response_to": verified.in_response_to(),
+        "signed_response": verified.signed_parts().response,
+        "signed_assertion": verified.signed_parts().assertion,
+        "signing_key": verified.signing_key(),
+        "encrypted": verified.was_encrypted(),
+        "session_not_on_or_after": time_json(verified.session_not_on_or_after()),
+    })
 }
 
 impl Provisioner {
@@ -404,29 +419,41 @@ impl Provisioner {
     ) -> Result<LoginOutcome, LoginError> {
         let snapshot = self.snapshot(org).await?;
         let mut trace = Trace::default();
+        let checked = match self
+            .check_response(org, &snapshot, raw_response, relay_state, &mut trace, now)
+            .await
+        {
+            Ok(checked) => checked,
+            Err((check, error)) => return self.refuse(org, trace, check, error, now).await,
+        };
+        self.commit_login(&checked, trace, code, now).await
+    }
+
+    /// Everything before the transaction, writing nothing: SSO in effect, the connection's
+    /// validation settings, the requests the response may answer, the response itself and
+    /// the email. On refusal, the check that refused and why.
+    async fn check_response<'s>(
+        &self,
+        org: OrgId,
+        snapshot: &'s OrgSnapshot,
+        raw_response: &[u8],
+        relay_state: Option<&str>,
+        trace: &mut Trace,
+        now: OffsetDateTime,
+    ) -> Result<Checked<'s>, Failed> {
         let connection = match (sso_in_effect(&snapshot.policy()), &snapshot.connection) {
             (Ok(()), Some(connection)) => connection,
-            (Err(off), _) => {
-                return self
-                    .refuse(org, trace, "sso-in-effect", LoginError::SsoOff(off), now)
-                    .await;
-            }
+            (Err(off), _) => return Err(("sso-in-effect", LoginError::SsoOff(off))),
             (Ok(()), None) => {
-                let error = LoginError::SsoOff(SsoOff::NoConnection);
-                return self.refuse(org, trace, "sso-in-effect", error, now).await;
+                return Err(("sso-in-effect", LoginError::SsoOff(SsoOff::NoConnection)));
             }
         };
         trace.passed("sso-in-effect");
         trace.fact("connection", json!(connection.id.get()));
         trace.fact("config_version", json!(connection.config_version));
-        let config = match self.connection_config(connection) {
-            Ok(config) => config,
-            Err(error) => {
-                return self
-                    .refuse(org, trace, "connection-config", error, now)
-                    .await;
-            }
-        };
+        let config = self
+            .connection_config(connection)
+            .map_err(|error| ("connection-config", error))?;
         let warnings: Vec<String> = config
             .idp_certificates()
             .iter()
@@ -437,97 +464,78 @@ impl Provisioner {
             trace.fact("warnings", json!(warnings));
         }
 
-        let outstanding = match self
-            .outstanding_requests(connection.id, relay_state, &mut trace, now)
+        let outstanding = self
+            .outstanding_requests(connection.id, relay_state, trace, now)
             .await
-        {
-            Ok(ids) => ids,
-            Err(error) => return self.refuse(org, trace, "authn-request", error, now).await,
-        };
+            .map_err(|error| ("authn-request", error))?;
         let ids: Vec<&str> = outstanding.iter().map(String::as_str).collect();
-        let verified = match validate(raw_response, &config, &ValidationContext::new(now, &ids)) {
-            Ok(verified) => verified,
-            Err(e) => {
-                return self
-                    .refuse(org, trace, "response-valid", LoginError::Invalid(e), now)
-                    .await;
-            }
-        };
-        trace.passed_with(
-            "response-valid",
-            json!({
-                "issuer": verified.issuer(),
-                "assertion_id": verified.assertion_id(),
-                "in_response_to": verified.in_response_to(),
-                "signed_response": verified.signed_parts().response,
-                "signed_assertion": verified.signed_parts().assertion,
-                "signing_key": verified.signing_key(),
-                "encrypted": verified.was_encrypted(),
-                "session_not_on_or_after": time_json(verified.session_not_on_or_after()),
-            }),
-        );
+        let verified = validate(raw_response, &config, &ValidationContext::new(now, &ids))
+            .map_err(|e| ("response-valid", LoginError::Invalid(e)))?;
+        trace.passed_with("response-valid", verified_facts(&verified));
         let claims = Claims::from(&verified);
         let email = match find_email(&claims) {
             Ok(found) => found,
             Err(missing) => {
                 trace.email_missing(&missing);
-                return self
-                    .refuse(org, trace, "email", LoginError::NoEmail(missing), now)
-                    .await;
+                return Err(("email", LoginError::NoEmail(missing)));
             }
         };
         trace.email_found(&email);
-
-        let checked = Checked {
+        Ok(Checked {
             org,
-            snapshot: &snapshot,
+            snapshot,
             connection,
-            verified: &verified,
-            email: &email,
-        };
+            verified,
+            email,
+        })
+    }
+
+    /// The login's transaction: provisioning, the success trace, the login code if one is
+    /// asked for, and the commit. Any failure rolls all of it back and writes the trace alone.
+    async fn commit_login(
+        &self,
+        checked: &Checked<'_>,
+        mut trace: Trace,
+        code: Option<&LoginCode>,
+        now: OffsetDateTime,
+    ) -> Result<LoginOutcome, LoginError> {
+        let org = checked.org;
         let tx = self.store.begin().await?;
-        match provision(&tx, &checked, &mut trace, now).await {
-            Ok(mut outcome) => {
-                let detail = std::mem::take(&mut trace).finish("", None);
-                let event = NewEvent::new(org, SSO_LOGIN, EventOutcome::Success, "signed-in")
-                    .detail(detail);
-                let written = match tx.record_event(&event, now).await {
-                    Ok(id) => id,
-                    Err(e) => {
-                        drop(tx.rollback().await);
-                        return self
-                            .refuse(org, trace, "commit", LoginError::Store(e), now)
-                            .await;
-                    }
-                };
-                outcome.trace = written;
-                if let Some(code) = code {
-                    if let Err(e) = tx.create_login_code(&code.record(&outcome), now).await {
-                        drop(tx.rollback().await);
-                        return self
-                            .refuse(
-                                org,
-                                Trace::default(),
-                                "login-code",
-                                LoginError::Store(e),
-                                now,
-                            )
-                            .await;
-                    }
-                }
-                if let Err(e) = tx.commit().await {
-                    return self
-                        .refuse(org, Trace::default(), "commit", LoginError::Store(e), now)
-                        .await;
-                }
-                Ok(outcome)
-            }
+        let mut outcome = match provision(&tx, checked, &mut trace, now).await {
+            Ok(outcome) => outcome,
             Err((check, error)) => {
                 // Nothing of the attempt stays but its trace, written on its own below.
                 drop(tx.rollback().await);
-                self.refuse(org, trace, check, error, now).await
+                return self.refuse(org, trace, check, error, now).await;
+            }
+        };
+        let detail = std::mem::take(&mut trace).finish("", None);
+        let event =
+            NewEvent::new(org, SSO_LOGIN, EventOutcome::Success, "signed-in").detail(detail);
+        outcome.trace = match tx.record_event(&event, now).await {
+            Ok(id) => id,
+            Err(e) => {
+                drop(tx.rollback().await);
+                return self
+                    .refuse(org, trace, "commit", LoginError::Store(e), now)
+                    .await;
+            }
+        };
+        if let Some(code) = code {
+            if let Err(e) = tx.create_login_code(&code.record(&outcome), now).await {
+                drop(tx.rollback().await);
+                let error = LoginError::Store(e);
+                return self
+                    .refuse(org, Trace::default(), "login-code", error, now)
+                    .await;
             }
         }
+        if let Err(e) = tx.commit().await {
+            return self
+                .refuse(org, Trace::default(), "commit", LoginError::Store(e), now)
+                .await;
+        }
+        Ok(outcome)
     }
 
     /// The return target stored with the AuthnRequest this RelayState belongs to, if it was
@@ -668,6 +676,72 @@ async fn provision(
     now: OffsetDateTime,
 ) -> Result<LoginOutcome, Failed> {
     let connection = c.connection.id;
+    let return_target = spend_one_time_values(tx, c, trace, now).await?;
+
+    let email = c.email.email();
+    let existing = tx.user_by_email(email).await.map_err(step("membership"))?;
+    let membership = match &existing {
+        Some(user) => tx
+            .membership(c.org, user.id)
+            .await
+            .map_err(step("membership"))?,
+        None => None,
+    };
+    let policy = c.snapshot.policy();
+    let grant = sso_login(
+        &policy,
+        email.domain(),
+        membership
+            .as_ref()
+            .map_or(Membership::NotMember, |m| Membership::Member(m.role)),
+    )
+    .map_err(|r| ("policy", LoginError::Refused(r)))?;
+    trace.passed_with("policy", json!({ "grant": grant.reason() }));
+
+    let member = apply_grant(tx, c, &grant, existing, membership, trace, now).await?;
+    let projects = tx
+        .project_access(c.org, member.user.id)
+        .await
+        .map_err(step("provision"))?;
+
+    let proven_recently = c.connection.policy().proven()
+        && c.connection
+            .last_successful_login_at
+            .is_some_and(|at| now - at < LAST_LOGIN_REFRESH);
+    if !proven_recently {
+        let recorded = tx
+            .record_successful_login(connection, c.connection.config_version, now)
+            .await
+            .map_err(step("connection-proven"))?;
+        trace.fact("proved_configuration", json!(recorded));
+    }
+    trace.fact("user", json!(member.user.id.get()));
+    Ok(LoginOutcome {
+        user: member.user,
+        user_created: member.user_created,
+        org: c.org,
+        connection,
+        role: member.role,
+        projects,
+        membership_created: member.membership_created,
+        session_not_on_or_after: c.verified.session_not_on_or_after(),
+        return_target,
+        email_source: c.email.source(),
+        assertion_id: c.verified.assertion_id().to_owned(),
+        trace: EventId::new(0),
+    })
+}
+
+/// Consumes the AuthnRequest the response answers (solicited responses) and records the
+/// assertion ID: a second use of either, on any server, is `replayed`. Returns the request's
+/// return target.
+async fn spend_one_time_values(
+    tx: &Transaction,
+    c: &Checked<'_>,
+    trace: &mut Trace,
+    now: OffsetDateTime,
+) -> Result<Option<String>, Failed> {
+    let connection = c.connection.id;
     let mut return_target = None;
     if let Some(request) = c.verified.in_response_to() {
         let consumed = tx
@@ -697,56 +771,60 @@ async fn provision(
         other => ("replay", LoginError::Store(other)),
     })?;
     trace.passed("replay");
+    Ok(return_target)
+}
 
-    let email = c.email.email();
-    let existing = tx.user_by_email(email).await.map_err(step("membership"))?;
-    let membership = match &existing {
-        Some(user) => tx
-            .membership(c.org, user.id)
-            .await
-            .map_err(step("membership"))?,
-        None => None,
-    };
-    let policy = c.snapshot.policy();
-    let grant = sso_login(
-        &policy,
-        email.domain(),
-        membership
-            .as_ref()
-            .map_or(Membership::NotMember, |m| Membership::Member(m.role)),
-    )
-    .map_err(|r| ("policy", LoginError::Refused(r)))?;
-    trace.passed_with("policy", json!({ "grant": grant.reason() }));
+/// The member a login signs in, after the policy's grant was applied.
+struct Member {
+    user: UserRecord,
+    user_created: bool,
+    role: Role,
+    membership_created: bool,
+}
 
-    let (user, user_created, role, membership_created) = match (&grant, existing, membership) {
-        (SsoLoginGrant::ExistingMember { role }, Some(user), Some(_)) => {
-            (user, false, *role, false)
-        }
+/// Applies the policy's grant: an existing member as they are; otherwise the user, the
+/// membership and (for a new member) the default projects, created once whatever the races.
+async fn apply_grant(
+    tx: &Transaction,
+    c: &Checked<'_>,
+    grant: &SsoLoginGrant<ProjectId>,
+    existing: Option<UserRecord>,
+    membership: Option<MembershipRecord>,
+    trace: &mut Trace,
+    now: OffsetDateTime,
+) -> Result<Member, Failed> {
+    let member = match (grant, existing, membership) {
+        (SsoLoginGrant::ExistingMember { role }, Some(user), Some(_)) => Member {
+            user,
+            user_created: false,
+            role: *role,
+            membership_created: false,
+        },
         (grant, _, _) => {
             let user = tx
-                .get_or_create_user(email, now)
+                .get_or_create_user(c.email.email(), now)
                 .await
                 .map_err(step("provision"))?;
             let member = tx
                 .ensure_membership(c.org, user.record.id, grant.role(), CreatedBy::Jit, now)
                 .await
                 .map_err(step("provision"))?;
-            (
-                user.record,
-                user.created,
-                member.record.role,
-                member.created,
-            )
+            Member {
+                user: user.record,
+                user_created: user.created,
+                role: member.record.role,
+                membership_created: member.created,
+            }
         }
     };
     if let SsoLoginGrant::NewMember {
         default_projects,
         default_projects_withheld,
         ..
-    } = &grant
+    } = grant
     {
-        let granted = if membership_created && !default_projects.is_empty() {
-            tx.grant_project_access(c.org, user.id, default_projects, CreatedBy::Jit, now)
+        let granted = if member.membership_created && !default_projects.is_empty() {
+            tx.grant_project_access(c.org, member.user.id, default_projects, CreatedBy::Jit, now)
                 .await
                 .map_err(step("provision"))?
         } else {
@@ -755,43 +833,13 @@ async fn provision(
         trace.passed_with(
             "provision",
             json!({
-                "user_created": user_created,
-                "membership_created": membership_created,
-                "role": role.code(),
+                "user_created": member.user_created,
+                "membership_created": member.membership_created,
+                "role": member.role.code(),
                 "projects_granted": granted,
                 "default_projects_withheld": default_projects_withheld,
             }),
         );
     }
-    let projects = tx
-        .project_access(c.org, user.id)
-        .await
-        .map_err(step("provision"))?;
-
-    let proven_recently = c.connection.policy().proven()
-        && c.connection
-            .last_successful_login_at
-            .is_some_and(|at| now - at < LAST_LOGIN_REFRESH);
-    if !proven_recently {
-        let recorded = tx
-            .record_successful_login(connection, c.connection.config_version, now)
-            .await
-            .map_err(step("connection-proven"))?;
-        trace.fact("proved_configuration", json!(recorded));
-    }
-    trace.fact("user", json!(user.id.get()));
-    Ok(LoginOutcome {
-        user,
-        user_created,
-        org: c.org,
-        connection,
-        role,
-        projects,
-        membership_created,
-        session_not_on_or_after: c.verified.session_not_on_or_after(),
-        return_target,
-        email_source: c.email.source(),
-        assertion_id: c.verified.assertion_id().to_owned(),
-        trace: EventId::new(0),
-    })
+    Ok(member)
 }

@@ -150,8 +150,9 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-async fn run(args: Args) -> Result<(), String> {
-    let tokens = Tokens::new(args.tokens);
+/// Refuses to serve every caller on a non-loopback address, and warns about bearer tokens
+/// travelling in clear text.
+fn check_exposure(args: &Args, tokens: &Tokens) -> Result<(), String> {
     if tokens.is_empty() {
         for addr in [args.listen, args.http_listen] {
             if !addr.ip().is_loopback() {
@@ -175,11 +176,11 @@ async fn run(args: Args) -> Result<(), String> {
             }
         }
     }
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(tls::TlsConfigs::load(cert, key)?),
-        _ => None,
-    };
+    Ok(())
+}
 
+/// Connects to the database and sets the provisioner up from the flags.
+async fn provisioner(args: &Args) -> Result<Provisioner, String> {
     let mut provisioner = Provisioner::connect(&args.database_url, args.public_base_url.clone())
         .await
         .map_err(|e| format!("database {}: {e}", redact(&args.database_url)))?
@@ -192,16 +193,26 @@ async fn run(args: Args) -> Result<(), String> {
     if let Some(key) = sp_key(args.sp_key.as_deref(), args.sp_cert.as_deref())? {
         provisioner = provisioner.with_sp_key(key);
     }
+    Ok(provisioner)
+}
 
-    let grpc_listener = TcpListener::bind(args.listen)
-        .await
-        .map_err(|e| format!("gRPC listener {}: {e}", args.listen))?;
-    let http_listener = TcpListener::bind(args.http_listen)
-        .await
-        .map_err(|e| format!("HTTP listener {}: {e}", args.http_listen))?;
-    let grpc_addr = grpc_listener.local_addr().map_err(|e| e.to_string())?;
-    let http_addr = http_listener.local_addr().map_err(|e| e.to_string())?;
+/// The metadata fetcher of AdminService and the periodic refresh.
+fn fetcher(args: &Args) -> sso_fetch::Fetcher {
+    let mut fetcher = sso_fetch::Fetcher::builder();
+    if args.allow_http_metadata_loopback {
+        tracing::warn!("metadata URLs may reach loopback addresses (a test setting)");
+        fetcher = sso_fetch::danger::allow_loopback(fetcher);
+    }
+    fetcher.build()
+}
 
+/// The gRPC services: health, reflection, and AuthService and AdminService behind their
+/// tokens.
+async fn grpc_router(
+    provisioner: &Provisioner,
+    fetcher: &sso_fetch::Fetcher,
+    tokens: &Tokens,
+) -> Result<tonic::transport::server::Router, String> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     for name in [
         <AuthServiceServer<AuthServiceImpl> as NamedService>::NAME,
@@ -216,16 +227,8 @@ async fn run(args: Args) -> Result<(), String> {
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .map_err(|e| format!("reflection: {e}"))?;
-
-    let mut fetcher = sso_fetch::Fetcher::builder();
-    if args.allow_http_metadata_loopback {
-        tracing::warn!("metadata URLs may reach loopback addresses (a test setting)");
-        fetcher = sso_fetch::danger::allow_loopback(fetcher);
-    }
-    let fetcher = fetcher.build();
-
     let clock = system_clock();
-    let grpc = Server::builder()
+    Ok(Server::builder()
         .add_service(health_service)
         .add_service(reflection)
         .add_service(AuthServiceServer::with_interceptor(
@@ -235,7 +238,29 @@ async fn run(args: Args) -> Result<(), String> {
         .add_service(AdminServiceServer::with_interceptor(
             AdminServiceImpl::new(provisioner.clone(), clock).with_fetcher(fetcher.clone()),
             tokens.interceptor(Scope::Admin),
-        ));
+        )))
+}
+
+async fn run(mut args: Args) -> Result<(), String> {
+    let tokens = Tokens::new(std::mem::take(&mut args.tokens));
+    check_exposure(&args, &tokens)?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::TlsConfigs::load(cert, key)?),
+        _ => None,
+    };
+    let provisioner = provisioner(&args).await?;
+
+    let grpc_listener = TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("gRPC listener {}: {e}", args.listen))?;
+    let http_listener = TcpListener::bind(args.http_listen)
+        .await
+        .map_err(|e| format!("HTTP listener {}: {e}", args.http_listen))?;
+    let grpc_addr = grpc_listener.local_addr().map_err(|e| e.to_string())?;
+    let http_addr = http_listener.local_addr().map_err(|e| e.to_string())?;
+
+    let fetcher = fetcher(&args);
+    let grpc = grpc_router(&provisioner, &fetcher, &tokens).await?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
