@@ -7,6 +7,11 @@
 //! writes the result in one transaction (`sso-store`); every attempt leaves a trace the org's
 //! admins can list.
 //!
+//! The services above (`sso-grpc`, `sso-server`) use the provisioner alone: what they read
+//! (org views, connections, SP metadata, purges) is a [`Provisioner`] method, and the store
+//! types they name are re-exported here. `Provisioner::store` exists only with the `testing`
+//! feature, for tests.
+//!
 //! ```
 //! use sso_email::Email;
 //! use sso_policy::Plan;

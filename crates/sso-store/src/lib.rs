@@ -72,7 +72,14 @@
 //! # Errors
 //!
 //! [`StoreError::reason`] codes: `not-found`, `replayed`, `expired`, `conflict`,
-//! `invalid-input`, `corrupt-data`, `database`.
+//! `invalid-input`, `corrupt-data`, `database`. [`StoreError::is_infrastructure`] tells a
+//! failure from a refusal; the database's own error stays opaque ([`DatabaseError`]).
+//!
+//! # Features
+//!
+//! `testing` (for dev-dependencies only) exposes the sea-orm entities, sea-orm itself and
+//! the raw connection, for tests that look at the tables directly. Without it, the methods
+//! of [`Store`] are the only way in.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
