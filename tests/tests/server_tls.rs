@@ -15,18 +15,11 @@ use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use openssl::asn1::Asn1Time;
-use openssl::bn::BigNum;
-use openssl::ec::{EcGroup, EcKey};
-use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
-use openssl::pkey::{PKey, Private};
-use openssl::x509::extension::{
-    BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
-};
-use openssl::x509::{X509, X509Builder, X509NameBuilder, X509NameRef};
+use openssl::x509::X509;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
+use sso_certgen::{CertifiedKey, KeyType};
 use sso_grpc::v1::admin_service_client::AdminServiceClient;
 use sso_grpc::v1::{self, Plan};
 use system_tests::{RunningServer, ServerOptions, free_port, fresh_dir, run_server_to_exit};
@@ -43,37 +36,7 @@ use tonic_health::pb::health_client::HealthClient;
 const AUTH_TOKEN: &str = "auth-secret-for-the-tls-test";
 const ADMIN_TOKEN: &str = "admin-secret-for-the-tls-test";
 
-fn p256_key() -> PKey<Private> {
-    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
-    PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap()
-}
-
-/// A v3 certificate builder for `key`, valid for a day, issued by `issuer` (itself when `None`).
-fn builder(
-    common_name: &str,
-    serial: u32,
-    key: &PKey<Private>,
-    issuer: Option<&X509NameRef>,
-) -> X509Builder {
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", common_name).unwrap();
-    let name = name.build();
-    let mut builder = X509Builder::new().unwrap();
-    builder.set_version(2).unwrap();
-    builder
-        .set_serial_number(&BigNum::from_u32(serial).unwrap().to_asn1_integer().unwrap())
-        .unwrap();
-    builder.set_subject_name(&name).unwrap();
-    builder.set_issuer_name(issuer.unwrap_or(&name)).unwrap();
-    builder.set_pubkey(key).unwrap();
-    builder
-        .set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    builder
-        .set_not_after(&Asn1Time::days_from_now(1).unwrap())
-        .unwrap();
-    builder
-}
+const P256: KeyType = KeyType::Ec(Nid::X9_62_PRIME256V1);
 
 /// A test CA and a server certificate it signed for `localhost` and 127.0.0.1, written as PEM
 /// into `dir`.
@@ -85,41 +48,27 @@ struct Pki {
 
 impl Pki {
     fn new(dir: &Path) -> Pki {
-        let ca_key = p256_key();
-        let mut ca = builder("sso test CA", 1, &ca_key, None);
-        ca.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
+        let ca = CertifiedKey::builder("sso test CA")
+            .key_type(P256)
+            .valid_days(0, 1)
+            .ca()
+            .build()
             .unwrap();
-        ca.append_extension(
-            KeyUsage::new()
-                .critical()
-                .key_cert_sign()
-                .crl_sign()
-                .build()
-                .unwrap(),
-        )
-        .unwrap();
-        ca.sign(&ca_key, MessageDigest::sha256()).unwrap();
-        let ca = ca.build();
-
-        let key = p256_key();
-        let mut leaf = builder("localhost", 2, &key, Some(ca.subject_name()));
-        let san = SubjectAlternativeName::new()
+        let leaf = CertifiedKey::builder("localhost")
+            .key_type(P256)
+            .valid_days(0, 1)
             .dns("localhost")
             .ip("127.0.0.1")
-            .build(&leaf.x509v3_context(Some(&ca), None))
+            .server_auth()
+            .issued_by(&ca)
+            .build()
             .unwrap();
-        leaf.append_extension(san).unwrap();
-        leaf.append_extension(BasicConstraints::new().build().unwrap())
-            .unwrap();
-        leaf.append_extension(ExtendedKeyUsage::new().server_auth().build().unwrap())
-            .unwrap();
-        leaf.sign(&ca_key, MessageDigest::sha256()).unwrap();
-        let leaf = leaf.build();
+        let ca = ca.certificate().clone();
 
         let cert = dir.join("server.crt");
         let key_path = dir.join("server.key");
-        std::fs::write(&cert, leaf.to_pem().unwrap()).unwrap();
-        std::fs::write(&key_path, key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+        std::fs::write(&cert, leaf.certificate_pem()).unwrap();
+        std::fs::write(&key_path, leaf.key_pem()).unwrap();
         Pki {
             ca,
             cert,
@@ -385,7 +334,11 @@ fn bad_tls_files_stop_the_server_at_start_with_a_message_naming_them() {
     let dir = fresh_dir("sso_tls_bad_files");
     let pki = Pki::new(&dir);
     let other_key = dir.join("other.key");
-    std::fs::write(&other_key, p256_key().private_key_to_pem_pkcs8().unwrap()).unwrap();
+    let other = CertifiedKey::builder("other")
+        .key_type(P256)
+        .build()
+        .unwrap();
+    std::fs::write(&other_key, other.key_pem()).unwrap();
     let garbage = dir.join("garbage.pem");
     std::fs::write(&garbage, "not a certificate\n").unwrap();
     let missing = dir.join("missing.pem");

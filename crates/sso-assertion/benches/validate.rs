@@ -8,12 +8,9 @@ use std::sync::LazyLock;
 
 use divan::Bencher;
 use divan::counter::BytesCount;
-use openssl::asn1::Asn1Time;
-use openssl::bn::BigNum;
 use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private, Public};
 use openssl::rsa::Rsa;
-use openssl::x509::{X509, X509NameBuilder};
 use sso_assertion::{Certificate, ConnectionConfig, ServiceProvider, ValidationContext, validate};
 use sso_xml::Document;
 use sso_xmldsig::{Signer, SigningKey};
@@ -70,23 +67,13 @@ fn response(size: usize) -> String {
 }
 
 fn self_signed(key: &PKey<Private>) -> Vec<u8> {
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", "idp.bench.example")
-        .unwrap();
-    let name = name.build();
-    let mut b = X509::builder().unwrap();
-    b.set_version(2).unwrap();
-    b.set_serial_number(&BigNum::from_u32(7).unwrap().to_asn1_integer().unwrap())
-        .unwrap();
-    b.set_subject_name(&name).unwrap();
-    b.set_issuer_name(&name).unwrap();
-    b.set_pubkey(key).unwrap();
-    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    b.set_not_after(&Asn1Time::days_from_now(365).unwrap())
-        .unwrap();
-    b.sign(key, MessageDigest::sha256()).unwrap();
-    b.build().to_der().unwrap()
+    sso_certgen::CertifiedKey::builder("idp.bench.example")
+        .key(key.clone())
+        .valid_days(0, 365)
+        .build()
+        .unwrap()
+        .certificate_der()
+        .to_vec()
 }
 
 struct Setup {

@@ -23,16 +23,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use base64::Engine as _;
-use openssl::asn1::Asn1Time;
-use openssl::bn::BigNum;
-use openssl::hash::MessageDigest;
-use openssl::pkey::PKey;
-use openssl::rsa::Rsa;
-use openssl::x509::{X509, X509NameBuilder};
 use sso_assertion::{
     Certificate, ConnectionConfig, MAX_RESPONSE_BYTES, RequiredSignature, ServiceProvider, SpKey,
     ValidationContext, ValidationError, ValidationErrorKind, VerifiedAssertion, validate,
 };
+use sso_certgen::CertifiedKey;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
@@ -92,28 +87,12 @@ struct TestKey {
 }
 
 fn generate(name: &'static str) -> TestKey {
-    let pkey = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-    let mut subject = X509NameBuilder::new().unwrap();
-    subject.append_entry_by_text("CN", name).unwrap();
-    let subject = subject.build();
-    let mut b = X509::builder().unwrap();
-    b.set_version(2).unwrap();
-    b.set_serial_number(&BigNum::from_u32(1).unwrap().to_asn1_integer().unwrap())
-        .unwrap();
-    b.set_subject_name(&subject).unwrap();
-    b.set_issuer_name(&subject).unwrap();
-    b.set_pubkey(&pkey).unwrap();
-    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    b.set_not_after(&Asn1Time::days_from_now(365).unwrap())
-        .unwrap();
-    b.sign(&pkey, MessageDigest::sha256()).unwrap();
-    let x509 = b.build();
+    let made = CertifiedKey::self_signed(name).unwrap();
     TestKey {
         name,
-        key_pem: pkey.private_key_to_pem_pkcs8().unwrap(),
-        cert_pem: x509.to_pem().unwrap(),
-        cert: Certificate::from_der(&x509.to_der().unwrap()).unwrap(),
+        key_pem: made.key_pem().as_bytes().to_vec(),
+        cert_pem: made.certificate_pem().as_bytes().to_vec(),
+        cert: Certificate::from_der(made.certificate_der()).unwrap(),
     }
 }
 

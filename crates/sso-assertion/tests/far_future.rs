@@ -7,13 +7,8 @@
     clippy::indexing_slicing
 )]
 
-use openssl::asn1::Asn1Time;
-use openssl::bn::BigNum;
-use openssl::hash::MessageDigest;
-use openssl::pkey::PKey;
-use openssl::rsa::Rsa;
-use openssl::x509::{X509, X509NameBuilder};
 use sso_assertion::{Certificate, ConnectionConfig, ServiceProvider, ValidationContext, validate};
+use sso_certgen::CertifiedKey;
 use sso_xml::Document;
 use sso_xmldsig::{Signer, SigningKey};
 use time::macros::datetime;
@@ -24,23 +19,12 @@ const ACS: &str = "https://sso.example/saml/2/acs/o1";
 
 #[test]
 fn year_9999_does_not_overflow() {
-    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", "idp.example").unwrap();
-    let name = name.build();
-    let mut b = X509::builder().unwrap();
-    b.set_version(2).unwrap();
-    b.set_serial_number(&BigNum::from_u32(1).unwrap().to_asn1_integer().unwrap())
+    let made = CertifiedKey::builder("idp.example")
+        .valid_days(0, 30)
+        .build()
         .unwrap();
-    b.set_subject_name(&name).unwrap();
-    b.set_issuer_name(&name).unwrap();
-    b.set_pubkey(&key).unwrap();
-    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    b.set_not_after(&Asn1Time::days_from_now(30).unwrap())
-        .unwrap();
-    b.sign(&key, MessageDigest::sha256()).unwrap();
-    let cert = Certificate::from_der(&b.build().to_der().unwrap()).unwrap();
+    let key = made.key().clone();
+    let cert = Certificate::from_der(made.certificate_der()).unwrap();
 
     let forever = "9999-12-31T23:59:59Z";
     let xml = format!(

@@ -227,27 +227,13 @@ fn post_request_form_escapes_relay_state() {
 
 /// A fresh RSA-2048 SP key pair, PEM (key, certificate).
 fn fresh_sp_key() -> (Vec<u8>, String) {
-    use openssl::asn1::Asn1Time;
-    use openssl::pkey::PKey;
-    use openssl::rsa::Rsa;
-    use openssl::x509::X509NameBuilder;
-    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", "sp.example").unwrap();
-    let name = name.build();
-    let mut cert = X509::builder().unwrap();
-    cert.set_version(2).unwrap();
-    cert.set_subject_name(&name).unwrap();
-    cert.set_issuer_name(&name).unwrap();
-    cert.set_pubkey(&key).unwrap();
-    cert.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+    let made = sso_certgen::CertifiedKey::builder("sp.example")
+        .valid_days(0, 30)
+        .build()
         .unwrap();
-    cert.set_not_after(&Asn1Time::days_from_now(30).unwrap())
-        .unwrap();
-    cert.sign(&key, MessageDigest::sha256()).unwrap();
     (
-        key.private_key_to_pem_pkcs8().unwrap(),
-        String::from_utf8(cert.build().to_pem().unwrap()).unwrap(),
+        made.key_pem().as_bytes().to_vec(),
+        made.certificate_pem().to_owned(),
     )
 }
 

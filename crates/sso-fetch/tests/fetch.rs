@@ -12,15 +12,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use openssl::asn1::Asn1Time;
-use openssl::bn::BigNum;
-use openssl::ec::{EcGroup, EcKey};
-use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
 use openssl::ssl::{SslAcceptor, SslMethod};
-use openssl::x509::extension::{BasicConstraints, KeyUsage, SubjectAlternativeName};
-use openssl::x509::{X509, X509NameBuilder};
+use openssl::x509::X509;
+use sso_certgen::{CertifiedKey, KeyType};
 use sso_fetch::{FetchError, Fetcher, FetcherBuilder, danger};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -111,67 +107,26 @@ struct Pki {
     leaf_key: PKey<Private>,
 }
 
-fn ec_key() -> PKey<Private> {
-    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
-    PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap()
-}
-
-fn name(cn: &str) -> openssl::x509::X509Name {
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", cn).unwrap();
-    name.build()
-}
-
 /// A CA made now, and a server certificate it signed for `localhost` only (no IP address).
 fn pki() -> Pki {
-    let ca_key = ec_key();
-    let mut ca = X509::builder().unwrap();
-    ca.set_version(2).unwrap();
-    ca.set_serial_number(&BigNum::from_u32(1).unwrap().to_asn1_integer().unwrap())
+    let p256 = KeyType::Ec(Nid::X9_62_PRIME256V1);
+    let ca = CertifiedKey::builder("sso-fetch test CA")
+        .key_type(p256)
+        .valid_days(0, 2)
+        .ca()
+        .build()
         .unwrap();
-    ca.set_subject_name(&name("sso-fetch test CA")).unwrap();
-    ca.set_issuer_name(&name("sso-fetch test CA")).unwrap();
-    ca.set_pubkey(&ca_key).unwrap();
-    ca.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    ca.set_not_after(&Asn1Time::days_from_now(2).unwrap())
-        .unwrap();
-    ca.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
-        .unwrap();
-    ca.append_extension(
-        KeyUsage::new()
-            .critical()
-            .key_cert_sign()
-            .crl_sign()
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
-    ca.sign(&ca_key, MessageDigest::sha256()).unwrap();
-    let ca = ca.build();
-
-    let leaf_key = ec_key();
-    let mut leaf = X509::builder().unwrap();
-    leaf.set_version(2).unwrap();
-    leaf.set_serial_number(&BigNum::from_u32(2).unwrap().to_asn1_integer().unwrap())
-        .unwrap();
-    leaf.set_subject_name(&name("localhost")).unwrap();
-    leaf.set_issuer_name(ca.subject_name()).unwrap();
-    leaf.set_pubkey(&leaf_key).unwrap();
-    leaf.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    leaf.set_not_after(&Asn1Time::days_from_now(2).unwrap())
-        .unwrap();
-    let san = SubjectAlternativeName::new()
+    let leaf = CertifiedKey::builder("localhost")
+        .key_type(p256)
+        .valid_days(0, 2)
         .dns("localhost")
-        .build(&leaf.x509v3_context(Some(&ca), None))
+        .issued_by(&ca)
+        .build()
         .unwrap();
-    leaf.append_extension(san).unwrap();
-    leaf.sign(&ca_key, MessageDigest::sha256()).unwrap();
     Pki {
-        ca,
-        leaf: leaf.build(),
-        leaf_key,
+        ca: ca.certificate().clone(),
+        leaf: leaf.certificate().clone(),
+        leaf_key: leaf.key().clone(),
     }
 }
 

@@ -5,16 +5,22 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use sso_dev_idp::{Idp, Response};
 use sso_grpc::v1::admin_service_client::AdminServiceClient;
 use sso_grpc::v1::auth_service_client::AuthServiceClient;
 use sso_grpc::v1::{self, Plan, Role, begin_sso_login_request::Target};
-use sso_store::OrgId;
-use sso_testkit::idp::{IDP_ENTITY, Idp, Response};
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::Channel;
 use tonic::{Code, Request};
 
 use crate::server::{ADMIN_TOKEN, AUTH_TOKEN};
+
+/// The public base URL the servers are started with: ACS URLs and SP entity IDs hang off it.
+pub const BASE_URL: &str = "https://sso.test";
+/// The test IdP's entity ID.
+pub const IDP_ENTITY: &str = "https://idp.test/metadata";
+/// The test IdP's SSO URL: nothing listens there, the responses are made here.
+pub const IDP_SSO_URL: &str = "https://idp.test/sso";
 
 /// No single call may hang a run.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -58,7 +64,9 @@ fn call_error(what: &str, status: &tonic::Status) -> String {
 pub struct Org {
     /// The id as the wire carries it.
     pub id: String,
-    number: OrgId,
+    /// The org's ACS URL and SP entity ID, which responses are addressed to.
+    acs_url: String,
+    sp_entity_id: String,
     /// The verified domain users' emails are in.
     pub domain: String,
 }
@@ -78,11 +86,6 @@ pub async fn set_up_org(channel: Channel, idp: &Idp, domain: &str) -> Result<Org
         .await
         .map_err(|s| call_error("CreateOrg", &s))?
         .into_inner();
-    let number = OrgId::new(
-        org.id
-            .parse()
-            .map_err(|e| format!("CreateOrg: org id {:?}: {e}", org.id))?,
-    );
     let id = org.id;
     admin
         .add_verified_domain(as_ops(
@@ -98,8 +101,8 @@ pub async fn set_up_org(channel: Channel, idp: &Idp, domain: &str) -> Result<Org
         .import_idp_metadata(as_ops(
             v1::ImportIdpMetadataRequest {
                 org_id: id.clone(),
-                metadata_xml: String::from_utf8_lossy(&idp.metadata()).into_owned(),
-                entity_id: IDP_ENTITY.to_owned(),
+                metadata_xml: idp.metadata(),
+                entity_id: idp.entity_id().to_owned(),
             },
             &token,
         ))
@@ -133,8 +136,9 @@ pub async fn set_up_org(channel: Channel, idp: &Idp, domain: &str) -> Result<Org
         ));
     }
     Ok(Org {
+        acs_url: format!("{BASE_URL}/saml/2/acs/{id}"),
+        sp_entity_id: format!("{BASE_URL}/saml/2/metadata/{id}"),
         id,
-        number,
         domain: domain.to_owned(),
     })
 }
@@ -219,10 +223,16 @@ pub async fn prepare(
             part.into_iter()
                 .map(|(i, (request_id, relay_state))| {
                     let email = emails.get(i).cloned().unwrap_or_default();
-                    let response = Response::new(org.number, &format!("_{tag}{i}"), &email, now)
-                        .answering(&request_id);
-                    let saml_response = String::from_utf8_lossy(&idp.response(&response)).into();
-                    Prepared {
+                    let response = Response::new(
+                        &org.acs_url,
+                        &org.sp_entity_id,
+                        &format!("_{tag}{i}"),
+                        &email,
+                        now,
+                    )
+                    .answering(&request_id);
+                    let saml_response = idp.response(&response).map_err(|e| e.to_string())?;
+                    Ok(Prepared {
                         server: i % servers,
                         email,
                         request: v1::CompleteSsoLoginRequest {
@@ -230,14 +240,15 @@ pub async fn prepare(
                             saml_response,
                             relay_state,
                         },
-                    }
+                    })
                 })
-                .collect::<Vec<_>>()
+                .collect::<Result<Vec<_>, String>>()
         }));
     }
     let mut prepared = Vec::with_capacity(emails.len());
     for signer in signers {
-        prepared.extend(signer.await.map_err(|e| format!("signing: {e}"))?);
+        let signed = signer.await.map_err(|e| format!("signing: {e}"))?;
+        prepared.extend(signed.map_err(|e| format!("signing: {e}"))?);
     }
     Ok(prepared)
 }

@@ -30,10 +30,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use sso_testkit::idp::{BASE_URL, Idp};
+use sso_dev_idp::Idp;
 use tonic::transport::Channel;
 
-use crate::load::{Org, Phase, percentile};
+use crate::load::{BASE_URL, IDP_ENTITY, IDP_SSO_URL, Org, Phase, percentile};
 use crate::pg::FreshDatabase;
 use crate::server::{Server, cpu_ticks, ticks_per_second};
 
@@ -175,7 +175,12 @@ fn run(args: Args) -> Result<(), String> {
         logins,
         returning: !args.no_returning,
         ticks_per_second: ticks_per_second()? as f64,
-        idp: Arc::new(Idp::generate("load test idp")),
+        // No KeyInfo: responses stay the size earlier runs measured.
+        idp: Arc::new(
+            Idp::generate("load test idp", IDP_ENTITY, IDP_SSO_URL)
+                .map_err(|e| format!("the test IdP's key: {e}"))?
+                .with_key_info(false),
+        ),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

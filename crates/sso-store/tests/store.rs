@@ -22,7 +22,7 @@ use sso_store::{
     ConnectionId, ConnectionOptions, CreatedBy, EventCursor, EventOutcome, EventQuery, IdpConfig,
     NewAuthnRequest, NewEvent, OrgId, Store, StoreError,
 };
-use sso_testkit::{TestDb, on_both_backends};
+use sso_testdb::{TestDb, on_both_backends};
 use time::{Duration, OffsetDateTime, macros::datetime};
 
 const BASE: OffsetDateTime = datetime!(2025-03-01 09:00 UTC);
@@ -67,6 +67,19 @@ async fn org_with_connection(store: &Store, name: &str) -> (OrgId, ConnectionId)
 
 fn reason<T: std::fmt::Debug>(result: Result<T, StoreError>) -> &'static str {
     result.unwrap_err().reason()
+}
+
+/// A store on a test database. `sso-testdb` hands out URLs only: the store is this crate.
+trait Connect {
+    async fn connect(&self) -> Store;
+}
+
+impl Connect for TestDb {
+    async fn connect(&self) -> Store {
+        Store::connect(&self.url)
+            .await
+            .unwrap_or_else(|e| panic!("connect to {}: {e}", self.url))
+    }
 }
 
 on_both_backends!(

@@ -1,64 +1,48 @@
-//! A test identity provider: an RSA-2048 key and self-signed certificate, its metadata, and
-//! signed SAML responses for any org's ACS URL.
-#![allow(dead_code)]
+//! The test identity provider: `sso-dev-idp` at fixed URLs, for any org's ACS URL, with
+//! panicking conveniences and a response signed by `xmlsec1` instead.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use openssl::asn1::Asn1Time;
-use openssl::bn::BigNum;
-use openssl::hash::MessageDigest;
-use openssl::pkey::{PKey, Private};
-use openssl::rsa::Rsa;
-use openssl::x509::{X509, X509NameBuilder};
+use sso_certgen::CertifiedKey;
+use sso_dev_idp::{Idp as DevIdp, Response as SamlResponse};
 use sso_store::OrgId;
-use sso_xml::Document;
-use sso_xmldsig::{Signer, SigningKey};
-use time::format_description::well_known::Rfc3339;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 pub const BASE_URL: &str = "https://sso.test";
 pub const IDP_ENTITY: &str = "https://idp.test/metadata";
 pub const IDP_SSO_URL: &str = "https://idp.test/sso";
 
+/// The test IdP: `sso_dev_idp::Idp` at [`IDP_ENTITY`] and [`IDP_SSO_URL`], its certificate valid
+/// ten years, signing without `KeyInfo` (the certificate comes from the metadata alone).
+#[derive(Debug)]
 pub struct Idp {
-    key: PKey<Private>,
-    cert_b64: String,
+    idp: DevIdp,
 }
 
 impl Idp {
     pub fn generate(cn: &str) -> Idp {
-        let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-        let mut name = X509NameBuilder::new().unwrap();
-        name.append_entry_by_text("CN", cn).unwrap();
-        let name = name.build();
-        let mut b = X509::builder().unwrap();
-        b.set_version(2).unwrap();
-        b.set_serial_number(&BigNum::from_u32(7).unwrap().to_asn1_integer().unwrap())
+        let credential = CertifiedKey::builder(cn)
+            .valid_days(0, 3650)
+            .build()
             .unwrap();
-        b.set_subject_name(&name).unwrap();
-        b.set_issuer_name(&name).unwrap();
-        b.set_pubkey(&key).unwrap();
-        b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-            .unwrap();
-        b.set_not_after(&Asn1Time::days_from_now(3650).unwrap())
-            .unwrap();
-        b.sign(&key, MessageDigest::sha256()).unwrap();
-        let cert_b64 = STANDARD.encode(b.build().to_der().unwrap());
-        Idp { key, cert_b64 }
+        Idp {
+            idp: DevIdp::new(credential, IDP_ENTITY, IDP_SSO_URL).with_key_info(false),
+        }
+    }
+
+    /// The IdP these helpers wrap.
+    pub fn dev_idp(&self) -> &DevIdp {
+        &self.idp
     }
 
     /// IdP metadata naming this key, the HTTP-Redirect SSO endpoint, and the entity ID.
     pub fn metadata(&self) -> Vec<u8> {
-        format!(
-            r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{IDP_ENTITY}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="{IDP_SSO_URL}"/></md:IDPSSODescriptor></md:EntityDescriptor>"#,
-            self.cert_b64
-        )
-        .into_bytes()
+        self.idp.metadata().into_bytes()
     }
 
     /// The private key, PEM (PKCS#8).
     pub fn key_pem(&self) -> Vec<u8> {
-        self.key.private_key_to_pem_pkcs8().unwrap()
+        self.idp.credential().key_pem().as_bytes().to_vec()
     }
 
     /// Like [`response`](Self::response), but the assertion is signed by `xmlsec1` (an
@@ -79,7 +63,7 @@ impl Idp {
             id = r.assertion_id
         );
         let anchor = format!("<saml:Issuer>{IDP_ENTITY}</saml:Issuer><saml:Subject>");
-        let xml = r.xml().replacen(
+        let xml = r.to_saml().xml(IDP_ENTITY).unwrap().replacen(
             &anchor,
             &format!("<saml:Issuer>{IDP_ENTITY}</saml:Issuer>{template}<saml:Subject>"),
             1,
@@ -116,13 +100,7 @@ impl Idp {
 
     /// A signed response (assertion signed), base64 as the HTTP-POST binding carries it.
     pub fn response(&self, r: &Response) -> Vec<u8> {
-        let xml = r.xml();
-        let doc = Document::parse(xml.as_bytes()).unwrap();
-        let assertion = doc.root_element().child_elements().nth(2).unwrap();
-        let signed = Signer::new(SigningKey::from_pkey(self.key.clone()).unwrap())
-            .sign(assertion)
-            .unwrap();
-        STANDARD.encode(signed).into_bytes()
+        self.idp.response(&r.to_saml()).unwrap().into_bytes()
     }
 }
 
@@ -136,10 +114,6 @@ pub struct Response {
     pub name_id: String,
     pub attributes: Vec<(String, String)>,
     pub issued: OffsetDateTime,
-}
-
-fn t(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap()
 }
 
 impl Response {
@@ -169,36 +143,13 @@ impl Response {
         self
     }
 
-    fn xml(&self) -> String {
-        let sp = format!("{BASE_URL}/saml/2/metadata/{}", self.org);
+    /// The same response for `sso_dev_idp`, addressed to this org's ACS URL and entity ID.
+    pub fn to_saml(&self) -> SamlResponse {
         let acs = format!("{BASE_URL}/saml/2/acs/{}", self.org);
-        let irt = self
-            .in_response_to
-            .as_ref()
-            .map(|id| format!(" InResponseTo=\"{id}\""))
-            .unwrap_or_default();
-        let attrs: String = self
-            .attributes
-            .iter()
-            .map(|(n, v)| {
-                format!(
-                    "<saml:Attribute Name=\"{n}\"><saml:AttributeValue>{v}</saml:AttributeValue></saml:Attribute>"
-                )
-            })
-            .collect();
-        let attrs = if attrs.is_empty() {
-            String::new()
-        } else {
-            format!("<saml:AttributeStatement>{attrs}</saml:AttributeStatement>")
-        };
-        let issued = t(self.issued);
-        let not_before = t(self.issued - Duration::minutes(5));
-        let not_after = t(self.issued + Duration::minutes(5));
-        let session = t(self.issued + Duration::hours(8));
-        let id = &self.assertion_id;
-        let name_id = &self.name_id;
-        format!(
-            r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_r{id}" Version="2.0" IssueInstant="{issued}" Destination="{acs}"{irt}><saml:Issuer xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">{IDP_ENTITY}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status><saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{issued}"><saml:Issuer>{IDP_ENTITY}</saml:Issuer><saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified">{name_id}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData{irt} NotOnOrAfter="{not_after}" Recipient="{acs}"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{not_before}" NotOnOrAfter="{not_after}"><saml:AudienceRestriction><saml:Audience>{sp}</saml:Audience></saml:AudienceRestriction></saml:Conditions>{attrs}<saml:AuthnStatement AuthnInstant="{issued}" SessionIndex="_s1" SessionNotOnOrAfter="{session}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement></saml:Assertion></samlp:Response>"#
-        )
+        let sp = format!("{BASE_URL}/saml/2/metadata/{}", self.org);
+        let mut saml = SamlResponse::new(&acs, &sp, &self.assertion_id, &self.name_id, self.issued);
+        saml.in_response_to.clone_from(&self.in_response_to);
+        saml.attributes.clone_from(&self.attributes);
+        saml
     }
 }

@@ -59,25 +59,13 @@ static SETUP: LazyLock<Setup> = LazyLock::new(|| {
 });
 
 fn self_signed(key: &PKey<Private>) -> Vec<u8> {
-    use openssl::asn1::Asn1Time;
-    use openssl::bn::BigNum;
-    use openssl::x509::{X509, X509NameBuilder};
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", "idp.bench").unwrap();
-    let name = name.build();
-    let mut b = X509::builder().unwrap();
-    b.set_version(2).unwrap();
-    b.set_serial_number(&BigNum::from_u32(1).unwrap().to_asn1_integer().unwrap())
-        .unwrap();
-    b.set_subject_name(&name).unwrap();
-    b.set_issuer_name(&name).unwrap();
-    b.set_pubkey(key).unwrap();
-    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    b.set_not_after(&Asn1Time::days_from_now(30).unwrap())
-        .unwrap();
-    b.sign(key, MessageDigest::sha256()).unwrap();
-    b.build().to_der().unwrap()
+    sso_certgen::CertifiedKey::builder("idp.bench")
+        .key(key.clone())
+        .valid_days(0, 30)
+        .build()
+        .unwrap()
+        .certificate_der()
+        .to_vec()
 }
 
 /// A realistic response (one assertion, group attributes) of about `size` bytes.

@@ -3,22 +3,8 @@
 //! ```
 //! use sso_xml::Document;
 //! use sso_xmldsig::{Signer, SigningKey, TrustedKey, TrustedKeys, Verifier};
-//! # use openssl::{asn1::Asn1Time, bn::BigNum, hash::MessageDigest, pkey::PKey, rsa::Rsa};
-//! # use openssl::x509::{X509, X509NameBuilder};
-//! # let key = PKey::from_rsa(Rsa::generate(2048)?)?;
-//! # let mut name = X509NameBuilder::new()?;
-//! # name.append_entry_by_text("CN", "idp.example")?;
-//! # let name = name.build();
-//! # let mut cert = X509::builder()?;
-//! # cert.set_version(2)?;
-//! # cert.set_serial_number(&*BigNum::from_u32(1)?.to_asn1_integer()?)?;
-//! # cert.set_subject_name(&name)?;
-//! # cert.set_issuer_name(&name)?;
-//! # cert.set_pubkey(&key)?;
-//! # cert.set_not_before(&*Asn1Time::days_from_now(0)?)?;
-//! # cert.set_not_after(&*Asn1Time::days_from_now(365)?)?;
-//! # cert.sign(&key, MessageDigest::sha256())?;
-//! # let (key_pem, cert_pem) = (key.private_key_to_pem_pkcs8()?, cert.build().to_pem()?);
+//! # let idp = sso_certgen::CertifiedKey::self_signed("idp.example")?;
+//! # let (key_pem, cert_pem) = (idp.key_pem().as_bytes(), idp.certificate_pem().as_bytes());
 //! let response = Document::parse(
 //!     br#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"
 //!         xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r1">

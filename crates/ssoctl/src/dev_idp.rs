@@ -15,23 +15,12 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use clap::{Args, Subcommand};
-use openssl::asn1::Asn1Time;
-use openssl::bn::{BigNum, MsbOption};
-use openssl::hash::MessageDigest;
-use openssl::pkey::PKey;
-use openssl::rsa::Rsa;
-use openssl::x509::{X509, X509NameBuilder};
 use serde_json::{Value, json};
+use sso_dev_idp::{Idp, MD_NS, Response, SAML_NS, SAMLP_NS};
 use sso_xml::Document;
-use sso_xmldsig::{Signer, SigningKey};
-use time::format_description::well_known::Rfc3339;
-use time::{Duration as TimeDuration, OffsetDateTime};
+use time::OffsetDateTime;
 
 use crate::Failure;
-
-const MD_NS: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
-const SAMLP_NS: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
-const SAML_NS: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
 
 /// The IdP's entity ID unless `--entity-id` says otherwise.
 const DEFAULT_ENTITY_ID: &str = "http://127.0.0.1:9/dev-idp";
@@ -107,51 +96,16 @@ fn init(dir: &Path, entity_id: &str, force: bool) -> Result<Value, Failure> {
     }
     std::fs::create_dir_all(dir).map_err(|e| Failure::usage(format!("{}: {e}", dir.display())))?;
 
-    let openssl = |e: openssl::error::ErrorStack| Failure::internal(format!("openssl: {e}"));
-    let key = PKey::from_rsa(Rsa::generate(2048).map_err(openssl)?).map_err(openssl)?;
-    let mut name = X509NameBuilder::new().map_err(openssl)?;
-    name.append_entry_by_text("CN", "ssoctl dev-idp")
-        .map_err(openssl)?;
-    let name = name.build();
-    let mut serial = BigNum::new().map_err(openssl)?;
-    serial
-        .rand(127, MsbOption::MAYBE_ZERO, false)
-        .map_err(openssl)?;
-    let mut cert = X509::builder().map_err(openssl)?;
-    cert.set_version(2).map_err(openssl)?;
-    let serial = serial.to_asn1_integer().map_err(openssl)?;
-    cert.set_serial_number(&serial).map_err(openssl)?;
-    cert.set_subject_name(&name).map_err(openssl)?;
-    cert.set_issuer_name(&name).map_err(openssl)?;
-    cert.set_pubkey(&key).map_err(openssl)?;
-    let not_before = Asn1Time::days_from_now(0).map_err(openssl)?;
-    let not_after = Asn1Time::days_from_now(365).map_err(openssl)?;
-    cert.set_not_before(&not_before).map_err(openssl)?;
-    cert.set_not_after(&not_after).map_err(openssl)?;
-    cert.sign(&key, MessageDigest::sha256()).map_err(openssl)?;
-    let cert = cert.build();
+    let idp = Idp::generate("ssoctl dev-idp", entity_id, SSO_URL)
+        .map_err(|e| Failure::internal(e.to_string()))?;
+    let key_pem = idp.credential().key_pem().as_bytes();
+    let cert_pem = idp.credential().certificate_pem().as_bytes();
+    let metadata = idp.metadata();
 
-    let key_pem = key.private_key_to_pem_pkcs8().map_err(openssl)?;
-    let cert_pem = cert.to_pem().map_err(openssl)?;
-    let cert_b64 = STANDARD.encode(cert.to_der().map_err(openssl)?);
-    let metadata = format!(
-        "<md:EntityDescriptor xmlns:md=\"{MD_NS}\" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" \
-         entityID=\"{entity}\">\n\
-         <md:IDPSSODescriptor protocolSupportEnumeration=\"{SAMLP_NS}\">\n\
-         <md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert_b64}\
-         </ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>\n\
-         <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>\n\
-         <md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" \
-         Location=\"{SSO_URL}\"/>\n\
-         </md:IDPSSODescriptor>\n\
-         </md:EntityDescriptor>\n",
-        entity = escape(entity_id),
-    );
-
-    write_private(&key_path, &key_pem)?;
+    write_private(&key_path, key_pem)?;
     let cert_path = dir.join("cert.pem");
     let metadata_path = dir.join("metadata.xml");
-    write_file(&cert_path, &cert_pem)?;
+    write_file(&cert_path, cert_pem)?;
     write_file(&metadata_path, metadata.as_bytes())?;
     Ok(json!({
         "ok": true,
@@ -180,22 +134,6 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
         .open(path)
         .and_then(|mut file| file.write_all(bytes))
         .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))
-}
-
-/// Text for XML content and attribute values.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// A file `init` wrote, with a hint when it is missing.
@@ -353,61 +291,6 @@ fn new_id() -> Result<String, Failure> {
         .collect())
 }
 
-fn rfc3339(t: OffsetDateTime) -> Result<String, Failure> {
-    t.format(&Rfc3339)
-        .map_err(|e| Failure::internal(format!("formatting a time: {e}")))
-}
-
-/// The response XML, unsigned: a successful status and one assertion for `email`.
-fn response_xml(
-    request: &AuthnRequest,
-    idp: &str,
-    email: &str,
-    now: OffsetDateTime,
-) -> Result<String, Failure> {
-    let response_id = new_id()?;
-    let assertion_id = new_id()?;
-    let issued = rfc3339(now)?;
-    let not_before = rfc3339(now - TimeDuration::minutes(1))?;
-    let not_after = rfc3339(now + TimeDuration::minutes(5))?;
-    let session_end = rfc3339(now + TimeDuration::hours(8))?;
-    let acs = escape(request.acs_url.as_str());
-    let request_id = escape(&request.id);
-    let audience = escape(&request.sp_entity_id);
-    let idp = escape(idp);
-    let email = escape(email);
-    Ok(format!(
-        "<samlp:Response xmlns:samlp=\"{SAMLP_NS}\" xmlns:saml=\"{SAML_NS}\" ID=\"{response_id}\" \
-         Version=\"2.0\" IssueInstant=\"{issued}\" Destination=\"{acs}\" \
-         InResponseTo=\"{request_id}\">\
-         <saml:Issuer>{idp}</saml:Issuer>\
-         <samlp:Status><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/>\
-         </samlp:Status>\
-         <saml:Assertion ID=\"{assertion_id}\" Version=\"2.0\" IssueInstant=\"{issued}\">\
-         <saml:Issuer>{idp}</saml:Issuer>\
-         <saml:Subject>\
-         <saml:NameID Format=\"urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress\">{email}\
-         </saml:NameID>\
-         <saml:SubjectConfirmation Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\">\
-         <saml:SubjectConfirmationData InResponseTo=\"{request_id}\" Recipient=\"{acs}\" \
-         NotOnOrAfter=\"{not_after}\"/>\
-         </saml:SubjectConfirmation>\
-         </saml:Subject>\
-         <saml:Conditions NotBefore=\"{not_before}\" NotOnOrAfter=\"{not_after}\">\
-         <saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience>\
-         </saml:AudienceRestriction>\
-         </saml:Conditions>\
-         <saml:AuthnStatement AuthnInstant=\"{issued}\" SessionIndex=\"{assertion_id}\" \
-         SessionNotOnOrAfter=\"{session_end}\">\
-         <saml:AuthnContext><saml:AuthnContextClassRef>\
-         urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport\
-         </saml:AuthnContextClassRef></saml:AuthnContext>\
-         </saml:AuthnStatement>\
-         </saml:Assertion>\
-         </samlp:Response>"
-    ))
-}
-
 fn respond(args: &RespondArgs) -> Result<Value, Failure> {
     let email = args.email.trim();
     if email.is_empty() {
@@ -415,24 +298,23 @@ fn respond(args: &RespondArgs) -> Result<Value, Failure> {
     }
     let key_pem = read_idp_file(&args.dir, "key.pem")?;
     let cert_pem = read_idp_file(&args.dir, "cert.pem")?;
-    let idp = idp_entity_id(&read_idp_file(&args.dir, "metadata.xml")?)?;
+    let entity_id = idp_entity_id(&read_idp_file(&args.dir, "metadata.xml")?)?;
     let (request, relay_state) = read_request(&args.request_url)?;
 
-    let xml = response_xml(&request, &idp, email, OffsetDateTime::now_utc())?;
-    let key = SigningKey::from_pem(&key_pem)
-        .and_then(|key| key.with_certificate_pem(&cert_pem))
+    let idp = Idp::from_pem(&key_pem, &cert_pem, &entity_id, SSO_URL)
         .map_err(|e| Failure::usage(format!("{}: {e}", args.dir.display())))?;
-    let doc = Document::parse(xml.as_bytes())
-        .map_err(|e| Failure::internal(format!("the response built is not XML: {e}")))?;
-    let assertion = doc
-        .root_element()
-        .child_elements()
-        .find(|e| e.is(SAML_NS, "Assertion"))
-        .ok_or_else(|| Failure::internal("the response built has no assertion"))?;
-    let signed = Signer::new(key)
-        .sign(assertion)
-        .map_err(|e| Failure::internal(format!("signing the assertion: {e}")))?;
-    let saml_response = STANDARD.encode(signed);
+    let response = Response::new(
+        request.acs_url.as_str(),
+        &request.sp_entity_id,
+        &new_id()?,
+        email,
+        OffsetDateTime::now_utc(),
+    )
+    .response_id(&new_id()?)
+    .answering(&request.id);
+    let saml_response = idp
+        .response(&response)
+        .map_err(|e| Failure::internal(e.to_string()))?;
 
     if !args.post {
         return Ok(json!({
@@ -653,10 +535,5 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-    }
-
-    #[test]
-    fn escapes_markup() {
-        assert_eq!(escape("a<b>&\"'"), "a&lt;b&gt;&amp;&quot;&apos;");
     }
 }

@@ -201,30 +201,11 @@ pub fn query_param(url: &str, name: &str) -> Option<String> {
 
 /// A self-signed RSA-2048 certificate and its key, as PEM, made for this run.
 pub fn key_pair(cn: &str) -> (String, String) {
-    let key = openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
-    let mut name = openssl::x509::X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", cn).unwrap();
-    let name = name.build();
-    let mut cert = openssl::x509::X509::builder().unwrap();
-    cert.set_version(2).unwrap();
-    let mut serial = openssl::bn::BigNum::new().unwrap();
-    serial
-        .rand(64, openssl::bn::MsbOption::MAYBE_ZERO, false)
+    let made = sso_certgen::CertifiedKey::builder(cn)
+        .valid_days(0, 30)
+        .build()
         .unwrap();
-    cert.set_serial_number(&serial.to_asn1_integer().unwrap())
-        .unwrap();
-    cert.set_subject_name(&name).unwrap();
-    cert.set_issuer_name(&name).unwrap();
-    cert.set_pubkey(&key).unwrap();
-    cert.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    cert.set_not_after(&openssl::asn1::Asn1Time::days_from_now(30).unwrap())
-        .unwrap();
-    cert.sign(&key, openssl::hash::MessageDigest::sha256())
-        .unwrap();
-    let key_pem = String::from_utf8(key.private_key_to_pem_pkcs8().unwrap()).unwrap();
-    let cert_pem = String::from_utf8(cert.build().to_pem().unwrap()).unwrap();
-    (key_pem, cert_pem)
+    (made.key_pem().to_owned(), made.certificate_pem().to_owned())
 }
 
 /// An org as the whole-system tests set it up through AdminService.

@@ -7,15 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use base64::Engine as _;
-use openssl::asn1::Asn1Time;
-use openssl::bn::BigNum;
-use openssl::ec::{EcGroup, EcKey};
-use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
-use openssl::rsa::Rsa;
-use openssl::x509::{X509, X509NameBuilder};
+use openssl::x509::X509;
 use serde::Deserialize;
+use sso_certgen::{CertifiedKey, KeyType};
 use sso_xml::{Document, Node};
 use sso_xmldsig::{DSIG_NS, TrustedKey, TrustedKeys};
 
@@ -132,35 +128,21 @@ pub struct TestKey {
 
 impl TestKey {
     pub fn rsa(bits: u32) -> TestKey {
-        let key = PKey::from_rsa(Rsa::generate(bits).unwrap()).unwrap();
-        TestKey::with_cert(key, "idp.test")
+        TestKey::generate("idp.test", KeyType::Rsa(bits))
     }
 
     pub fn ec(curve: Nid) -> TestKey {
-        let group = EcGroup::from_curve_name(curve).unwrap();
-        let key = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
-        TestKey::with_cert(key, "idp-ec.test")
+        TestKey::generate("idp-ec.test", KeyType::Ec(curve))
     }
 
-    fn with_cert(key: PKey<Private>, cn: &str) -> TestKey {
-        let mut name = X509NameBuilder::new().unwrap();
-        name.append_entry_by_text("CN", cn).unwrap();
-        let name = name.build();
-        let mut b = X509::builder().unwrap();
-        b.set_version(2).unwrap();
-        b.set_serial_number(&BigNum::from_u32(7).unwrap().to_asn1_integer().unwrap())
+    fn generate(cn: &str, key_type: KeyType) -> TestKey {
+        let made = CertifiedKey::builder(cn)
+            .key_type(key_type)
+            .build()
             .unwrap();
-        b.set_subject_name(&name).unwrap();
-        b.set_issuer_name(&name).unwrap();
-        b.set_pubkey(&key).unwrap();
-        b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-            .unwrap();
-        b.set_not_after(&Asn1Time::days_from_now(365).unwrap())
-            .unwrap();
-        b.sign(&key, MessageDigest::sha256()).unwrap();
         TestKey {
-            key,
-            cert: b.build(),
+            key: made.key().clone(),
+            cert: made.certificate().clone(),
         }
     }
 

@@ -1,10 +1,34 @@
-//! Runs each test case twice: on a temporary SQLite file and on a fresh PostgreSQL database.
+//! Runs each test case twice: on a temporary SQLite file and on a fresh PostgreSQL database,
+//! handing the case the database's URL.
 //!
 //! PostgreSQL comes from `SSO_TEST_DATABASE_URL` (CI sets it). Each case gets its own database,
 //! created from that URL and dropped afterwards (also when the case panics), so cases run in
 //! parallel. With the variable set, an unreachable server fails the test; without it, the
 //! PostgreSQL half writes a line to stderr saying it did not run, past the test harness's
 //! output capture, so a skip is never silent.
+//!
+//! It knows nothing of the store, so the store's own tests use it without a dependency cycle;
+//! `sso-testkit` builds on it to hand out connected stores. A case takes a [`TestDb`] or any
+//! type made `From` one.
+//!
+//! ```
+//! use sso_testdb::{TestDb, on_sqlite};
+//!
+//! # #[tokio::main]
+//! # async fn main() {
+//! on_sqlite("doc", "example", |db: TestDb| async move {
+//!     assert!(db.url.starts_with("sqlite://"));
+//!     assert_eq!(db.backend, sso_testdb::DbBackend::Sqlite);
+//! })
+//! .await;
+//! # }
+//! ```
+//!
+//! In an integration test, `on_both_backends!(case_a, case_b)` declares `case_a::sqlite`,
+//! `case_a::postgres` and so on for each `async fn case_a(db: TestDb)`.
+#![forbid(unsafe_code)]
+// Test support: a panic here is a failed test, which is what a broken fixture should be.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::future::Future;
 use std::io::Write;
@@ -12,26 +36,21 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use sso_store::Store;
-use sso_store::sea_orm::{ConnectOptions, ConnectionTrait, Database, DbBackend};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database};
+
+/// Which backend a [`TestDb`] is on (sea-orm's own enum, so tests can build statements for it).
+pub use sea_orm::DbBackend;
 
 /// The variable naming the PostgreSQL server the tests use.
 pub const PG_URL_VAR: &str = "SSO_TEST_DATABASE_URL";
 
-/// One test database.
+/// One test database, fresh and empty.
 #[derive(Debug, Clone)]
 pub struct TestDb {
+    /// Where it is: `sqlite://...?mode=rwc` or `postgres://.../<unique name>`.
     pub url: String,
+    /// Which of the two backends.
     pub backend: DbBackend,
-}
-
-impl TestDb {
-    /// A new store on this database (migrating it if needed).
-    pub async fn connect(&self) -> Store {
-        Store::connect(&self.url)
-            .await
-            .unwrap_or_else(|e| panic!("connect to {}: {e}", self.url))
-    }
 }
 
 /// A name no other test, process or earlier run uses.
@@ -64,12 +83,13 @@ fn report_time(label: &str, test: &str, backend: &str, started: Instant) {
 }
 
 /// Runs `case` in its own task, so a panic comes back here and cleanup still runs.
-async fn run_case<F, Fut>(db: TestDb, case: F) -> Result<(), tokio::task::JoinError>
+async fn run_case<T, F, Fut>(db: TestDb, case: F) -> Result<(), tokio::task::JoinError>
 where
-    F: FnOnce(TestDb) -> Fut,
+    T: From<TestDb>,
+    F: FnOnce(T) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    tokio::spawn(case(db)).await
+    tokio::spawn(case(T::from(db))).await
 }
 
 fn rethrow(result: Result<(), tokio::task::JoinError>) {
@@ -82,9 +102,10 @@ fn rethrow(result: Result<(), tokio::task::JoinError>) {
 }
 
 /// Runs `case` on a fresh SQLite file, removed afterwards. `label` names the calling crate.
-pub async fn on_sqlite<F, Fut>(label: &str, test: &str, case: F)
+pub async fn on_sqlite<T, F, Fut>(label: &str, test: &str, case: F)
 where
-    F: FnOnce(TestDb) -> Fut,
+    T: From<TestDb>,
+    F: FnOnce(T) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let started = Instant::now();
@@ -119,9 +140,10 @@ fn with_database(url: &str, name: &str) -> String {
 
 /// Runs `case` on a fresh PostgreSQL database created from `SSO_TEST_DATABASE_URL` and dropped
 /// afterwards; says so on stderr when the variable is unset.
-pub async fn on_postgres<F, Fut>(label: &str, test: &str, case: F)
+pub async fn on_postgres<T, F, Fut>(label: &str, test: &str, case: F)
 where
-    F: FnOnce(TestDb) -> Fut,
+    T: From<TestDb>,
+    F: FnOnce(T) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let Ok(admin_url) = std::env::var(PG_URL_VAR) else {
@@ -162,7 +184,8 @@ where
     report_time(label, test, "postgres", started);
 }
 
-/// Declares `<case>::sqlite` and `<case>::postgres` tests for each `async fn case(db: TestDb)`.
+/// Declares `<case>::sqlite` and `<case>::postgres` tests for each `async fn case(db: T)`,
+/// where `T` is [`TestDb`] or made `From` it (as `sso_testkit::TestDb` is).
 #[macro_export]
 macro_rules! on_both_backends {
     ($($case:ident),* $(,)?) => {$(
