@@ -1,9 +1,13 @@
+//! IdP and SP certificates as configuration values: parsed once from what admins paste and
+//! metadata carries, named by fingerprint, and written back as base64 or PEM.
+
 use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use openssl::hash::MessageDigest;
 use openssl::x509::X509;
+use sso_xmldsig::Fingerprint;
 use time::OffsetDateTime;
 
 /// An IdP signing certificate: a trusted key, not a PKI credential.
@@ -14,7 +18,7 @@ use time::OffsetDateTime;
 #[derive(Clone, PartialEq, Eq)]
 pub struct Certificate {
     der: Vec<u8>,
-    fingerprint: [u8; 32],
+    fingerprint: Fingerprint,
     not_after: Option<OffsetDateTime>,
     subject: String,
 }
@@ -38,10 +42,9 @@ impl Certificate {
         let digest = x509
             .digest(MessageDigest::sha256())
             .map_err(|e| CertificateError(format!("cannot hash: {e}")))?;
-        let mut fingerprint = [0u8; 32];
-        if digest.len() == 32 {
-            fingerprint.copy_from_slice(&digest);
-        }
+        let fingerprint = <[u8; 32]>::try_from(&*digest)
+            .map(Fingerprint::from_bytes)
+            .map_err(|_| CertificateError("the SHA-256 digest is not 32 bytes".to_owned()))?;
         let subject = x509
             .subject_name()
             .entries()
@@ -96,18 +99,17 @@ impl Certificate {
         &self.der
     }
 
-    /// SHA-256 of the DER encoding: how admins and IdP consoles name a certificate.
-    pub fn fingerprint(&self) -> [u8; 32] {
-        self.fingerprint
+    /// SHA-256 of the DER encoding: how admins and IdP consoles name a certificate. Compare
+    /// it as a [`Fingerprint`] (parse what an admin typed with `str::parse`), and print it with
+    /// its `Display` (`AB:CD:...`).
+    pub fn fingerprint(&self) -> &Fingerprint {
+        &self.fingerprint
     }
 
-    /// The fingerprint as colon-separated upper-case hex (`AB:CD:...`).
+    /// The fingerprint's text, `self.fingerprint().to_string()`: kept for callers that still
+    /// hold fingerprints as strings.
     pub fn fingerprint_hex(&self) -> String {
-        self.fingerprint
-            .iter()
-            .map(|b| format!("{b:02X}"))
-            .collect::<Vec<_>>()
-            .join(":")
+        self.fingerprint.to_string()
     }
 
     /// The subject, for display.
@@ -126,13 +128,13 @@ impl Certificate {
         if not_after <= now {
             Some(format!(
                 "certificate {} expired on {}; logins still work, but ask the IdP for its new certificate",
-                self.fingerprint_hex(),
+                self.fingerprint,
                 not_after.date()
             ))
         } else if not_after - now <= time::Duration::days(30) {
             Some(format!(
                 "certificate {} expires on {}; add the IdP's next certificate before then",
-                self.fingerprint_hex(),
+                self.fingerprint,
                 not_after.date()
             ))
         } else {
@@ -143,6 +145,23 @@ impl Certificate {
     /// Base64 of the DER, as metadata and KeyInfo carry it.
     pub fn to_base64(&self) -> String {
         STANDARD.encode(&self.der)
+    }
+
+    /// The PEM text (`-----BEGIN CERTIFICATE-----`, base64 in 64-character lines, a final line
+    /// break): how certificates are stored and handed to tools such as `openssl x509`.
+    pub fn to_pem(&self) -> String {
+        const BEGIN: &str = "-----BEGIN CERTIFICATE-----\n";
+        const END: &str = "-----END CERTIFICATE-----\n";
+        let base64 = self.to_base64();
+        let mut out =
+            String::with_capacity(BEGIN.len() + base64.len() + base64.len() / 64 + 1 + END.len());
+        out.push_str(BEGIN);
+        for line in base64.as_bytes().chunks(64) {
+            out.extend(line.iter().copied().map(char::from));
+            out.push('\n');
+        }
+        out.push_str(END);
+        out
     }
 }
 

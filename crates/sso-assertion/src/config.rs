@@ -1,3 +1,7 @@
+//! One connection's configuration (IdP, SP, signature and clock policy), with the trusted keys
+//! built once when it changes rather than on every response; weakening options sit behind
+//! `dangerous()`.
+
 use std::fmt;
 
 use openssl::pkey::{PKey, Private};
@@ -161,7 +165,7 @@ fn trusted_keys(certificates: &[Certificate]) -> (TrustedKeys, Vec<String>) {
     for c in certificates {
         match TrustedKey::from_certificate_der(c.der()) {
             Ok(k) => keys.add(k),
-            Err(e) => problems.push(format!("certificate {}: {e}", c.fingerprint_hex())),
+            Err(e) => problems.push(format!("certificate {}: {e}", c.fingerprint())),
         }
     }
     (keys, problems)

@@ -40,3 +40,4 @@ pub use crate::validate::{
     MAX_RESPONSE_BYTES, ValidationContext, ValidationError, ValidationErrorKind, validate,
 };
 pub use crate::verified::{Attribute, NameId, SignedParts, VerifiedAssertion};
+pub use sso_xmldsig::{Fingerprint, ParseFingerprintError};

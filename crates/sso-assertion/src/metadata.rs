@@ -1,3 +1,6 @@
+//! IdP metadata in: the entity, its SSO endpoints and signing certificates read from XML with
+//! `sso-xml` (the one parser), so a connection is configured from what the IdP publishes.
+
 use sso_xml::{Document, Limits, Node};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;

@@ -1,3 +1,6 @@
+//! AuthnRequests out, over HTTP-Redirect or HTTP-POST (signed when the SP has a key), so an
+//! SP-initiated login carries an ID its response must answer.
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use samael::schema::{AuthnRequest as SamlAuthnRequest, Issuer, NameIdPolicy};

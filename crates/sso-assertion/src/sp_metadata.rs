@@ -1,3 +1,6 @@
+//! SP metadata out: the XML an IdP imports to know this connection's entity ID, ACS URL and
+//! keys, written with samael's schema types (which only ever write, never read).
+
 use samael::key_info::{KeyInfo, X509Data};
 use samael::metadata::{
     EncryptionMethod, EntityDescriptor, IndexedEndpoint, KeyDescriptor, SpSsoDescriptor,

@@ -1,9 +1,13 @@
+//! Response validation: every check the SAML 2.0 Web Browser SSO profile asks of an SP, as
+//! named steps over one validation context, so the one way to a [`VerifiedAssertion`] stays
+//! readable check by check.
+
 use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use sso_xml::{Document, Limits, Node};
-use sso_xmldsig::{DecryptionKey, Decryptor, VerifiedElement};
+use sso_xmldsig::{DecryptedElement, DecryptionKey, Decryptor, Fingerprint, VerifiedElement};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -297,13 +301,72 @@ pub fn validate(
     ctx: &ValidationContext<'_>,
 ) -> Result<VerifiedAssertion> {
     let xml = decode_input(raw)?;
-    let limits = Limits {
-        max_input_bytes: MAX_RESPONSE_BYTES,
-        ..Limits::default()
-    };
-    let doc = Document::parse_with(&xml, &limits)
+    let mut v = Validation::new(config, ctx);
+    let doc = Document::parse_with(&xml, &v.limits)
         .map_err(|e| ValidationError::new(K::InvalidXml(e.reason()), e.to_string()))?;
-    let response = doc.root_element();
+    let response = check_response(doc.root_element())?;
+    let found = the_one_assertion(&doc, response)?;
+    check_signature_places(&doc, response, found)?;
+    let response_key = v.verify_signature(response, "the Response")?;
+    v.check_destination(response, response_key.is_some())?;
+    if let Some(issuer) = saml_child(response, "Issuer") {
+        v.check_issuer(issuer, "Response")?;
+    }
+    // Decrypt after the outer signature has been checked.
+    let decrypted;
+    let assertion = if found.encrypted {
+        decrypted = v.decrypt_assertion(found.element)?;
+        let inner = decrypted.element();
+        check_decrypted_signature_places(inner)?;
+        inner
+    } else {
+        found.element
+    };
+    let assertion_key = v.verify_signature(assertion, "the Assertion")?;
+    let coverage = v.coverage(response_key, assertion_key)?;
+    v.read_assertion(assertion, response, coverage, found.encrypted)
+}
+
+/// One validation in progress: what every step reads (the connection, the caller's moment and
+/// outstanding requests, the parser limits), and what the steps share: the SP key's decryptor,
+/// made at most once however many elements (EncryptedAssertion, EncryptedID) are encrypted.
+struct Validation<'v> {
+    config: &'v ConnectionConfig,
+    now: OffsetDateTime,
+    outstanding_requests: &'v [&'v str],
+    limits: Limits,
+    decryptor: Option<Decryptor>,
+}
+
+/// The one assertion of a response, as it stands in the response (maybe still encrypted).
+#[derive(Clone, Copy)]
+struct FoundAssertion<'d> {
+    element: Node<'d>,
+    encrypted: bool,
+}
+
+/// Which verified signatures cover the assertion, and the key that made the innermost one.
+#[derive(Clone, Copy)]
+struct Coverage {
+    signed: SignedParts,
+    key: Fingerprint,
+}
+
+/// The usable bearer confirmation: when it ends and which request it answers.
+struct Confirmation {
+    expiry: OffsetDateTime,
+    in_response_to: Option<String>,
+}
+
+/// What the AuthnStatement says about the IdP's session.
+struct Authn<'d> {
+    instant: Option<OffsetDateTime>,
+    session_index: Option<&'d str>,
+    session_not_on_or_after: Option<OffsetDateTime>,
+}
+
+/// The root is a SAML 2.0 Response with an ID, and the IdP reports success.
+fn check_response(response: Node<'_>) -> Result<Node<'_>> {
     if !response.is(ns::PROTOCOL, "Response") {
         return Err(ValidationError::new(
             K::NotAResponse,
@@ -330,10 +393,13 @@ pub fn validate(
         ));
     }
     check_status(response)?;
+    Ok(response)
+}
 
-    // Exactly one assertion in the whole document, as a direct child of the Response.
+/// Exactly one assertion in the whole document, as a direct child of the Response.
+fn the_one_assertion<'d>(doc: &'d Document, response: Node<'d>) -> Result<FoundAssertion<'d>> {
     let mut candidates = doc.elements().filter(is_assertion_like);
-    let (Some(assertion_el), None) = (candidates.next(), candidates.next()) else {
+    let (Some(element), None) = (candidates.next(), candidates.next()) else {
         let count = doc.elements().filter(is_assertion_like).count();
         return Err(if count == 0 {
             ValidationError::new(K::NoAssertion, "the Response holds no Assertion")
@@ -346,35 +412,32 @@ pub fn validate(
             )
         });
     };
-    let encrypted = assertion_el.is(ns::ASSERTION, "EncryptedAssertion");
-    if !(assertion_el.is(ns::ASSERTION, "Assertion") || encrypted)
-        || assertion_el.parent() != Some(response)
+    let encrypted = element.is(ns::ASSERTION, "EncryptedAssertion");
+    if !(element.is(ns::ASSERTION, "Assertion") || encrypted) || element.parent() != Some(response)
     {
         return Err(ValidationError::new(
             K::MultipleAssertions,
             format!(
                 "the assertion at {} is not a SAML 2.0 Assertion directly inside the Response",
-                assertion_el.position()
+                element.position()
             ),
         ));
     }
+    Ok(FoundAssertion { element, encrypted })
+}
 
-    let verifier = &config.verifier;
-    let verify = |el: Node<'_>, what: &str| -> Result<String> {
-        verifier
-            .verify(el)
-            .map(|v: VerifiedElement<'_>| v.key().to_string())
-            .map_err(|e| {
-                ValidationError::new(K::Signature(e.reason()), format!("{what} signature: {e}"))
-            })
-    };
-
-    // Every signature present must verify, and only these two places may hold one.
+/// Only the Response and the (plaintext) Assertion may hold a signature: every other
+/// `ds:Signature` in the document is refused before any is verified.
+fn check_signature_places(
+    doc: &Document,
+    response: Node<'_>,
+    found: FoundAssertion<'_>,
+) -> Result<()> {
     let response_sig = signature_child(response);
-    let assertion_sig = if encrypted {
+    let assertion_sig = if found.encrypted {
         None
     } else {
-        signature_child(assertion_el)
+        signature_child(found.element)
     };
     for sig in doc.elements().filter(|e| e.is(ns::DSIG, "Signature")) {
         if Some(sig) != response_sig && Some(sig) != assertion_sig {
@@ -387,53 +450,126 @@ pub fn validate(
             ));
         }
     }
-    let mut signing_key = None;
-    let response_signed = match response_sig {
-        Some(_) => {
-            signing_key = Some(verify(response, "the Response")?);
-            true
-        }
-        None => false,
-    };
-    let destination = response.attribute("Destination");
-    match destination {
-        Some(d) if d != config.sp.acs_url => {
+    Ok(())
+}
+
+/// In a decrypted assertion's document, only the assertion's own signature may appear.
+fn check_decrypted_signature_places(assertion: Node<'_>) -> Result<()> {
+    let own = signature_child(assertion);
+    for sig in assertion
+        .document()
+        .elements()
+        .filter(|e| e.is(ns::DSIG, "Signature"))
+    {
+        if Some(sig) != own {
             return Err(ValidationError::new(
-                K::WrongDestination,
+                K::UnexpectedSignature,
                 format!(
-                    "Destination is {d:?}; this connection's ACS URL is {:?}",
-                    config.sp.acs_url
+                    "a ds:Signature in the decrypted assertion at {} does not sign it",
+                    sig.position()
                 ),
             ));
         }
-        None if response_signed => {
-            return Err(ValidationError::new(
-                K::MissingDestination,
-                "a signed Response must name its Destination",
-            ));
-        }
-        _ => {}
     }
-    if let Some(issuer) = saml_child(response, "Issuer") {
-        check_issuer(issuer, config, "Response")?;
+    Ok(())
+}
+
+impl<'v> Validation<'v> {
+    fn new(config: &'v ConnectionConfig, ctx: &ValidationContext<'v>) -> Self {
+        Validation {
+            config,
+            now: ctx.now,
+            outstanding_requests: ctx.outstanding_requests,
+            limits: Limits {
+                max_input_bytes: MAX_RESPONSE_BYTES,
+                ..Limits::default()
+            },
+            decryptor: None,
+        }
     }
 
-    // Decrypt after the outer signature has been checked.
-    let decrypted;
-    let assertion = if encrypted {
-        let key = config.sp.key.as_ref().ok_or_else(|| {
-            ValidationError::new(
-                K::NoDecryptionKey,
-                "the assertion is encrypted and this connection has no SP key",
-            )
-        })?;
-        let dkey = DecryptionKey::from_pkey(key.private_key.clone())
-            .map_err(|e| ValidationError::new(K::DecryptionFailed, e.to_string()))?;
-        decrypted = Decryptor::new(dkey)
-            .with_limits(limits)
-            .decrypt_assertion(assertion_el)
+    /// The key that made `element`'s own signature, `None` when it carries none. A signature
+    /// present must verify; the proof is for this very node, not for an ID looked up again.
+    fn verify_signature(&self, element: Node<'_>, what: &str) -> Result<Option<Fingerprint>> {
+        if signature_child(element).is_none() {
+            return Ok(None);
+        }
+        self.config
+            .verifier
+            .verify(element)
+            .map(|verified: VerifiedElement<'_>| Some(*verified.key()))
+            .map_err(|e| {
+                ValidationError::new(K::Signature(e.reason()), format!("{what} signature: {e}"))
+            })
+    }
+
+    /// The Destination names this connection's ACS URL; a signed Response must name one.
+    fn check_destination(&self, response: Node<'_>, response_signed: bool) -> Result<()> {
+        match response.attribute("Destination") {
+            Some(d) if d != self.config.sp.acs_url => Err(ValidationError::new(
+                K::WrongDestination,
+                format!(
+                    "Destination is {d:?}; this connection's ACS URL is {:?}",
+                    self.config.sp.acs_url
+                ),
+            )),
+            None if response_signed => Err(ValidationError::new(
+                K::MissingDestination,
+                "a signed Response must name its Destination",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn check_issuer(&self, issuer: Node<'_>, whose: &str) -> Result<()> {
+        if let Some(format) = issuer.attribute("Format") {
+            if format != NAMEID_ENTITY {
+                return Err(ValidationError::new(
+                    K::WrongIssuer,
+                    format!("the {whose} Issuer has Format {format:?}, not entity"),
+                ));
+            }
+        }
+        let value = issuer.text();
+        if value.trim() != self.config.idp_entity_id {
+            return Err(ValidationError::new(
+                K::WrongIssuer,
+                format!(
+                    "the {whose} Issuer is {:?}; this connection's IdP is {:?}",
+                    value.trim(),
+                    self.config.idp_entity_id
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The SP key's decryptor, made on first use. `what` names what is encrypted, for the
+    /// refusal when this connection has no SP key.
+    fn decryptor(&mut self, what: &str) -> Result<&Decryptor> {
+        let decryptor = match self.decryptor.take() {
+            Some(decryptor) => decryptor,
+            None => {
+                let key = self.config.sp.key.as_ref().ok_or_else(|| {
+                    ValidationError::new(
+                        K::NoDecryptionKey,
+                        format!("{what} is encrypted and this connection has no SP key"),
+                    )
+                })?;
+                let key = DecryptionKey::from_pkey(key.private_key.clone())
+                    .map_err(|e| ValidationError::new(K::DecryptionFailed, e.to_string()))?;
+                Decryptor::new(key).with_limits(self.limits.clone())
+            }
+        };
+        Ok(self.decryptor.insert(decryptor))
+    }
+
+    /// The plaintext of an EncryptedAssertion, which must hold exactly one assertion.
+    fn decrypt_assertion(&mut self, encrypted: Node<'_>) -> Result<DecryptedElement> {
+        let decrypted = self
+            .decryptor("the assertion")?
+            .decrypt_assertion(encrypted)
             .map_err(|e| decryption_error(&e))?;
-        let inner = decrypted.element();
         let count = decrypted
             .document()
             .elements()
@@ -447,61 +583,439 @@ pub fn validate(
                 ),
             ));
         }
-        inner
-    } else {
-        assertion_el
-    };
+        Ok(decrypted)
+    }
 
-    let inner_sig = signature_child(assertion);
-    if encrypted {
-        let doc = assertion.document();
-        for sig in doc.elements().filter(|e| e.is(ns::DSIG, "Signature")) {
-            if Some(sig) != inner_sig {
+    /// The signatures cover the assertion as the connection requires; the key is the
+    /// Assertion's when it is signed, the Response's otherwise.
+    fn coverage(
+        &self,
+        response_key: Option<Fingerprint>,
+        assertion_key: Option<Fingerprint>,
+    ) -> Result<Coverage> {
+        let signed = SignedParts {
+            response: response_key.is_some(),
+            assertion: assertion_key.is_some(),
+        };
+        let covered = match self.config.required_signature {
+            RequiredSignature::Either => signed.response || signed.assertion,
+            RequiredSignature::Assertion => signed.assertion,
+            RequiredSignature::Response => signed.response,
+            RequiredSignature::Both => signed.response && signed.assertion,
+        };
+        let Some(key) = assertion_key.or(response_key).filter(|_| covered) else {
+            return Err(ValidationError::new(
+                K::Unsigned,
+                format!(
+                    "no verified signature covers the assertion as this connection requires ({:?}; response signed: {}, assertion signed: {})",
+                    self.config.required_signature, signed.response, signed.assertion
+                ),
+            ));
+        };
+        Ok(Coverage { signed, key })
+    }
+
+    /// The checks of the covered assertion, in order, and the values read from it.
+    fn read_assertion(
+        &mut self,
+        assertion: Node<'_>,
+        response: Node<'_>,
+        coverage: Coverage,
+        encrypted: bool,
+    ) -> Result<VerifiedAssertion> {
+        let assertion_id = self.check_assertion_header(assertion)?;
+        let not_on_or_after = self.check_conditions(assertion)?;
+        let subject = saml_child(assertion, "Subject").ok_or_else(|| {
+            ValidationError::new(K::MissingSubject, "the Assertion has no Subject")
+        })?;
+        let name_id = self.read_subject(subject)?;
+        let confirmation = self.check_bearer_confirmation(subject)?;
+        let in_response_to = self.check_in_response_to(
+            response,
+            confirmation.in_response_to,
+            coverage.signed.response,
+        )?;
+        let authn = self.check_authn_statement(assertion)?;
+        let attributes = read_attributes(assertion)?;
+        let remember_until = self.remember_until(subject, not_on_or_after, confirmation.expiry);
+        Ok(VerifiedAssertion {
+            issuer: self.config.idp_entity_id.clone(),
+            assertion_id: assertion_id.to_owned(),
+            name_id,
+            attributes,
+            authn_instant: authn.instant,
+            session_index: authn.session_index.map(str::to_owned),
+            session_not_on_or_after: authn.session_not_on_or_after,
+            remember_until,
+            in_response_to,
+            signed: coverage.signed,
+            signing_key: coverage.key,
+            encrypted,
+        })
+    }
+
+    /// Version 2.0, an ID, and this connection's IdP as Issuer. Returns the ID.
+    fn check_assertion_header<'d>(&self, assertion: Node<'d>) -> Result<&'d str> {
+        if assertion.attribute("Version") != Some("2.0") {
+            return Err(ValidationError::new(
+                K::Malformed,
+                format!(
+                    "Assertion Version is {:?}, not \"2.0\"",
+                    assertion.attribute("Version")
+                ),
+            ));
+        }
+        let id = assertion
+            .attribute("ID")
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ValidationError::new(K::Malformed, "the Assertion has no ID"))?;
+        let issuer = saml_child(assertion, "Issuer")
+            .ok_or_else(|| ValidationError::new(K::MissingIssuer, "the Assertion has no Issuer"))?;
+        self.check_issuer(issuer, "Assertion")?;
+        Ok(id)
+    }
+
+    /// The Conditions hold now (skew allowed) and name this SP as audience. Returns their
+    /// NotOnOrAfter.
+    fn check_conditions(&self, assertion: Node<'_>) -> Result<Option<OffsetDateTime>> {
+        let (now, skew) = (self.now, self.config.clock_skew);
+        let conditions = saml_child(assertion, "Conditions").ok_or_else(|| {
+            ValidationError::new(K::MissingConditions, "the Assertion has no Conditions")
+        })?;
+        let not_before = parse_time(conditions, "NotBefore")?;
+        let not_on_or_after = parse_time(conditions, "NotOnOrAfter")?;
+        if let Some(nb) = not_before {
+            if now.saturating_add(skew) < nb {
                 return Err(ValidationError::new(
-                    K::UnexpectedSignature,
+                    K::NotYetValid,
                     format!(
-                        "a ds:Signature in the decrypted assertion at {} does not sign it",
-                        sig.position()
+                        "the assertion is valid from {} (now {}, skew {skew})",
+                        time_str(nb),
+                        time_str(now)
                     ),
                 ));
             }
         }
-    }
-    let assertion_signed = match inner_sig {
-        Some(_) => {
-            signing_key = Some(verify(assertion, "the Assertion")?);
-            true
+        if let Some(noa) = not_on_or_after {
+            if now.saturating_sub(skew) >= noa {
+                return Err(ValidationError::new(
+                    K::Expired,
+                    format!(
+                        "the assertion expired at {} (now {}, skew {skew})",
+                        time_str(noa),
+                        time_str(now)
+                    ),
+                ));
+            }
         }
-        None => false,
-    };
-    let covered = match config.required_signature {
-        RequiredSignature::Either => response_signed || assertion_signed,
-        RequiredSignature::Assertion => assertion_signed,
-        RequiredSignature::Response => response_signed,
-        RequiredSignature::Both => response_signed && assertion_signed,
-    };
-    let Some(signing_key) = signing_key.filter(|_| covered) else {
-        return Err(ValidationError::new(
-            K::Unsigned,
-            format!(
-                "no verified signature covers the assertion as this connection requires ({:?}; response signed: {response_signed}, assertion signed: {assertion_signed})",
-                config.required_signature
-            ),
-        ));
-    };
+        self.check_audience(conditions)?;
+        Ok(not_on_or_after)
+    }
 
-    read_assertion(
-        assertion,
-        response,
-        config,
-        ctx,
-        SignedParts {
-            response: response_signed,
-            assertion: assertion_signed,
-        },
-        signing_key,
-        encrypted,
-    )
+    /// At least one AudienceRestriction, and every one names this SP.
+    fn check_audience(&self, conditions: Node<'_>) -> Result<()> {
+        let mut restrictions = saml_children(conditions, "AudienceRestriction").peekable();
+        if restrictions.peek().is_none() {
+            return Err(ValidationError::new(
+                K::MissingAudience,
+                "the Conditions hold no AudienceRestriction",
+            ));
+        }
+        for r in restrictions {
+            let audiences: Vec<String> = saml_children(r, "Audience")
+                .map(|a| a.text().trim().to_owned())
+                .collect();
+            if !audiences.iter().any(|a| a == &self.config.sp.entity_id) {
+                return Err(ValidationError::new(
+                    K::WrongAudience,
+                    format!(
+                        "the audience is {audiences:?}; this connection's SP entity ID is {:?}",
+                        self.config.sp.entity_id
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The Subject's NameID (decrypted from an EncryptedID with the same decryptor as the
+    /// assertion): present, not empty, and qualified for this SP if qualified at all.
+    fn read_subject(&mut self, subject: Node<'_>) -> Result<NameId> {
+        let name_id = match (
+            saml_child(subject, "NameID"),
+            saml_child(subject, "EncryptedID"),
+        ) {
+            (Some(el), None) => read_name_id(el),
+            (None, Some(enc)) => {
+                let decrypted = self
+                    .decryptor("the NameID")?
+                    .decrypt_element(enc)
+                    .map_err(|e| decryption_error(&e))?;
+                let el = decrypted.element();
+                if !el.is(ns::ASSERTION, "NameID") {
+                    return Err(ValidationError::new(
+                        K::MissingSubject,
+                        "the EncryptedID does not hold a NameID",
+                    ));
+                }
+                read_name_id(el)
+            }
+            (Some(_), Some(_)) => {
+                return Err(ValidationError::new(
+                    K::MissingSubject,
+                    "the Subject holds both a NameID and an EncryptedID",
+                ));
+            }
+            (None, None) => {
+                return Err(ValidationError::new(
+                    K::MissingSubject,
+                    "the Subject has no NameID",
+                ));
+            }
+        };
+        if name_id.value.is_empty() {
+            return Err(ValidationError::new(
+                K::MissingSubject,
+                "the NameID is empty",
+            ));
+        }
+        if let Some(q) = &name_id.sp_name_qualifier {
+            if q != &self.config.sp.entity_id {
+                return Err(ValidationError::new(
+                    K::WrongSpNameQualifier,
+                    format!(
+                        "the NameID's SPNameQualifier is {q:?}; this SP is {:?}",
+                        self.config.sp.entity_id
+                    ),
+                ));
+            }
+        }
+        Ok(name_id)
+    }
+
+    /// The first usable bearer SubjectConfirmation; when none is, the last one's refusal.
+    fn check_bearer_confirmation(&self, subject: Node<'_>) -> Result<Confirmation> {
+        let mut refusal = None;
+        for sc in saml_children(subject, "SubjectConfirmation") {
+            if sc.attribute("Method") != Some(CM_BEARER) {
+                continue;
+            }
+            match self.check_confirmation(sc) {
+                Ok(found) => return Ok(found),
+                Err(e) => refusal = Some(e),
+            }
+        }
+        Err(refusal.unwrap_or_else(|| {
+            ValidationError::new(
+                K::NoBearerConfirmation,
+                "the Subject has no bearer SubjectConfirmation",
+            )
+        }))
+    }
+
+    /// A bearer confirmation that is usable now: its expiry and its InResponseTo.
+    fn check_confirmation(&self, sc: Node<'_>) -> Result<Confirmation> {
+        let data = saml_child(sc, "SubjectConfirmationData").ok_or_else(|| {
+            ValidationError::new(
+                K::NoBearerConfirmation,
+                "the bearer SubjectConfirmation has no SubjectConfirmationData",
+            )
+        })?;
+        match data.attribute("Recipient") {
+            Some(r) if r == self.config.sp.acs_url => {}
+            Some(r) => {
+                return Err(ValidationError::new(
+                    K::WrongRecipient,
+                    format!(
+                        "the confirmation's Recipient is {r:?}; this connection's ACS URL is {:?}",
+                        self.config.sp.acs_url
+                    ),
+                ));
+            }
+            None => {
+                return Err(ValidationError::new(
+                    K::WrongRecipient,
+                    "the bearer confirmation has no Recipient",
+                ));
+            }
+        }
+        let Some(expiry) = parse_time(data, "NotOnOrAfter")? else {
+            return Err(ValidationError::new(
+                K::ConfirmationExpired,
+                "the bearer confirmation has no NotOnOrAfter",
+            ));
+        };
+        if self.now.saturating_sub(self.config.clock_skew) >= expiry {
+            return Err(ValidationError::new(
+                K::ConfirmationExpired,
+                format!(
+                    "the bearer confirmation expired at {} (now {})",
+                    time_str(expiry),
+                    time_str(self.now)
+                ),
+            ));
+        }
+        if let Some(nb) = parse_time(data, "NotBefore")? {
+            if self.now.saturating_add(self.config.clock_skew) < nb {
+                return Err(ValidationError::new(
+                    K::NotYetValid,
+                    format!("the bearer confirmation is valid from {}", time_str(nb)),
+                ));
+            }
+        }
+        Ok(Confirmation {
+            expiry,
+            in_response_to: data
+                .attribute("InResponseTo")
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+        })
+    }
+
+    /// The request this response answers, from the bearer confirmation, or from the Response
+    /// only when a verified signature covers the Response: otherwise anyone could wrap a signed
+    /// unsolicited assertion in a Response naming a request of ours. Every InResponseTo present
+    /// must name an outstanding request, signed or not; none at all is an unsolicited response.
+    fn check_in_response_to(
+        &self,
+        response: Node<'_>,
+        confirmation_irt: Option<String>,
+        response_signed: bool,
+    ) -> Result<Option<String>> {
+        let response_irt = response.attribute("InResponseTo").filter(|s| !s.is_empty());
+        if let (Some(a), Some(b)) = (response_irt, confirmation_irt.as_deref()) {
+            if a != b {
+                return Err(ValidationError::new(
+                    K::WrongInResponseTo,
+                    format!("the Response answers {a:?} but its confirmation answers {b:?}"),
+                ));
+            }
+        }
+        for id in response_irt.into_iter().chain(confirmation_irt.as_deref()) {
+            if self.outstanding_requests.is_empty() {
+                return Err(ValidationError::new(
+                    K::UnexpectedInResponseTo,
+                    format!(
+                        "the response answers request {id:?}, and no request is outstanding for this connection"
+                    ),
+                ));
+            }
+            if !self.outstanding_requests.contains(&id) {
+                return Err(ValidationError::new(
+                    K::WrongInResponseTo,
+                    format!(
+                        "the response answers request {id:?}, which this connection did not send or already used"
+                    ),
+                ));
+            }
+        }
+        let in_response_to = match (confirmation_irt, response_irt) {
+            (Some(b), _) => Some(b),
+            (None, Some(a)) if response_signed => Some(a.to_owned()),
+            _ => None,
+        };
+        if in_response_to.is_none() && !self.config.allow_unsolicited {
+            return Err(ValidationError::new(
+                K::Unsolicited,
+                match response_irt {
+                    Some(id) => format!(
+                        "the Response names request {id:?}, but no signature covers the Response and the assertion's bearer confirmation names no request; this connection does not accept unsolicited responses (the IdP should sign the Response or put InResponseTo in SubjectConfirmationData)"
+                    ),
+                    None => "an IdP-initiated (unsolicited) response, and this connection does not accept them".to_owned(),
+                },
+            ));
+        }
+        Ok(in_response_to)
+    }
+
+    /// An AuthnStatement whose IdP session has not ended.
+    fn check_authn_statement<'d>(&self, assertion: Node<'d>) -> Result<Authn<'d>> {
+        let authn = saml_child(assertion, "AuthnStatement").ok_or_else(|| {
+            ValidationError::new(
+                K::MissingAuthnStatement,
+                "the Assertion has no AuthnStatement",
+            )
+        })?;
+        let instant = parse_time(authn, "AuthnInstant")?;
+        let session_not_on_or_after = parse_time(authn, "SessionNotOnOrAfter")?;
+        if let Some(s) = session_not_on_or_after {
+            if self.now.saturating_sub(self.config.clock_skew) >= s {
+                return Err(ValidationError::new(
+                    K::SessionExpired,
+                    format!(
+                        "the IdP session ended at {} (now {})",
+                        time_str(s),
+                        time_str(self.now)
+                    ),
+                ));
+            }
+        }
+        Ok(Authn {
+            instant,
+            session_index: authn.attribute("SessionIndex"),
+            session_not_on_or_after,
+        })
+    }
+
+    /// Until when to remember the assertion ID against replay. Another bearer confirmation may
+    /// stay usable after the one used now: remember the assertion until the last of them ends.
+    fn remember_until(
+        &self,
+        subject: Node<'_>,
+        not_on_or_after: Option<OffsetDateTime>,
+        confirmation_expiry: OffsetDateTime,
+    ) -> OffsetDateTime {
+        let latest_confirmation = saml_children(subject, "SubjectConfirmation")
+            .filter(|sc| sc.attribute("Method") == Some(CM_BEARER))
+            .filter_map(|sc| saml_child(sc, "SubjectConfirmationData"))
+            .filter_map(|data| parse_time(data, "NotOnOrAfter").ok().flatten())
+            .max();
+        [
+            not_on_or_after,
+            Some(confirmation_expiry),
+            latest_confirmation,
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(confirmation_expiry)
+        // A far-future NotOnOrAfter (year 9999) must not overflow: remembering it "forever" is
+        // the right answer.
+        .saturating_add(self.config.clock_skew)
+    }
+}
+
+/// The attributes, in document order; each must have a Name.
+fn read_attributes(assertion: Node<'_>) -> Result<Vec<Attribute>> {
+    let mut attributes = Vec::new();
+    for statement in saml_children(assertion, "AttributeStatement") {
+        for a in saml_children(statement, "Attribute") {
+            let Some(name) = a.attribute("Name") else {
+                return Err(ValidationError::new(
+                    K::Malformed,
+                    format!("an Attribute at {} has no Name", a.position()),
+                ));
+            };
+            attributes.push(Attribute {
+                name: name.to_owned(),
+                name_format: a.attribute("NameFormat").map(str::to_owned),
+                friendly_name: a.attribute("FriendlyName").map(str::to_owned),
+                values: saml_children(a, "AttributeValue")
+                    .map(|v| v.text())
+                    .collect(),
+            });
+        }
+    }
+    Ok(attributes)
+}
+
+fn read_name_id(el: Node<'_>) -> NameId {
+    NameId {
+        value: el.text().trim().to_owned(),
+        format: el.attribute("Format").map(str::to_owned),
+        sp_name_qualifier: el.attribute("SPNameQualifier").map(str::to_owned),
+        name_qualifier: el.attribute("NameQualifier").map(str::to_owned),
+    }
 }
 
 fn check_status(response: Node<'_>) -> Result<()> {
@@ -539,390 +1053,6 @@ fn check_status(response: Node<'_>) -> Result<()> {
                 .map(|m| format!(": {}", m.trim()))
                 .unwrap_or_default()
         ),
-    ))
-}
-
-fn check_issuer(issuer: Node<'_>, config: &ConnectionConfig, whose: &str) -> Result<()> {
-    if let Some(format) = issuer.attribute("Format") {
-        if format != NAMEID_ENTITY {
-            return Err(ValidationError::new(
-                K::WrongIssuer,
-                format!("the {whose} Issuer has Format {format:?}, not entity"),
-            ));
-        }
-    }
-    let value = issuer.text();
-    if value.trim() != config.idp_entity_id {
-        return Err(ValidationError::new(
-            K::WrongIssuer,
-            format!(
-                "the {whose} Issuer is {:?}; this connection's IdP is {:?}",
-                value.trim(),
-                config.idp_entity_id
-            ),
-        ));
-    }
-    Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn read_assertion(
-    assertion: Node<'_>,
-    response: Node<'_>,
-    config: &ConnectionConfig,
-    ctx: &ValidationContext<'_>,
-    signed: SignedParts,
-    signing_key: String,
-    encrypted: bool,
-) -> Result<VerifiedAssertion> {
-    let now = ctx.now;
-    let skew = config.clock_skew;
-    if assertion.attribute("Version") != Some("2.0") {
-        return Err(ValidationError::new(
-            K::Malformed,
-            format!(
-                "Assertion Version is {:?}, not \"2.0\"",
-                assertion.attribute("Version")
-            ),
-        ));
-    }
-    let assertion_id = assertion
-        .attribute("ID")
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| ValidationError::new(K::Malformed, "the Assertion has no ID"))?
-        .to_owned();
-    let issuer = saml_child(assertion, "Issuer")
-        .ok_or_else(|| ValidationError::new(K::MissingIssuer, "the Assertion has no Issuer"))?;
-    check_issuer(issuer, config, "Assertion")?;
-
-    // Conditions.
-    let conditions = saml_child(assertion, "Conditions").ok_or_else(|| {
-        ValidationError::new(K::MissingConditions, "the Assertion has no Conditions")
-    })?;
-    let not_before = parse_time(conditions, "NotBefore")?;
-    let not_on_or_after = parse_time(conditions, "NotOnOrAfter")?;
-    if let Some(nb) = not_before {
-        if now.saturating_add(skew) < nb {
-            return Err(ValidationError::new(
-                K::NotYetValid,
-                format!(
-                    "the assertion is valid from {} (now {}, skew {skew})",
-                    time_str(nb),
-                    time_str(now)
-                ),
-            ));
-        }
-    }
-    if let Some(noa) = not_on_or_after {
-        if now.saturating_sub(skew) >= noa {
-            return Err(ValidationError::new(
-                K::Expired,
-                format!(
-                    "the assertion expired at {} (now {}, skew {skew})",
-                    time_str(noa),
-                    time_str(now)
-                ),
-            ));
-        }
-    }
-    let restrictions: Vec<Node<'_>> = saml_children(conditions, "AudienceRestriction").collect();
-    if restrictions.is_empty() {
-        return Err(ValidationError::new(
-            K::MissingAudience,
-            "the Conditions hold no AudienceRestriction",
-        ));
-    }
-    for r in &restrictions {
-        let audiences: Vec<String> = saml_children(*r, "Audience")
-            .map(|a| a.text().trim().to_owned())
-            .collect();
-        if !audiences.iter().any(|a| a == &config.sp.entity_id) {
-            return Err(ValidationError::new(
-                K::WrongAudience,
-                format!(
-                    "the audience is {audiences:?}; this connection's SP entity ID is {:?}",
-                    config.sp.entity_id
-                ),
-            ));
-        }
-    }
-
-    // Subject.
-    let subject = saml_child(assertion, "Subject")
-        .ok_or_else(|| ValidationError::new(K::MissingSubject, "the Assertion has no Subject"))?;
-    let name_id = match (
-        saml_child(subject, "NameID"),
-        saml_child(subject, "EncryptedID"),
-    ) {
-        (Some(el), None) => read_name_id(el),
-        (None, Some(enc)) => {
-            let key = config.sp.key.as_ref().ok_or_else(|| {
-                ValidationError::new(
-                    K::NoDecryptionKey,
-                    "the NameID is encrypted and this connection has no SP key",
-                )
-            })?;
-            let dkey = DecryptionKey::from_pkey(key.private_key.clone())
-                .map_err(|e| ValidationError::new(K::DecryptionFailed, e.to_string()))?;
-            let decrypted = Decryptor::new(dkey)
-                .decrypt_element(enc)
-                .map_err(|e| decryption_error(&e))?;
-            let el = decrypted.element();
-            if !el.is(ns::ASSERTION, "NameID") {
-                return Err(ValidationError::new(
-                    K::MissingSubject,
-                    "the EncryptedID does not hold a NameID",
-                ));
-            }
-            read_name_id(el)
-        }
-        (Some(_), Some(_)) => {
-            return Err(ValidationError::new(
-                K::MissingSubject,
-                "the Subject holds both a NameID and an EncryptedID",
-            ));
-        }
-        (None, None) => {
-            return Err(ValidationError::new(
-                K::MissingSubject,
-                "the Subject has no NameID",
-            ));
-        }
-    };
-    if name_id.value.is_empty() {
-        return Err(ValidationError::new(
-            K::MissingSubject,
-            "the NameID is empty",
-        ));
-    }
-    if let Some(q) = &name_id.sp_name_qualifier {
-        if q != &config.sp.entity_id {
-            return Err(ValidationError::new(
-                K::WrongSpNameQualifier,
-                format!(
-                    "the NameID's SPNameQualifier is {q:?}; this SP is {:?}",
-                    config.sp.entity_id
-                ),
-            ));
-        }
-    }
-
-    // InResponseTo, on the Response and on the bearer confirmation. The Response's says which
-    // request is answered only when a verified signature covers the Response: otherwise anyone
-    // could wrap a signed unsolicited assertion in a Response naming a request of ours.
-    let response_irt = response.attribute("InResponseTo").filter(|s| !s.is_empty());
-    let mut confirmation_error = None;
-    let mut confirmed: Option<(OffsetDateTime, Option<String>)> = None;
-    for sc in saml_children(subject, "SubjectConfirmation") {
-        if sc.attribute("Method") != Some(CM_BEARER) {
-            continue;
-        }
-        match check_confirmation(sc, config, now) {
-            Ok(found) => {
-                confirmed = Some(found);
-                break;
-            }
-            Err(e) => confirmation_error = Some(e),
-        }
-    }
-    let (confirmation_expiry, confirmation_irt) = match (confirmed, confirmation_error) {
-        (Some(found), _) => found,
-        (None, Some(e)) => return Err(e),
-        (None, None) => {
-            return Err(ValidationError::new(
-                K::NoBearerConfirmation,
-                "the Subject has no bearer SubjectConfirmation",
-            ));
-        }
-    };
-    let in_response_to = match (response_irt, confirmation_irt.as_deref()) {
-        (Some(a), Some(b)) if a != b => {
-            return Err(ValidationError::new(
-                K::WrongInResponseTo,
-                format!("the Response answers {a:?} but its confirmation answers {b:?}"),
-            ));
-        }
-        (_, Some(b)) => Some(b.to_owned()),
-        (Some(a), None) if signed.response => Some(a.to_owned()),
-        _ => None,
-    };
-    // Every InResponseTo present must name an outstanding request, signed or not.
-    for id in response_irt.into_iter().chain(confirmation_irt.as_deref()) {
-        if ctx.outstanding_requests.is_empty() {
-            return Err(ValidationError::new(
-                K::UnexpectedInResponseTo,
-                format!(
-                    "the response answers request {id:?}, and no request is outstanding for this connection"
-                ),
-            ));
-        }
-        if !ctx.outstanding_requests.contains(&id) {
-            return Err(ValidationError::new(
-                K::WrongInResponseTo,
-                format!(
-                    "the response answers request {id:?}, which this connection did not send or already used"
-                ),
-            ));
-        }
-    }
-    if in_response_to.is_none() && !config.allow_unsolicited {
-        return Err(ValidationError::new(
-            K::Unsolicited,
-            match response_irt {
-                Some(id) => format!(
-                    "the Response names request {id:?}, but no signature covers the Response and the assertion's bearer confirmation names no request; this connection does not accept unsolicited responses (the IdP should sign the Response or put InResponseTo in SubjectConfirmationData)"
-                ),
-                None => "an IdP-initiated (unsolicited) response, and this connection does not accept them".to_owned(),
-            },
-        ));
-    }
-
-    // AuthnStatement.
-    let authn = saml_child(assertion, "AuthnStatement").ok_or_else(|| {
-        ValidationError::new(
-            K::MissingAuthnStatement,
-            "the Assertion has no AuthnStatement",
-        )
-    })?;
-    let authn_instant = parse_time(authn, "AuthnInstant")?;
-    let session_not_on_or_after = parse_time(authn, "SessionNotOnOrAfter")?;
-    if let Some(s) = session_not_on_or_after {
-        if now.saturating_sub(skew) >= s {
-            return Err(ValidationError::new(
-                K::SessionExpired,
-                format!(
-                    "the IdP session ended at {} (now {})",
-                    time_str(s),
-                    time_str(now)
-                ),
-            ));
-        }
-    }
-
-    // Attributes, in document order.
-    let mut attributes = Vec::new();
-    for statement in saml_children(assertion, "AttributeStatement") {
-        for a in saml_children(statement, "Attribute") {
-            let Some(name) = a.attribute("Name") else {
-                return Err(ValidationError::new(
-                    K::Malformed,
-                    format!("an Attribute at {} has no Name", a.position()),
-                ));
-            };
-            attributes.push(Attribute {
-                name: name.to_owned(),
-                name_format: a.attribute("NameFormat").map(str::to_owned),
-                friendly_name: a.attribute("FriendlyName").map(str::to_owned),
-                values: saml_children(a, "AttributeValue")
-                    .map(|v| v.text())
-                    .collect(),
-            });
-        }
-    }
-
-    // Another bearer confirmation may stay usable after the one used now: remember the
-    // assertion until the last of them ends.
-    let latest_confirmation = saml_children(subject, "SubjectConfirmation")
-        .filter(|sc| sc.attribute("Method") == Some(CM_BEARER))
-        .filter_map(|sc| saml_child(sc, "SubjectConfirmationData"))
-        .filter_map(|data| parse_time(data, "NotOnOrAfter").ok().flatten())
-        .max();
-    let remember_until = [
-        not_on_or_after,
-        Some(confirmation_expiry),
-        latest_confirmation,
-    ]
-    .into_iter()
-    .flatten()
-    .max()
-    .unwrap_or(confirmation_expiry)
-    // A far-future NotOnOrAfter (year 9999) must not overflow: remembering it "forever" is
-    // the right answer.
-    .saturating_add(skew);
-    Ok(VerifiedAssertion {
-        issuer: config.idp_entity_id.clone(),
-        assertion_id,
-        name_id,
-        attributes,
-        authn_instant,
-        session_index: authn.attribute("SessionIndex").map(str::to_owned),
-        session_not_on_or_after,
-        remember_until,
-        in_response_to,
-        signed,
-        signing_key,
-        encrypted,
-    })
-}
-
-fn read_name_id(el: Node<'_>) -> NameId {
-    NameId {
-        value: el.text().trim().to_owned(),
-        format: el.attribute("Format").map(str::to_owned),
-        sp_name_qualifier: el.attribute("SPNameQualifier").map(str::to_owned),
-        name_qualifier: el.attribute("NameQualifier").map(str::to_owned),
-    }
-}
-
-/// A bearer confirmation that is usable now: its expiry and its InResponseTo.
-fn check_confirmation(
-    sc: Node<'_>,
-    config: &ConnectionConfig,
-    now: OffsetDateTime,
-) -> Result<(OffsetDateTime, Option<String>)> {
-    let data = saml_child(sc, "SubjectConfirmationData").ok_or_else(|| {
-        ValidationError::new(
-            K::NoBearerConfirmation,
-            "the bearer SubjectConfirmation has no SubjectConfirmationData",
-        )
-    })?;
-    match data.attribute("Recipient") {
-        Some(r) if r == config.sp.acs_url => {}
-        Some(r) => {
-            return Err(ValidationError::new(
-                K::WrongRecipient,
-                format!(
-                    "the confirmation's Recipient is {r:?}; this connection's ACS URL is {:?}",
-                    config.sp.acs_url
-                ),
-            ));
-        }
-        None => {
-            return Err(ValidationError::new(
-                K::WrongRecipient,
-                "the bearer confirmation has no Recipient",
-            ));
-        }
-    }
-    let Some(expiry) = parse_time(data, "NotOnOrAfter")? else {
-        return Err(ValidationError::new(
-            K::ConfirmationExpired,
-            "the bearer confirmation has no NotOnOrAfter",
-        ));
-    };
-    if now.saturating_sub(config.clock_skew) >= expiry {
-        return Err(ValidationError::new(
-            K::ConfirmationExpired,
-            format!(
-                "the bearer confirmation expired at {} (now {})",
-                time_str(expiry),
-                time_str(now)
-            ),
-        ));
-    }
-    if let Some(nb) = parse_time(data, "NotBefore")? {
-        if now.saturating_add(config.clock_skew) < nb {
-            return Err(ValidationError::new(
-                K::NotYetValid,
-                format!("the bearer confirmation is valid from {}", time_str(nb)),
-            ));
-        }
-    }
-    Ok((
-        expiry,
-        data.attribute("InResponseTo")
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned),
     ))
 }
 

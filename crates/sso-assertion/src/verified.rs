@@ -1,3 +1,7 @@
+//! What a validated response yields: the proof type [`VerifiedAssertion`] and the values read
+//! from the covered node, so code above this crate never touches the XML.
+
+use sso_xmldsig::Fingerprint;
 use time::OffsetDateTime;
 
 /// The Subject's NameID, as the signed assertion states it.
@@ -55,7 +59,7 @@ pub struct VerifiedAssertion {
     pub(crate) remember_until: OffsetDateTime,
     pub(crate) in_response_to: Option<String>,
     pub(crate) signed: SignedParts,
-    pub(crate) signing_key: String,
+    pub(crate) signing_key: Fingerprint,
     pub(crate) encrypted: bool,
 }
 
@@ -125,7 +129,7 @@ impl VerifiedAssertion {
     }
 
     /// SHA-256 fingerprint of the certificate whose key verified the covering signature.
-    pub fn signing_key(&self) -> &str {
+    pub fn signing_key(&self) -> &Fingerprint {
         &self.signing_key
     }
 

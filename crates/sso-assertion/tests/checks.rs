@@ -945,7 +945,7 @@ fn happy_path_fields() {
     assert!(v.is_solicited());
     assert!(v.signed_parts().assertion);
     assert!(!v.signed_parts().response);
-    assert_eq!(v.signing_key(), idp_key().cert.fingerprint_hex());
+    assert_eq!(v.signing_key(), idp_key().cert.fingerprint());
     assert!(!v.was_encrypted());
     assert_eq!(
         v.remember_until(),
@@ -958,7 +958,7 @@ fn happy_path_fields() {
     let v = accepted(&ok("both signed", doc().signed(Signed::Both)));
     assert!(v.signed_parts().response && v.signed_parts().assertion);
     assert_eq!(v.assertion_id(), ASSERTION_ID);
-    assert_eq!(v.signing_key(), idp_key().cert.fingerprint_hex());
+    assert_eq!(v.signing_key(), idp_key().cert.fingerprint());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2116,8 +2116,10 @@ fn refusals_name_the_problem() {
     let e = refused(&fails("x", doc().key(other_key()), "untrusted-key"));
     assert_eq!(e.kind(), &ValidationErrorKind::Signature("untrusted-key"));
     assert!(
-        e.detail().contains(&other_key().cert.fingerprint_hex())
-            && e.detail().contains(&idp_key().cert.fingerprint_hex()),
+        e.detail()
+            .contains(&other_key().cert.fingerprint().to_string())
+            && e.detail()
+                .contains(&idp_key().cert.fingerprint().to_string()),
         "the detail names the presented and the trusted certificates: {e}"
     );
     let e = refused(&fails(

@@ -127,7 +127,38 @@ fn okta_metadata_in_detail() {
     assert_eq!(md.signing_certificates.len(), 1);
     assert!(md.sso_service(&Binding::HttpRedirect).is_some());
     assert!(md.sso_service(&Binding::HttpPost).is_some());
-    assert_eq!(md.signing_certificates[0].fingerprint_hex().len(), 95);
+    assert_eq!(
+        md.signing_certificates[0].fingerprint().to_string().len(),
+        95
+    );
+}
+
+/// A certificate writes back as the PEM OpenSSL writes, which reads back as the same
+/// certificate; its fingerprint's text parses back to the same fingerprint.
+#[test]
+fn certificates_write_back_as_pem_and_fingerprint_text() {
+    let xml = std::fs::read(corpus().join("metadata/other/python3-saml_multi_signing_certs.xml"))
+        .unwrap();
+    let md = IdpMetadata::from_xml(&xml).unwrap();
+    assert!(!md.signing_certificates.is_empty());
+    for cert in &md.signing_certificates {
+        let pem = cert.to_pem();
+        let openssl_pem = openssl::x509::X509::from_der(cert.der())
+            .unwrap()
+            .to_pem()
+            .unwrap();
+        assert_eq!(pem.as_bytes(), openssl_pem.as_slice());
+        assert_eq!(
+            &sso_assertion::Certificate::from_pem_or_base64(&pem).unwrap(),
+            cert
+        );
+        let text = cert.fingerprint().to_string();
+        assert_eq!(text, cert.fingerprint_hex());
+        assert_eq!(
+            &text.parse::<sso_xmldsig::Fingerprint>().unwrap(),
+            cert.fingerprint()
+        );
+    }
 }
 
 #[test]

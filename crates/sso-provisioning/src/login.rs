@@ -122,7 +122,7 @@ fn verified_facts(verified: &VerifiedAssertion) -> Value {
         "in_response_to": verified.in_response_to(),
         "signed_response": verified.signed_parts().response,
         "signed_assertion": verified.signed_parts().assertion,
-        "signing_key": verified.signing_key(),
+        "signing_key": verified.signing_key().to_string(),
         "encrypted": verified.was_encrypted(),
         "session_not_on_or_after": time_json(verified.session_not_on_or_after()),
     })

@@ -1,4 +1,5 @@
 use std::fmt;
+use std::str::FromStr;
 
 use openssl::asn1::Asn1Time;
 use openssl::bn::BigNum;
@@ -13,8 +14,23 @@ use crate::base64::decode_base64;
 use crate::error::Error;
 
 /// The SHA-256 fingerprint of a trusted certificate (of the DER `SubjectPublicKeyInfo` for a key
-/// configured without a certificate). Shown as `AB:CD:...`, like `openssl x509 -fingerprint
-/// -sha256`, so an administrator can compare it with what the IdP publishes.
+/// configured without a certificate): how admins, IdP consoles and refusals name a key.
+///
+/// Displayed in one canonical form, `AB:CD:...` (upper-case hex, colon-separated), like `openssl
+/// x509 -fingerprint -sha256`, so an administrator can compare it with what the IdP publishes.
+/// Parsed ([`FromStr`]) from the forms admins type: 64 hex digits in any letter case, with or
+/// without colons (spaces and tabs are ignored too).
+///
+/// ```
+/// use sso_xmldsig::Fingerprint;
+///
+/// let typed: Fingerprint = "ab".repeat(32).parse()?;
+/// let shown = typed.to_string();
+/// assert_eq!(shown, vec!["AB"; 32].join(":"));
+/// assert_eq!(shown.parse::<Fingerprint>()?, typed);
+/// assert!("abcd".parse::<Fingerprint>().is_err());
+/// # Ok::<(), sso_xmldsig::ParseFingerprintError>(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Fingerprint([u8; 32]);
 
@@ -23,9 +39,20 @@ impl Fingerprint {
         Fingerprint(openssl::sha::sha256(der))
     }
 
+    /// The fingerprint with these 32 bytes (a SHA-256 digest computed elsewhere).
+    pub const fn from_bytes(bytes: [u8; 32]) -> Fingerprint {
+        Fingerprint(bytes)
+    }
+
     /// The 32 bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
+    }
+}
+
+impl From<[u8; 32]> for Fingerprint {
+    fn from(bytes: [u8; 32]) -> Self {
+        Fingerprint(bytes)
     }
 }
 
@@ -46,6 +73,40 @@ impl fmt::Debug for Fingerprint {
         write!(f, "Fingerprint({self})")
     }
 }
+
+impl FromStr for Fingerprint {
+    type Err = ParseFingerprintError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let mut bytes = [0u8; 32];
+        let mut digits = 0usize;
+        for c in text.chars().filter(|c| !matches!(c, ':' | ' ' | '\t')) {
+            let digit = c
+                .to_digit(16)
+                .and_then(|d| u8::try_from(d).ok())
+                .ok_or(ParseFingerprintError(()))?;
+            let byte = bytes.get_mut(digits / 2).ok_or(ParseFingerprintError(()))?;
+            *byte = (*byte << 4) | digit;
+            digits += 1;
+        }
+        if digits != 64 {
+            return Err(ParseFingerprintError(()));
+        }
+        Ok(Fingerprint(bytes))
+    }
+}
+
+/// Text that is not a SHA-256 fingerprint (64 hex digits, colons optional).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseFingerprintError(());
+
+impl fmt::Display for ParseFingerprintError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a SHA-256 fingerprint is 64 hex digits, colons optional")
+    }
+}
+
+impl std::error::Error for ParseFingerprintError {}
 
 /// An allowed elliptic curve.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -371,5 +432,55 @@ impl FromIterator<TrustedKey> for TrustedKeys {
             keys.add(k);
         }
         keys
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_parse_from_what_admins_type() {
+        let canonical = vec!["AB"; 32].join(":");
+        let expected = Fingerprint([0xAB; 32]);
+        for typed in [
+            canonical.clone(),
+            canonical.to_ascii_lowercase(),
+            "Ab".repeat(32),
+            "ab ".repeat(32),
+            "AB\t".repeat(32),
+            format!(":{}:", "ab".repeat(32)),
+        ] {
+            assert_eq!(typed.parse::<Fingerprint>(), Ok(expected), "{typed:?}");
+        }
+        assert_eq!(expected.to_string(), canonical);
+        let mixed = Fingerprint(std::array::from_fn(|i| (i * 8) as u8));
+        assert_eq!(mixed.to_string().parse::<Fingerprint>(), Ok(mixed));
+        assert_eq!(Fingerprint::from(*mixed.as_bytes()), mixed);
+    }
+
+    #[test]
+    fn anything_else_is_not_a_fingerprint() {
+        for typed in [
+            String::new(),
+            "abcd".to_owned(),
+            "zz".repeat(32),
+            "ab".repeat(31),
+            "ab".repeat(33),
+            format!("{}a", "ab".repeat(32)),
+            format!("{}\n", "ab".repeat(32)),
+            format!("{}-", "ab".repeat(32)),
+            format!("{}\u{FF10}", "ab".repeat(31)),
+        ] {
+            assert_eq!(
+                typed.parse::<Fingerprint>(),
+                Err(ParseFingerprintError(())),
+                "{typed:?}"
+            );
+        }
+        assert_eq!(
+            ParseFingerprintError(()).to_string(),
+            "a SHA-256 fingerprint is 64 hex digits, colons optional"
+        );
     }
 }

@@ -73,6 +73,6 @@ pub use crate::algorithm::{
 };
 pub use crate::decrypt::{DecryptedElement, DecryptionKey, Decryptor, XENC_NS};
 pub use crate::error::{DecryptionError, Error, ErrorKind};
-pub use crate::keys::{Fingerprint, TrustedKey, TrustedKeys};
+pub use crate::keys::{Fingerprint, ParseFingerprintError, TrustedKey, TrustedKeys};
 pub use crate::sign::{Signer, SigningKey};
 pub use crate::verify::{DSIG_NS, VerifiedElement, Verifier};

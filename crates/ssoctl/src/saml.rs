@@ -266,7 +266,7 @@ fn verify(args: &VerifyArgs) -> Result<Value, Failure> {
         "signed": {
             "response": verified.signed_parts().response,
             "assertion": verified.signed_parts().assertion,
-            "key": verified.signing_key(),
+            "key": verified.signing_key().to_string(),
         },
         "encrypted": verified.was_encrypted(),
         "attributes": attributes,
