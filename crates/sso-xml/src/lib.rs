@@ -24,6 +24,7 @@
 
 mod c14n;
 mod error;
+pub mod escape;
 mod limits;
 mod parse;
 mod tree;
