@@ -1,3 +1,6 @@
+//! Canonical XML 1.0 and exclusive c14n 1.0 of "a subtree minus at most one subtree", read from
+//! the same tree the values come from, so what is hashed is what is used.
+
 use std::io::{self, Write};
 
 use crate::tree::{AttrData, Document, NONE, Node, Payload, PrefixId, UriId};

@@ -1,3 +1,6 @@
+//! Bytes to a [`Document`]: xml-rs driven strictly (no DOCTYPE, one root, UTF-8 only) with
+//! every [`Limits`] bound checked on each event.
+
 use std::io::Read;
 
 use rustc_hash::FxHashMap;

@@ -1,3 +1,6 @@
+//! Enveloped signatures for what we send (AuthnRequests, and responses of test and
+//! development IdPs), checked by the same verifier and by xmlsec1 in the tests.
+
 use std::fmt;
 
 use openssl::ecdsa::EcdsaSig;
