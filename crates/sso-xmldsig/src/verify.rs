@@ -217,30 +217,75 @@ fn parse_signature<'d>(
     element: Node<'d>,
     policy: &AlgorithmPolicy,
 ) -> Result<ParsedSignature<'d>, Error> {
+    let signature = the_signature(element)?;
+    let (signed_info, signature_value, key_info) = signature_parts(signature)?;
+    let (c14n_method, signature_method, reference) = signed_info_parts(signed_info)?;
+
+    let c14n_uri = algorithm_uri(c14n_method)?;
+    let c14n11_signed_info = matches!(c14n_uri, C14N11 | C14N11_WITH_COMMENTS);
+    let c14n_alg = c14n_algorithm(c14n_uri).ok_or_else(|| {
+        Error::new(ErrorKind::AlgorithmNotAllowed {
+            role: AlgorithmRole::Canonicalization,
+            uri: c14n_uri.to_owned(),
+            allowed_by_opt_in: false,
+        })
+    })?;
+    let c14n = c14n_of(c14n_method, c14n_alg)?;
+
+    let signature_algorithm = policy.check_signature(algorithm_uri(signature_method)?)?;
+    no_children(signature_method, "ds:SignatureMethod")?;
+
+    let reference_uri = reference
+        .attribute("URI")
+        .ok_or_else(|| Error::malformed("ds:Reference has no URI", Some(reference)))?;
+    let (transforms, digest_method, digest_value) = reference_parts(reference)?;
+    let digest_algorithm = policy.check_digest(algorithm_uri(digest_method)?)?;
+    no_children(digest_method, "ds:DigestMethod")?;
+    let (transform_c14n, c14n11_reference) = parse_transforms(transforms)?;
+    let digest_value = base64_value(digest_value)?;
+    let signature_value = base64_value(signature_value)?;
+
+    Ok(ParsedSignature {
+        signature,
+        signed_info,
+        c14n,
+        c14n11_signed_info,
+        c14n11_reference,
+        signature_algorithm,
+        reference_uri,
+        reference,
+        transform_c14n,
+        digest_algorithm,
+        digest_value,
+        signature_value,
+        key_info_certificates: key_info_hints(key_info),
+    })
+}
+
+/// The one `ds:Signature` child of `element`.
+fn the_signature(element: Node<'_>) -> Result<Node<'_>, Error> {
     if !element.is_element() {
         return Err(Error::new(ErrorKind::NoSignature {
             element: describe(element),
         }));
     }
-    let signatures: Vec<Node<'d>> = element
+    let signatures: Vec<Node<'_>> = element
         .child_elements()
         .filter(|c| c.is(DSIG_NS, "Signature"))
         .collect();
-    let signature = match signatures.as_slice() {
-        [] => {
-            return Err(Error::new(ErrorKind::NoSignature {
-                element: describe(element),
-            }));
-        }
-        [one] => *one,
-        more => {
-            return Err(Error::new(ErrorKind::MultipleSignatures {
-                count: more.len(),
-            }));
-        }
-    };
+    match signatures.as_slice() {
+        [] => Err(Error::new(ErrorKind::NoSignature {
+            element: describe(element),
+        })),
+        [one] => Ok(*one),
+        more => Err(Error::new(ErrorKind::MultipleSignatures {
+            count: more.len(),
+        })),
+    }
+}
 
-    // Signature: SignedInfo, SignatureValue, KeyInfo?, Object*.
+/// Signature: SignedInfo, SignatureValue, KeyInfo?, Object*.
+fn signature_parts(signature: Node<'_>) -> Result<(Node<'_>, Node<'_>, Option<Node<'_>>), Error> {
     let kids = dsig_children(signature)?;
     let mut kids = kids.into_iter().peekable();
     let signed_info = kids
@@ -270,16 +315,19 @@ fn parse_signature<'d>(
             ));
         }
     }
+    Ok((signed_info, signature_value, key_info))
+}
 
-    // SignedInfo: CanonicalizationMethod, SignatureMethod, exactly one Reference.
+/// SignedInfo: CanonicalizationMethod, SignatureMethod, exactly one Reference.
+fn signed_info_parts(signed_info: Node<'_>) -> Result<(Node<'_>, Node<'_>, Node<'_>), Error> {
     let si = dsig_children(signed_info)?;
-    let (c14n_method, signature_method, reference) = match si.as_slice() {
+    match si.as_slice() {
         [c, s, r]
             if c.local_name() == "CanonicalizationMethod"
                 && s.local_name() == "SignatureMethod"
                 && r.local_name() == "Reference" =>
         {
-            (*c, *s, *r)
+            Ok((*c, *s, *r))
         }
         [c, s, refs @ ..]
             if c.local_name() == "CanonicalizationMethod"
@@ -287,106 +335,71 @@ fn parse_signature<'d>(
                 && refs.len() > 1
                 && refs.iter().all(|r| r.local_name() == "Reference") =>
         {
-            return Err(Error::malformed(
+            Err(Error::malformed(
                 format!(
                     "ds:SignedInfo has {} ds:Reference elements; exactly one is allowed",
                     refs.len()
                 ),
                 Some(signed_info),
-            ));
+            ))
         }
-        _ => {
-            return Err(Error::malformed(
-                "ds:SignedInfo must hold CanonicalizationMethod, SignatureMethod and one Reference, \
-                 in that order",
-                Some(signed_info),
-            ));
-        }
-    };
-
-    let c14n_uri = algorithm_uri(c14n_method)?;
-    let c14n11_signed_info = matches!(c14n_uri, C14N11 | C14N11_WITH_COMMENTS);
-    let c14n_alg = c14n_algorithm(c14n_uri).ok_or_else(|| {
-        Error::new(ErrorKind::AlgorithmNotAllowed {
-            role: AlgorithmRole::Canonicalization,
-            uri: c14n_uri.to_owned(),
-            allowed_by_opt_in: false,
-        })
-    })?;
-    let c14n = c14n_of(c14n_method, c14n_alg)?;
-
-    let signature_algorithm = policy.check_signature(algorithm_uri(signature_method)?)?;
-    if let Some(c) = signature_method.child_elements().next() {
-        return Err(Error::malformed(
-            format!("{} is not allowed in ds:SignatureMethod", describe(c)),
-            Some(c),
-        ));
+        _ => Err(Error::malformed(
+            "ds:SignedInfo must hold CanonicalizationMethod, SignatureMethod and one Reference, \
+             in that order",
+            Some(signed_info),
+        )),
     }
+}
 
-    // Reference: Transforms?, DigestMethod, DigestValue.
-    let reference_uri = reference
-        .attribute("URI")
-        .ok_or_else(|| Error::malformed("ds:Reference has no URI", Some(reference)))?;
+/// Reference: Transforms?, DigestMethod, DigestValue.
+fn reference_parts(reference: Node<'_>) -> Result<(Option<Node<'_>>, Node<'_>, Node<'_>), Error> {
     let rk = dsig_children(reference)?;
-    let (transforms, digest_method, digest_value) = match rk.as_slice() {
+    match rk.as_slice() {
         [t, m, v]
             if t.local_name() == "Transforms"
                 && m.local_name() == "DigestMethod"
                 && v.local_name() == "DigestValue" =>
         {
-            (Some(*t), *m, *v)
+            Ok((Some(*t), *m, *v))
         }
         [m, v] if m.local_name() == "DigestMethod" && v.local_name() == "DigestValue" => {
-            (None, *m, *v)
+            Ok((None, *m, *v))
         }
-        _ => {
-            return Err(Error::malformed(
-                "ds:Reference must hold Transforms?, DigestMethod and DigestValue, in that order",
-                Some(reference),
-            ));
-        }
-    };
-    let digest_algorithm = policy.check_digest(algorithm_uri(digest_method)?)?;
-    if let Some(c) = digest_method.child_elements().next() {
-        return Err(Error::malformed(
-            format!("{} is not allowed in ds:DigestMethod", describe(c)),
-            Some(c),
-        ));
+        _ => Err(Error::malformed(
+            "ds:Reference must hold Transforms?, DigestMethod and DigestValue, in that order",
+            Some(reference),
+        )),
     }
-    let (transform_c14n, c14n11_reference) = parse_transforms(transforms)?;
-    let digest_value = base64_value(digest_value)?;
-    let signature_value = base64_value(signature_value)?;
+}
 
-    let mut key_info_certificates = Vec::new();
+/// A SignatureMethod or DigestMethod with parameters (such as HMACOutputLength) is refused.
+fn no_children(method: Node<'_>, name: &str) -> Result<(), Error> {
+    match method.child_elements().next() {
+        Some(c) => Err(Error::malformed(
+            format!("{} is not allowed in {name}", describe(c)),
+            Some(c),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The fingerprints of the certificates in KeyInfo's X509Data: only hints to find the trusted
+/// key, so an unreadable one is simply no hint.
+fn key_info_hints(key_info: Option<Node<'_>>) -> Vec<Fingerprint> {
+    let mut hints = Vec::new();
     if let Some(ki) = key_info {
         for x509 in ki.child_elements().filter(|c| c.is(DSIG_NS, "X509Data")) {
             for cert in x509
                 .child_elements()
                 .filter(|c| c.is(DSIG_NS, "X509Certificate"))
             {
-                // Only a hint to find the trusted key: an unreadable one is simply no hint.
                 if let Some(der) = decode_base64(&cert.text()) {
-                    key_info_certificates.push(Fingerprint::of(&der));
+                    hints.push(Fingerprint::of(&der));
                 }
             }
         }
     }
-
-    Ok(ParsedSignature {
-        signature,
-        signed_info,
-        c14n,
-        c14n11_signed_info,
-        c14n11_reference,
-        signature_algorithm,
-        reference_uri,
-        reference,
-        transform_c14n,
-        digest_algorithm,
-        digest_value,
-        signature_value,
-        key_info_certificates,
-    })
+    hints
 }
 
 /// Transforms allowed: the enveloped-signature transform (required, since the signature lies
