@@ -174,31 +174,46 @@ async fn login_flow(name: &str, database_url: Option<String>) {
         (false, Reason::NotAMember)
     );
 
-    // SP-initiated login with a return path; the browser posts the response to the ACS.
-    let (request, relay) = begin(&mut c, &alice, "/reports/7?tab=sso").await;
-    let response = signed_response(&idp, &org, &request, &alice, 1);
-    let answer = post_acs(port, &org, &response, &relay).await;
+    first_login_and_its_code(&mut c, &idp, port, &org, &alice).await;
+    second_login_of_a_member(&mut c, &idp, port, &org, &alice).await;
+    oversized_grpc_input(&mut c, &org).await;
+    password_login_follows_the_rules(&mut c, &org, &alice).await;
+    acs_refusals(&idp, port, &org, &alice).await;
+    foreign_return_target_refused(&mut c, &org).await;
+    traces_show_it_all(&mut c, &org).await;
+
+    server.assert_running();
+    // Stopping waits for the exit on this thread: let the runtime's other tasks (the gRPC
+    // connection answering the server's GOAWAY) run meanwhile.
+    drop(c);
+    let exit = tokio::task::block_in_place(|| server.stop(Duration::from_secs(10)));
+    assert!(exit.success(), "{exit}:\n{}", server.log());
+}
+
+/// SP-initiated login with a return path; the browser posts the response to the ACS.
+async fn first_login_and_its_code(c: &mut Clients, idp: &Idp, port: u16, org: &str, alice: &str) {
+    let (request, relay) = begin(c, alice, "/reports/7?tab=sso").await;
+    let response = signed_response(idp, org, &request, alice, 1);
+    let answer = post_acs(port, org, &response, &relay).await;
     let code = code_of(&answer, &format!("{APP}/reports/7?tab=sso&code="));
 
     // The calling service redeems the code: the JIT member, once.
-    let login = redeem(&mut c, &code).await.unwrap();
+    let login = redeem(c, &code).await.unwrap();
     assert_eq!(login.user.as_ref().unwrap().email, alice);
     assert_eq!(login.org_id, org);
     assert_eq!(login.role(), Role::Member);
     assert!(login.membership_created);
     assert_eq!(login.return_target, "/reports/7?tab=sso");
     assert!(!login.session_not_on_or_after.is_empty());
-    let again = redeem(&mut c, &code).await.unwrap_err();
+    let again = redeem(c, &code).await.unwrap_err();
     assert_eq!(again.code(), Code::FailedPrecondition, "{again:?}");
     assert_eq!(reason_of(&again), Some(Reason::LoginCodeUsed));
-    let forged = redeem(&mut c, "not-a-code-anyone-was-given")
-        .await
-        .unwrap_err();
+    let forged = redeem(c, "not-a-code-anyone-was-given").await.unwrap_err();
     assert_eq!(forged.code(), Code::NotFound, "{forged:?}");
     assert_eq!(reason_of(&forged), Some(Reason::LoginCodeUnknown));
 
     // The same response posted again: replayed, told to the return target.
-    let replay = post_acs(port, &org, &response, &relay).await;
+    let replay = post_acs(port, org, &response, &relay).await;
     assert_eq!(replay.status, 303, "{}", replay.raw);
     let location = replay.header("location").unwrap();
     assert_eq!(
@@ -207,20 +222,24 @@ async fn login_flow(name: &str, database_url: Option<String>) {
         "{location}"
     );
     assert_eq!(query_param(location, "code"), None);
+}
 
-    // A second login of the same person: an existing member now.
-    let (request, relay) = begin(&mut c, &alice, "").await;
-    let response = signed_response(&idp, &org, &request, &alice, 2);
+/// A second login of the same person: an existing member now.
+async fn second_login_of_a_member(c: &mut Clients, idp: &Idp, port: u16, org: &str, alice: &str) {
+    let (request, relay) = begin(c, alice, "").await;
+    let response = signed_response(idp, org, &request, alice, 2);
     let code = code_of(
-        &post_acs(port, &org, &response, &relay).await,
+        &post_acs(port, org, &response, &relay).await,
         &format!("{APP}/sso/callback?code="),
     );
-    let login = redeem(&mut c, &code).await.unwrap();
+    let login = redeem(c, &code).await.unwrap();
     assert!(!login.membership_created);
     assert_eq!(login.return_target, "");
+}
 
-    // Oversized gRPC input: past the validator's 1 MiB a typed refusal, past the transport's
-    // 4 MiB message limit the transport's own OUT_OF_RANGE; the server serves on.
+/// Oversized gRPC input: past the validator's 1 MiB a typed refusal, past the transport's
+/// 4 MiB message limit the transport's own OUT_OF_RANGE; the server serves on.
+async fn oversized_grpc_input(c: &mut Clients, org: &str) {
     for (size, code, reason) in [
         (
             2 << 20,
@@ -233,7 +252,7 @@ async fn login_flow(name: &str, database_url: Option<String>) {
             .auth
             .complete_sso_login(with_token(
                 v1::CompleteSsoLoginRequest {
-                    org_id: org.clone(),
+                    org_id: org.to_owned(),
                     saml_response: "A".repeat(size),
                     relay_state: String::new(),
                 },
@@ -244,17 +263,19 @@ async fn login_flow(name: &str, database_url: Option<String>) {
         assert_eq!(refused.code(), code, "{size} bytes: {refused:?}");
         assert_eq!(reason_of(&refused), reason, "{size} bytes");
     }
+}
 
-    // Password login: allowed; refused once SSO is required; allowed again on a plan
-    // without SSO (a downgrade never locks anyone out).
+/// Password login: allowed; refused once SSO is required; allowed again on a plan
+/// without SSO (a downgrade never locks anyone out).
+async fn password_login_follows_the_rules(c: &mut Clients, org: &str, alice: &str) {
     assert_eq!(
-        password_allowed(&mut c, &org, &alice).await,
+        password_allowed(c, org, alice).await,
         (true, Reason::Unspecified)
     );
     c.admin
         .set_require_sso(with_token(
             v1::SetRequireSsoRequest {
-                org_id: org.clone(),
+                org_id: org.to_owned(),
                 require_sso: true,
             },
             Some(ADMIN),
@@ -262,13 +283,13 @@ async fn login_flow(name: &str, database_url: Option<String>) {
         .await
         .unwrap();
     assert_eq!(
-        password_allowed(&mut c, &org, &alice).await,
+        password_allowed(c, org, alice).await,
         (false, Reason::SsoRequired)
     );
     c.admin
         .set_plan(with_token(
             v1::SetPlanRequest {
-                org_id: org.clone(),
+                org_id: org.to_owned(),
                 plan: Plan::Plus.into(),
             },
             Some(ADMIN),
@@ -276,34 +297,38 @@ async fn login_flow(name: &str, database_url: Option<String>) {
         .await
         .unwrap();
     assert_eq!(
-        password_allowed(&mut c, &org, &alice).await,
+        password_allowed(c, org, alice).await,
         (true, Reason::Unspecified)
     );
+}
 
-    // With SSO off for the plan, the ACS refuses; without a RelayState there is no return
-    // target, so the browser gets a page with the reason.
-    let response = signed_response(&idp, &org, "_unsolicited", &alice, 3);
-    let refused = post_acs(port, &org, &response, "").await;
+/// With SSO off for the plan, the ACS refuses; without a RelayState there is no return
+/// target, so the browser gets a page with the reason.
+async fn acs_refusals(idp: &Idp, port: u16, org: &str, alice: &str) {
+    let response = signed_response(idp, org, "_unsolicited", alice, 3);
+    let refused = post_acs(port, org, &response, "").await;
     assert_eq!(refused.status, 403, "{}", refused.raw);
     assert!(refused.body.contains("plan-without-sso"), "{}", refused.raw);
 
     // Hostile and broken posts get clear answers, not a crash.
-    let garbage = post_acs(port, &org, "%%% not base64 %%%", "").await;
+    let garbage = post_acs(port, org, "%%% not base64 %%%", "").await;
     assert_eq!(garbage.status, 403, "{}", garbage.raw);
     let no_field = post_form(port, &format!("/saml/2/acs/{org}"), &[("RelayState", "x")]).await;
     assert!((400..500).contains(&no_field.status), "{}", no_field.raw);
     let big = "A".repeat(3 * 1024 * 1024);
-    let oversized = post_acs(port, &org, &big, "").await;
+    let oversized = post_acs(port, org, &big, "").await;
     assert_eq!(oversized.status, 413, "{}", oversized.raw);
     let unknown_org = post_acs(port, "987654321", &response, "").await;
     assert_eq!(unknown_org.status, 404, "{}", unknown_org.raw);
+}
 
-    // A return target on another origin is refused at the start.
+/// A return target on another origin is refused at the start.
+async fn foreign_return_target_refused(c: &mut Clients, org: &str) {
     let refused = c
         .auth
         .begin_sso_login(with_token(
             v1::BeginSsoLoginRequest {
-                target: Some(v1::begin_sso_login_request::Target::OrgId(org.clone())),
+                target: Some(v1::begin_sso_login_request::Target::OrgId(org.to_owned())),
                 return_target: "https://evil.example/steal".into(),
             },
             Some(AUTH),
@@ -312,13 +337,15 @@ async fn login_flow(name: &str, database_url: Option<String>) {
         .unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
     assert_eq!(reason_of(&refused), Some(Reason::ReturnTargetNotAllowed));
+}
 
-    // The admin sees it all in the traces.
+/// The admin sees it all in the traces.
+async fn traces_show_it_all(c: &mut Clients, org: &str) {
     let traces = c
         .admin
         .list_login_traces(with_token(
             v1::ListLoginTracesRequest {
-                org_id: org.clone(),
+                org_id: org.to_owned(),
                 page_size: 100,
                 page_token: String::new(),
             },
@@ -337,13 +364,6 @@ async fn login_flow(name: &str, database_url: Option<String>) {
     ] {
         assert!(codes.contains(&expected), "{expected} not in {codes:?}");
     }
-
-    server.assert_running();
-    // Stopping waits for the exit on this thread: let the runtime's other tasks (the gRPC
-    // connection answering the server's GOAWAY) run meanwhile.
-    drop(c);
-    let exit = tokio::task::block_in_place(|| server.stop(Duration::from_secs(10)));
-    assert!(exit.success(), "{exit}:\n{}", server.log());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

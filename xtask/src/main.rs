@@ -8,13 +8,21 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod layers;
+mod scan;
+mod tidy;
+
 const HELP: &str = "\
 cargo xtask <task>
 
 tasks:
   test               install the test tools if missing (xmllint, xmlsec1, and pysaml2 and
-                     samlify as independent IdPs), run every test
+                     samlify as independent IdPs), run tidy, then every test
+  tidy               the structural rules, each failure with file and line: dependencies
+                     follow ARCHITECTURE.md's layer table, every module under crates/*/src
+                     has a `//!` doc, no non-test function is over 120 lines
   lint               rustfmt check, clippy (all targets, warnings denied), cargo-deny
+                     (installed if missing, as root)
   ci                 lint + test: what CI runs
   difftest [N] [SEED]  the c14n differential test against libxml2 with N documents
                      (default 200000), release build
@@ -26,7 +34,9 @@ tasks:
                      target/fuzz-findings
 ";
 
-/// Debian packages the tests drive as independent implementations.
+/// Debian packages the tests drive as independent implementations: xmllint and libxml2 (also
+/// through python3's ctypes) for canonicalization, xmlsec1 for signatures and encryption, python3
+/// and node for the pysaml2 and samlify IdPs. The one list: `.ci/run` relies on it.
 const TEST_TOOLS: &[(&str, &str)] = &[
     ("xmllint", "libxml2-utils"),
     ("xmlsec1", "xmlsec1"),
@@ -55,6 +65,7 @@ fn main() -> ExitCode {
     let rest = args.get(1..).unwrap_or_default();
     let result = match task {
         "test" => test(),
+        "tidy" => tidy(),
         "lint" => lint(),
         "ci" => lint().and_then(|()| test()),
         "difftest" => difftest(rest),
@@ -128,11 +139,7 @@ fn ensure_test_tools() -> Result<(), String> {
     if missing.is_empty() {
         return Ok(());
     }
-    let is_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
-    if !is_root || !on_path("apt-get") {
+    if !is_root() || !on_path("apt-get") {
         return Err(format!(
             "the tests need these Debian packages: {}; install them and run again",
             missing.join(" ")
@@ -143,6 +150,32 @@ fn ensure_test_tools() -> Result<(), String> {
         .args(["install", "-y", "-qq", "--no-install-recommends"])
         .args(&missing)
         .env("DEBIAN_FRONTEND", "noninteractive"))
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}
+
+/// Installs cargo-deny for the dependency policy (deny.toml) when missing and we may (root, as
+/// in CI); elsewhere says how.
+fn ensure_cargo_deny() -> Result<(), String> {
+    let cargo_bin = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let present = Command::new(&cargo_bin)
+        .args(["deny", "--version"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if present {
+        return Ok(());
+    }
+    if !is_root() {
+        return Err("cargo-deny is missing: cargo install --locked cargo-deny".into());
+    }
+    cargo(&["install", "--locked", "cargo-deny"])
 }
 
 /// The PostgreSQL the tests use when the caller names none: the one every development and CI
@@ -187,7 +220,21 @@ fn ensure_interop_idps() -> Result<(), String> {
     Ok(())
 }
 
+/// Prints every tidy violation; fails if there is one.
+fn tidy() -> Result<(), String> {
+    let violations = tidy::run(&root())?;
+    for v in &violations {
+        println!("{v}");
+    }
+    match violations.len() {
+        0 => Ok(()),
+        n => Err(format!("tidy: {n} violation(s)")),
+    }
+}
+
 fn test() -> Result<(), String> {
+    // First: it takes a second and names what to fix.
+    tidy()?;
     ensure_test_tools()?;
     ensure_interop_idps()?;
     let url = env::var("SSO_TEST_DATABASE_URL").unwrap_or_else(|_| {
@@ -197,9 +244,10 @@ fn test() -> Result<(), String> {
         DEFAULT_TEST_DATABASE_URL.to_owned()
     });
     let cargo_bin = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    // Default targets: libraries, binaries, integration tests, examples and doctests.
+    // Default targets: libraries, binaries, integration tests, examples and doctests; xtask's
+    // own tests check the tidy scanner.
     run(Command::new(cargo_bin)
-        .args(["test", "--workspace", "--exclude", "xtask"])
+        .args(["test", "--workspace"])
         .env("SSO_TEST_DATABASE_URL", url))
 }
 
@@ -213,9 +261,7 @@ fn lint() -> Result<(), String> {
         "-D",
         "warnings",
     ])?;
-    if !on_path("cargo-deny") {
-        return Err("cargo-deny is missing: cargo install --locked cargo-deny".into());
-    }
+    ensure_cargo_deny()?;
     // Offline: the advisory database needs a network this machine does not have.
     cargo(&["deny", "--offline", "check", "bans", "licenses", "sources"])
 }

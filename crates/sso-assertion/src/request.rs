@@ -5,6 +5,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use samael::schema::{AuthnRequest as SamlAuthnRequest, Issuer, NameIdPolicy};
 use samael::traits::ToXml;
+use sso_xml::escape;
 use time::OffsetDateTime;
 
 use crate::config::ConnectionConfig;
@@ -171,9 +172,9 @@ impl ConnectionConfig {
              <input type=\"hidden\" name=\"RelayState\" value=\"{}\"/>\
              <noscript><button type=\"submit\">Continue</button></noscript>\
              </form></body></html>",
-            html_escape(&request.destination),
+            escape::html(&request.destination),
             STANDARD.encode(request.xml.as_bytes()),
-            html_escape(relay_state)
+            escape::html(relay_state)
         );
         Ok((request, form))
     }
@@ -189,19 +190,4 @@ fn sign_request_xml(xml: &str, key: &crate::config::SpKey) -> Result<String, Req
         .sign(doc.root_element())
         .map_err(|e| internal(&e))?;
     String::from_utf8(signed).map_err(|e| internal(&e))
-}
-
-fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }

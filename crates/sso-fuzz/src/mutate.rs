@@ -693,42 +693,8 @@ fn hostile(rng: &mut Rng, data: &mut Vec<u8>, max_len: usize) -> bool {
     let e = pick_element(rng, &els).cloned();
     let room = room(data, max_len);
     match (rng.below(15), e) {
-        (0, _) => {
-            let dt = rng.pick(DOCTYPES).copied().unwrap_or("<!DOCTYPE r>");
-            let at = if data.starts_with(b"<?xml") {
-                data.windows(2)
-                    .position(|w| w == b"?>")
-                    .map_or(0, |p| p + 2)
-            } else if rng.one_in(4) {
-                rng.below(data.len() + 1)
-            } else {
-                0
-            };
-            insert(data, at, dt.as_bytes());
-            if dt.contains("ENTITY") {
-                if let Some(r) = rng.pick(&scan::text_runs(data, 64)).cloned() {
-                    let name = rng.pick(&["&a;", "&d;", "&x;", "&p;"]).copied();
-                    insert(data, r.start, name.unwrap_or("&a;").as_bytes());
-                }
-            }
-        }
-        (1, Some(e)) => {
-            // Deep nesting, plain or with a namespace declaration at every level.
-            let n = limit_count(rng, &[64, 65, 128, 100_000]);
-            let (open, close): (&[u8], &[u8]) = match rng.below(3) {
-                0 => (b"<d>", b"</d>"),
-                1 => (b"<p:d xmlns:p=\"urn:p\">", b"</p:d>"),
-                _ => (
-                    b"<ds:Object xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" Id=\"x\">",
-                    b"</ds:Object>",
-                ),
-            };
-            let n = n.min(room / (open.len() + close.len()));
-            let mut nest = open.repeat(n);
-            nest.extend_from_slice(&close.repeat(n));
-            let at = content_point(rng, &e);
-            insert(data, at, &nest);
-        }
+        (0, _) => return doctype(rng, data),
+        (1, Some(e)) => return deep_nesting(rng, data, &e, room),
         (2, Some(e)) => {
             // Many attributes on one element: distinct, namespaced, or one name repeated.
             let n = limit_count(rng, &[64, 65, 1000]);
@@ -752,38 +718,8 @@ fn hostile(rng: &mut Rng, data: &mut Vec<u8>, max_len: usize) -> bool {
             let at = attr_point(data, &e);
             insert(data, at, &decls);
         }
-        (4, _) => {
-            // A comment, PI or empty CDATA inside a text value (NameID truncation attacks).
-            let Some(r) = rng.pick(&scan::text_runs(data, 256)).cloned() else {
-                return false;
-            };
-            let piece = rng
-                .pick(&[
-                    "<!---->",
-                    "<!-- c -->",
-                    "<?pi x?>",
-                    "<![CDATA[]]>",
-                    "<x/>",
-                    "<!--<a>-->",
-                ])
-                .copied()
-                .unwrap_or("<!---->");
-            insert(data, rng.range(r.start, r.end), piece.as_bytes());
-        }
-        (5, _) => {
-            let runs = scan::text_runs(data, 256);
-            let Some(r) = rng.pick(&runs).cloned() else {
-                return false;
-            };
-            match rng.below(3) {
-                0 => {
-                    insert(data, r.end, b"]]>");
-                    insert(data, r.start, b"<![CDATA[");
-                }
-                1 => insert(data, rng.range(r.start, r.end), b"]]>"),
-                _ => insert(data, rng.range(r.start, r.end), b"<![CDATA[<a>&amp;</a>"),
-            }
-        }
+        (4, _) => return markup_in_text(rng, data),
+        (5, _) => return cdata(rng, data),
         (6, Some(e)) => {
             let decl = rng.pick(NS_DECLS).copied().unwrap_or(" xmlns=\"\"");
             let at = attr_point(data, &e);
@@ -791,62 +727,7 @@ fn hostile(rng: &mut Rng, data: &mut Vec<u8>, max_len: usize) -> bool {
         }
         (7, Some(e)) => return duplicate_id(rng, data, &els, &e),
         (8, Some(e)) => return extra_signature(rng, data, &els, &e, max_len),
-        (9, Some(e)) => {
-            // Long names and values around the length limits.
-            let len = limit_count(rng, &[256, 4096, 512 << 10]).min(room.saturating_sub(64));
-            let filler = match rng.below(3) {
-                0 => repeated(b"a", len, len),
-                1 => repeated(b"&amp;", len / 5, len),
-                _ => repeated(b"\t\"\r", len / 3, len),
-            };
-            let filler = if rng.one_in(3) {
-                filler
-                    .iter()
-                    .map(|b| if *b == b'"' { b'x' } else { *b })
-                    .collect()
-            } else {
-                filler
-            };
-            match rng.below(5) {
-                0 => {
-                    let mut a = b" ".to_vec();
-                    a.extend_from_slice(&repeated(b"n", len.min(4096), len));
-                    a.extend_from_slice(b"=\"v\"");
-                    insert(data, attr_point(data, &e), &a);
-                }
-                1 => {
-                    let attrs = scan::attributes(data, &e);
-                    let Some(a) = rng.pick(&attrs) else {
-                        return false;
-                    };
-                    let v: Vec<u8> = filler
-                        .iter()
-                        .map(|b| if *b == b'"' || *b == b'\'' { b'q' } else { *b })
-                        .collect();
-                    replace(data, a.value.clone(), &v);
-                }
-                2 => {
-                    let mut c = b"<!--".to_vec();
-                    c.extend_from_slice(&repeated(b"c", len, len));
-                    c.extend_from_slice(b"-->");
-                    insert(data, content_point(rng, &e), &c);
-                }
-                3 => {
-                    let name = repeated(b"n", len.min(4096), len);
-                    let mut t = b"<".to_vec();
-                    t.extend_from_slice(&name);
-                    t.extend_from_slice(b"/>");
-                    insert(data, content_point(rng, &e), &t);
-                }
-                _ => {
-                    let text: Vec<u8> = filler
-                        .iter()
-                        .map(|b| if *b == b'"' { b'q' } else { *b })
-                        .collect();
-                    insert(data, content_point(rng, &e), &text);
-                }
-            }
-        }
+        (9, Some(e)) => return long_values(rng, data, &e, room),
         (10, Some(e)) => {
             // Flood: many copies of one (small) element, up to the node limit and past it.
             let unit = data.get(e.start..e.end).unwrap_or_default().to_vec();
@@ -857,29 +738,7 @@ fn hostile(rng: &mut Rng, data: &mut Vec<u8>, max_len: usize) -> bool {
             let copies = repeated(&unit, n, room);
             insert(data, e.end, &copies);
         }
-        (11, Some(e)) => {
-            // Namespace amplification: one long namespace URI, declared on an element that does
-            // not use it, and many children that do. Exclusive c14n renders it on each child.
-            if e.is_empty_tag() {
-                return false;
-            }
-            let uri_len = rng
-                .pick(&[100usize, 4096, 65_536, 400_000])
-                .copied()
-                .unwrap_or(100);
-            let uri_len = uri_len.min(room / 2);
-            let mut decl = b" xmlns:zq=\"urn:".to_vec();
-            decl.extend_from_slice(&repeated(b"u", uri_len, uri_len));
-            decl.push(b'"');
-            let n = rng.pick(&[10usize, 1000, 100_000]).copied().unwrap_or(10);
-            let kids = if rng.one_in(2) {
-                repeated(b"<zq:e/>", n, room.saturating_sub(decl.len()))
-            } else {
-                repeated(b"<e zq:a=\"\"/>", n, room.saturating_sub(decl.len()))
-            };
-            insert(data, e.open_end, &kids);
-            insert(data, attr_point(data, &e), &decl);
-        }
+        (11, Some(e)) => return namespace_amplification(rng, data, &e, room),
         (12, _) => {
             let r = rng.pick(CHAR_REFS).copied().unwrap_or("&#0;");
             let at = match rng.pick(&scan::text_runs(data, 256)).cloned() {
@@ -888,37 +747,206 @@ fn hostile(rng: &mut Rng, data: &mut Vec<u8>, max_len: usize) -> bool {
             };
             insert(data, at, r.as_bytes());
         }
-        (13, _) => {
-            let decl = rng.pick(XML_DECLS).copied().unwrap_or("<?xml?>");
-            if data.starts_with(b"<?xml") && rng.one_in(2) {
-                let end = data
-                    .windows(2)
-                    .position(|w| w == b"?>")
-                    .map_or(0, |p| p + 2);
-                replace(data, 0..end, decl.as_bytes());
-            } else {
-                insert(data, 0, decl.as_bytes());
-            }
-        }
-        (_, _) => {
-            // Around the root: a second root, text or markup after it, junk before it.
-            let piece: &[u8] = rng
-                .pick(&[
-                    &b"<second/>"[..],
-                    b"text",
-                    b"<!-- after -->",
-                    b"<?pi after?>",
-                    b"\xEF\xBB\xBF",
-                    b"   \n",
-                    b"]]>",
-                    b"</r>",
-                ])
-                .copied()
-                .unwrap_or(b"");
-            let at = if rng.one_in(2) { data.len() } else { 0 };
-            insert(data, at, piece);
+        (13, _) => return xml_declaration(rng, data),
+        (_, _) => return around_root(rng, data),
+    }
+    true
+}
+
+/// A DOCTYPE (external, internal subset, entities), with an entity reference in a text when it
+/// declares entities.
+fn doctype(rng: &mut Rng, data: &mut Vec<u8>) -> bool {
+    let dt = rng.pick(DOCTYPES).copied().unwrap_or("<!DOCTYPE r>");
+    let at = if data.starts_with(b"<?xml") {
+        data.windows(2)
+            .position(|w| w == b"?>")
+            .map_or(0, |p| p + 2)
+    } else if rng.one_in(4) {
+        rng.below(data.len() + 1)
+    } else {
+        0
+    };
+    insert(data, at, dt.as_bytes());
+    if dt.contains("ENTITY") {
+        if let Some(r) = rng.pick(&scan::text_runs(data, 64)).cloned() {
+            let name = rng.pick(&["&a;", "&d;", "&x;", "&p;"]).copied();
+            insert(data, r.start, name.unwrap_or("&a;").as_bytes());
         }
     }
+    true
+}
+
+/// Deep nesting, plain or with a namespace declaration at every level.
+fn deep_nesting(rng: &mut Rng, data: &mut Vec<u8>, e: &Element, room: usize) -> bool {
+    let n = limit_count(rng, &[64, 65, 128, 100_000]);
+    let (open, close): (&[u8], &[u8]) = match rng.below(3) {
+        0 => (b"<d>", b"</d>"),
+        1 => (b"<p:d xmlns:p=\"urn:p\">", b"</p:d>"),
+        _ => (
+            b"<ds:Object xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" Id=\"x\">",
+            b"</ds:Object>",
+        ),
+    };
+    let n = n.min(room / (open.len() + close.len()));
+    let mut nest = open.repeat(n);
+    nest.extend_from_slice(&close.repeat(n));
+    let at = content_point(rng, e);
+    insert(data, at, &nest);
+    true
+}
+
+/// A comment, PI or empty CDATA inside a text value (NameID truncation attacks).
+fn markup_in_text(rng: &mut Rng, data: &mut Vec<u8>) -> bool {
+    let Some(r) = rng.pick(&scan::text_runs(data, 256)).cloned() else {
+        return false;
+    };
+    let piece = rng
+        .pick(&[
+            "<!---->",
+            "<!-- c -->",
+            "<?pi x?>",
+            "<![CDATA[]]>",
+            "<x/>",
+            "<!--<a>-->",
+        ])
+        .copied()
+        .unwrap_or("<!---->");
+    insert(data, rng.range(r.start, r.end), piece.as_bytes());
+    true
+}
+
+/// CDATA sections around, inside or half-open in a text value.
+fn cdata(rng: &mut Rng, data: &mut Vec<u8>) -> bool {
+    let runs = scan::text_runs(data, 256);
+    let Some(r) = rng.pick(&runs).cloned() else {
+        return false;
+    };
+    match rng.below(3) {
+        0 => {
+            insert(data, r.end, b"]]>");
+            insert(data, r.start, b"<![CDATA[");
+        }
+        1 => insert(data, rng.range(r.start, r.end), b"]]>"),
+        _ => insert(data, rng.range(r.start, r.end), b"<![CDATA[<a>&amp;</a>"),
+    }
+    true
+}
+
+/// Long names and values around the length limits.
+fn long_values(rng: &mut Rng, data: &mut Vec<u8>, e: &Element, room: usize) -> bool {
+    let len = limit_count(rng, &[256, 4096, 512 << 10]).min(room.saturating_sub(64));
+    let filler = match rng.below(3) {
+        0 => repeated(b"a", len, len),
+        1 => repeated(b"&amp;", len / 5, len),
+        _ => repeated(b"\t\"\r", len / 3, len),
+    };
+    let filler = if rng.one_in(3) {
+        filler
+            .iter()
+            .map(|b| if *b == b'"' { b'x' } else { *b })
+            .collect()
+    } else {
+        filler
+    };
+    match rng.below(5) {
+        0 => {
+            let mut a = b" ".to_vec();
+            a.extend_from_slice(&repeated(b"n", len.min(4096), len));
+            a.extend_from_slice(b"=\"v\"");
+            insert(data, attr_point(data, e), &a);
+        }
+        1 => {
+            let attrs = scan::attributes(data, e);
+            let Some(a) = rng.pick(&attrs) else {
+                return false;
+            };
+            let v: Vec<u8> = filler
+                .iter()
+                .map(|b| if *b == b'"' || *b == b'\'' { b'q' } else { *b })
+                .collect();
+            replace(data, a.value.clone(), &v);
+        }
+        2 => {
+            let mut c = b"<!--".to_vec();
+            c.extend_from_slice(&repeated(b"c", len, len));
+            c.extend_from_slice(b"-->");
+            insert(data, content_point(rng, e), &c);
+        }
+        3 => {
+            let name = repeated(b"n", len.min(4096), len);
+            let mut t = b"<".to_vec();
+            t.extend_from_slice(&name);
+            t.extend_from_slice(b"/>");
+            insert(data, content_point(rng, e), &t);
+        }
+        _ => {
+            let text: Vec<u8> = filler
+                .iter()
+                .map(|b| if *b == b'"' { b'q' } else { *b })
+                .collect();
+            insert(data, content_point(rng, e), &text);
+        }
+    }
+    true
+}
+
+/// Namespace amplification: one long namespace URI, declared on an element that does not use it,
+/// and many children that do. Exclusive c14n renders it on each child.
+fn namespace_amplification(rng: &mut Rng, data: &mut Vec<u8>, e: &Element, room: usize) -> bool {
+    if e.is_empty_tag() {
+        return false;
+    }
+    let uri_len = rng
+        .pick(&[100usize, 4096, 65_536, 400_000])
+        .copied()
+        .unwrap_or(100);
+    let uri_len = uri_len.min(room / 2);
+    let mut decl = b" xmlns:zq=\"urn:".to_vec();
+    decl.extend_from_slice(&repeated(b"u", uri_len, uri_len));
+    decl.push(b'"');
+    let n = rng.pick(&[10usize, 1000, 100_000]).copied().unwrap_or(10);
+    let kids = if rng.one_in(2) {
+        repeated(b"<zq:e/>", n, room.saturating_sub(decl.len()))
+    } else {
+        repeated(b"<e zq:a=\"\"/>", n, room.saturating_sub(decl.len()))
+    };
+    insert(data, e.open_end, &kids);
+    insert(data, attr_point(data, e), &decl);
+    true
+}
+
+/// An XML declaration replaced or added (encodings, versions, standalone).
+fn xml_declaration(rng: &mut Rng, data: &mut Vec<u8>) -> bool {
+    let decl = rng.pick(XML_DECLS).copied().unwrap_or("<?xml?>");
+    if data.starts_with(b"<?xml") && rng.one_in(2) {
+        let end = data
+            .windows(2)
+            .position(|w| w == b"?>")
+            .map_or(0, |p| p + 2);
+        replace(data, 0..end, decl.as_bytes());
+    } else {
+        insert(data, 0, decl.as_bytes());
+    }
+    true
+}
+
+/// Around the root: a second root, text or markup after it, junk before it.
+fn around_root(rng: &mut Rng, data: &mut Vec<u8>) -> bool {
+    let piece: &[u8] = rng
+        .pick(&[
+            &b"<second/>"[..],
+            b"text",
+            b"<!-- after -->",
+            b"<?pi after?>",
+            b"\xEF\xBB\xBF",
+            b"   \n",
+            b"]]>",
+            b"</r>",
+        ])
+        .copied()
+        .unwrap_or(b"");
+    let at = if rng.one_in(2) { data.len() } else { 0 };
+    insert(data, at, piece);
     true
 }
 

@@ -354,21 +354,7 @@ fn run_target(
             None => next_input(settings, harness, target, seeds, template, &pool, &mut rng),
         };
         let input = Arc::new(data);
-        *running.lock().unwrap_or_else(PoisonError::into_inner) =
-            Some((target, Arc::clone(&input), Instant::now()));
-        let t0 = Instant::now();
-        let result = run_one(harness, target, &input);
-        let mut took = t0.elapsed();
-        let bound = slow_bound(settings, input.len());
-        if result.is_ok() && took > bound {
-            // A busy machine can stall anything once: the fastest of three tries counts.
-            for _ in 0..2 {
-                let t = Instant::now();
-                let _ = run_one(harness, target, &input);
-                took = took.min(t.elapsed());
-            }
-        }
-        *running.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        let (result, took, bound) = timed_run(settings, harness, target, running, &input);
 
         report.inputs += 1;
         report.bytes += input.len() as u64;
@@ -396,34 +382,73 @@ fn run_target(
             *report.outcomes.entry("PANIC").or_insert(0) += 1;
         }
         if let Some(kind) = kind {
-            report.finding_count += 1;
-            if report.findings.len() < MAX_FINDINGS {
-                let what = match &kind {
-                    FindingKind::Panic(m) => format!("panic: {m}"),
-                    FindingKind::Slow(d) => format!("slow: {d:?} for {} bytes", input.len()),
-                    FindingKind::Violation(v) => format!("invariant: {v}"),
-                };
-                let path = settings
-                    .findings_dir
-                    .as_deref()
-                    .and_then(|d| save(d, target, &input, &what).ok());
-                log(&format!(
-                    "sso-fuzz: FINDING {target}: {what}{}",
-                    path.as_ref()
-                        .map(|p| format!(" (saved as {})", p.display()))
-                        .unwrap_or_default()
-                ));
-                report.findings.push(Finding {
-                    target,
-                    kind,
-                    input_len: input.len(),
-                    path,
-                });
-            }
+            record_finding(settings, &mut report, kind, &input, log);
         }
     }
     report.elapsed = started.elapsed();
     report
+}
+
+/// Runs one input with the watchdog told what is running; returns the result, the time it took
+/// (the fastest of three tries when the first was slow) and the time it was allowed.
+fn timed_run(
+    settings: &Settings,
+    harness: &Harness,
+    target: Target,
+    running: &Running,
+    input: &Arc<Vec<u8>>,
+) -> (Result<Outcome, String>, Duration, Duration) {
+    *running.lock().unwrap_or_else(PoisonError::into_inner) =
+        Some((target, Arc::clone(input), Instant::now()));
+    let t0 = Instant::now();
+    let result = run_one(harness, target, input);
+    let mut took = t0.elapsed();
+    let bound = slow_bound(settings, input.len());
+    if result.is_ok() && took > bound {
+        // A busy machine can stall anything once: the fastest of three tries counts.
+        for _ in 0..2 {
+            let t = Instant::now();
+            let _ = run_one(harness, target, input);
+            took = took.min(t.elapsed());
+        }
+    }
+    *running.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    (result, took, bound)
+}
+
+/// Counts a finding, and keeps, saves and logs the first [`MAX_FINDINGS`].
+fn record_finding(
+    settings: &Settings,
+    report: &mut TargetReport,
+    kind: FindingKind,
+    input: &[u8],
+    log: &mut dyn FnMut(&str),
+) {
+    let target = report.target;
+    report.finding_count += 1;
+    if report.findings.len() < MAX_FINDINGS {
+        let what = match &kind {
+            FindingKind::Panic(m) => format!("panic: {m}"),
+            FindingKind::Slow(d) => format!("slow: {d:?} for {} bytes", input.len()),
+            FindingKind::Violation(v) => format!("invariant: {v}"),
+        };
+        let path = settings
+            .findings_dir
+            .as_deref()
+            .and_then(|d| save(d, target, input, &what).ok());
+        log(&format!(
+            "sso-fuzz: FINDING {target}: {what}{}",
+            path.as_ref()
+                .map(|p| format!(" (saved as {})", p.display()))
+                .unwrap_or_default()
+        ));
+        report.findings.push(Finding {
+            target,
+            kind,
+            input_len: input.len(),
+            path,
+        });
+    }
 }
 
 fn next_input(

@@ -1,3 +1,6 @@
+//! The two shapes of status the service sends, a refusal with `google.rpc.ErrorInfo` naming its
+//! `Reason` and an opaque `internal`, and reading the reason back for clients and tests.
+
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 

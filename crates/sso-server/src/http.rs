@@ -9,6 +9,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use sso_provisioning::{LoginError, OrgId, Provisioner, SpMetadataError, StoreError};
+use sso_xml::escape;
 use time::OffsetDateTime;
 use url::Url;
 
@@ -215,34 +216,19 @@ fn page(status: StatusCode, title: &str, message: &str, reason: Option<&str>) ->
         .map(|r| {
             format!(
                 "<p><small>Reason code: <code>{}</code></small></p>",
-                escape(r)
+                escape::html(r)
             )
         })
         .unwrap_or_default();
     let body = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
          <body><h1>{title}</h1><p>{message}</p>{reason}</body></html>\n",
-        title = escape(title),
-        message = escape(message),
+        title = escape::html(title),
+        message = escape::html(message),
     );
     let mut response = (status, Html(body)).into_response();
     no_store(response.headers_mut());
     response
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -272,7 +258,7 @@ mod tests {
     #[test]
     fn pages_escape_what_they_show() {
         assert_eq!(
-            escape("<a href=\"x\">&'"),
+            escape::html("<a href=\"x\">&'").to_string(),
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
     }

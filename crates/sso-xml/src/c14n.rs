@@ -1,3 +1,6 @@
+//! Canonical XML 1.0 and exclusive c14n 1.0 of "a subtree minus at most one subtree", read from
+//! the same tree the values come from, so what is hashed is what is used.
+
 use std::io::{self, Write};
 
 use crate::tree::{AttrData, Document, NONE, Node, Payload, PrefixId, UriId};
@@ -224,42 +227,14 @@ impl<W: Write + ?Sized> Sink<'_, W> {
         }
     }
 
+    /// Canonical XML's text-node rules, from the one escaping module.
     fn text(&mut self, s: &str) {
-        self.escaped(s, |b| match b {
-            b'&' => Some(b"&amp;"),
-            b'<' => Some(b"&lt;"),
-            b'>' => Some(b"&gt;"),
-            b'\r' => Some(b"&#xD;"),
-            _ => None,
-        });
+        crate::escape::xml_text(s).extend_bytes(self.buf);
     }
 
+    /// Canonical XML's attribute-value rules, from the one escaping module.
     fn attr(&mut self, s: &str) {
-        self.escaped(s, |b| match b {
-            b'&' => Some(b"&amp;"),
-            b'<' => Some(b"&lt;"),
-            b'"' => Some(b"&quot;"),
-            b'\t' => Some(b"&#x9;"),
-            b'\n' => Some(b"&#xA;"),
-            b'\r' => Some(b"&#xD;"),
-            _ => None,
-        });
-    }
-
-    #[inline]
-    fn escaped(&mut self, s: &str, esc: impl Fn(u8) -> Option<&'static [u8]>) {
-        let bytes = s.as_bytes();
-        let mut start = 0;
-        for (i, &b) in bytes.iter().enumerate() {
-            if let Some(rep) = esc(b) {
-                self.buf
-                    .extend_from_slice(bytes.get(start..i).unwrap_or_default());
-                self.buf.extend_from_slice(rep);
-                start = i + 1;
-            }
-        }
-        self.buf
-            .extend_from_slice(bytes.get(start..).unwrap_or_default());
+        crate::escape::xml_attribute(s).extend_bytes(self.buf);
     }
 }
 

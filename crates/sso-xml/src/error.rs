@@ -1,3 +1,6 @@
+//! Why a document was refused, with a stable reason code and the position an administrator
+//! needs to find the problem.
+
 use std::fmt;
 
 /// A place in the input, for error messages an administrator can act on.

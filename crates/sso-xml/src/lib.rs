@@ -3,7 +3,9 @@
 //! Bytes are parsed once, by xml-rs configured strictly (no DOCTYPE, so no DTD and no entity
 //! beyond the five predefined ones; one root; UTF-8 only; bounded by [`Limits`]), into an
 //! immutable arena [`Document`]. Canonicalization ([`Canonicalizer`]) reads that same tree, so
-//! what is hashed and what is used can never come from two different parses.
+//! what is hashed and what is used can never come from two different parses. [`escape`] is
+//! the one place that says how text is escaped, for canonical XML, for XML we write and for
+//! HTML.
 //!
 //! ```
 //! use sso_xml::{C14nAlgorithm, Canonicalizer, Document};
@@ -24,6 +26,7 @@
 
 mod c14n;
 mod error;
+pub mod escape;
 mod limits;
 mod parse;
 mod tree;

@@ -1,3 +1,5 @@
+//! The bounds every parse enforces, so hostile input costs time and memory linear in its size.
+
 /// Bounds on what a document may contain. Every bound is checked while parsing, so hostile
 /// input costs at most time and memory linear in [`max_input_bytes`](Self::max_input_bytes).
 ///

@@ -1,3 +1,6 @@
+//! Bytes to a [`Document`]: xml-rs driven strictly (no DOCTYPE, one root, UTF-8 only) with
+//! every [`Limits`] bound checked on each event.
+
 use std::io::Read;
 
 use rustc_hash::FxHashMap;
@@ -449,6 +452,7 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// Reads every event into the tree, then hands the tree over.
     fn run(mut self) -> Result<Document, Error> {
         loop {
             let event = match self.reader.next() {
@@ -476,125 +480,11 @@ impl<'a> Builder<'a> {
                     attributes,
                     namespace,
                 } => {
-                    if self.open.is_empty() && self.root_element != NONE {
-                        return Err(Error::new(ErrorKind::MultipleRoots, Some(position)));
-                    }
-                    if self.open.len() >= self.limits.max_depth {
-                        return Err(Error::limit(
-                            Limit::Depth,
-                            self.limits.max_depth,
-                            Some(position),
-                        ));
-                    }
-                    if attributes.len() > self.limits.max_attributes {
-                        return Err(Error::limit(
-                            Limit::Attributes,
-                            self.limits.max_attributes,
-                            Some(position),
-                        ));
-                    }
-                    // xml-rs reports the whole in-scope mapping, including the fixed `xml` and
-                    // `xmlns` entries and one for the default namespace, there even when it is
-                    // not bound; bound it before walking it.
-                    let fixed = ["xml", "xmlns", ""]
-                        .into_iter()
-                        .filter(|p| namespace.0.contains_key(*p))
-                        .count();
-                    let default_bound = namespace.0.get("").is_some_and(|u| !u.is_empty());
-                    let bindings = namespace.0.len() - fixed + usize::from(default_bound);
-                    if bindings > self.limits.max_namespaces {
-                        return Err(Error::limit(
-                            Limit::Namespaces,
-                            self.limits.max_namespaces,
-                            Some(position),
-                        ));
-                    }
+                    self.check_element_bounds(&attributes, &namespace, position)?;
                     self.charge_namespace_work(&namespace, event_start, position)?;
-                    let undo_mark = self.undo.len();
-                    let decl_start = self.decls.len() as u32;
-                    for (prefix, uri) in &namespace.0 {
-                        if prefix == "xml" || prefix == "xmlns" {
-                            continue;
-                        }
-                        self.check_name(prefix.len())?;
-                        let pid = self.intern_prefix(prefix);
-                        // Most elements inherit their parent's bindings unchanged: compare the
-                        // strings before hashing anything.
-                        let current = self.scope.get(pid as usize).copied().unwrap_or(NONE);
-                        if current != NONE && self.uri(current) == uri.as_str() {
-                            continue;
-                        }
-                        self.check_text(uri.len())?;
-                        let uid = self.intern_uri(uri);
-                        let slot = self.scope.get_mut(pid as usize);
-                        if let Some(slot) = slot {
-                            if *slot != uid {
-                                self.undo.push((pid, *slot));
-                                *slot = uid;
-                                self.decls.push(NsDecl {
-                                    prefix: pid,
-                                    uri: uid,
-                                });
-                            }
-                        }
-                    }
-                    let decl_end = self.decls.len() as u32;
-
-                    self.check_name(name.local_name.len())?;
-                    let qname = QName {
-                        prefix: self.intern_prefix(name.prefix.as_deref().unwrap_or("")),
-                        uri: self.intern_uri(name.namespace.as_deref().unwrap_or("")),
-                        local: self.push_str(&name.local_name),
-                    };
-                    let attr_start = self.attrs.len() as u32;
-                    for a in &attributes {
-                        self.check_name(a.name.local_name.len())?;
-                        self.check_text(a.value.len())?;
-                        let name = QName {
-                            prefix: self.intern_prefix(a.name.prefix.as_deref().unwrap_or("")),
-                            uri: self.intern_uri(a.name.namespace.as_deref().unwrap_or("")),
-                            local: self.push_str(&a.name.local_name),
-                        };
-                        let value = self.push_str(&a.value);
-                        self.attrs.push(AttrData { name, value });
-                    }
-                    let attr_end = self.attrs.len() as u32;
-                    let id = self.add_node(
-                        Payload::Element {
-                            name: qname,
-                            attrs: attr_start..attr_end,
-                            decls: decl_start..decl_end,
-                        },
-                        position,
-                    )?;
-                    if self.open.is_empty() {
-                        self.root_element = id;
-                    }
-                    self.open.push((id, undo_mark));
+                    self.start_element(&name, &attributes, &namespace, position)?;
                 }
-                XmlEvent::EndElement { .. } => {
-                    if let Some((count, bytes)) = self.frames.pop() {
-                        self.open_bindings -= count;
-                        self.open_binding_bytes -= bytes;
-                    }
-                    let Some((id, undo_mark)) = self.open.pop() else {
-                        return Err(Error::new(
-                            ErrorKind::Malformed("unbalanced end tag".into()),
-                            Some(position),
-                        ));
-                    };
-                    while self.undo.len() > undo_mark {
-                        if let Some((pid, prev)) = self.undo.pop() {
-                            if let Some(slot) = self.scope.get_mut(pid as usize) {
-                                *slot = prev;
-                            }
-                        }
-                    }
-                    let end = self.nodes.len() as u32;
-                    if let Some(n) = self.nodes.get_mut(id as usize) {
-                        n.end = end;
-                    }
-                }
+                XmlEvent::EndElement { .. } => self.end_element(position)?,
                 XmlEvent::Characters(text) | XmlEvent::Whitespace(text) | XmlEvent::CData(text) => {
                     self.check_text(text.len())?;
                     if self.open.is_empty() {
@@ -611,19 +501,194 @@ impl<'a> Builder<'a> {
                     self.add_node(Payload::Comment(span), position)?;
                 }
                 XmlEvent::ProcessingInstruction { name, data } => {
-                    self.check_name(name.len())?;
-                    // A PI's content (XML infoset) and string-value (XPath, so c14n) leave out
-                    // all the whitespace after the target; xml-rs only drops its first character.
-                    let data = data.as_deref().unwrap_or_default();
-                    let data = data.trim_start_matches([' ', '\t', '\r', '\n']);
-                    self.check_text(data.len())?;
-                    let target = self.push_str(&name);
-                    let data = self.push_str(data);
-                    self.add_node(Payload::Pi { target, data }, position)?;
+                    self.processing_instruction(&name, data.as_deref(), position)?;
                 }
                 XmlEvent::EndDocument => break,
             }
         }
+        self.finish()
+    }
+
+    /// A second root, and the depth, attribute and namespace bounds, before anything of the
+    /// element is stored.
+    fn check_element_bounds(
+        &self,
+        attributes: &[xml::attribute::OwnedAttribute],
+        namespace: &xml::namespace::Namespace,
+        position: Position,
+    ) -> Result<(), Error> {
+        if self.open.is_empty() && self.root_element != NONE {
+            return Err(Error::new(ErrorKind::MultipleRoots, Some(position)));
+        }
+        if self.open.len() >= self.limits.max_depth {
+            return Err(Error::limit(
+                Limit::Depth,
+                self.limits.max_depth,
+                Some(position),
+            ));
+        }
+        if attributes.len() > self.limits.max_attributes {
+            return Err(Error::limit(
+                Limit::Attributes,
+                self.limits.max_attributes,
+                Some(position),
+            ));
+        }
+        // xml-rs reports the whole in-scope mapping, including the fixed `xml` and
+        // `xmlns` entries and one for the default namespace, there even when it is
+        // not bound; bound it before walking it.
+        let fixed = ["xml", "xmlns", ""]
+            .into_iter()
+            .filter(|p| namespace.0.contains_key(*p))
+            .count();
+        let default_bound = namespace.0.get("").is_some_and(|u| !u.is_empty());
+        let bindings = namespace.0.len() - fixed + usize::from(default_bound);
+        if bindings > self.limits.max_namespaces {
+            return Err(Error::limit(
+                Limit::Namespaces,
+                self.limits.max_namespaces,
+                Some(position),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Stores an element: the bindings it changes, its name, its attributes, and opens it.
+    fn start_element(
+        &mut self,
+        name: &xml::name::OwnedName,
+        attributes: &[xml::attribute::OwnedAttribute],
+        namespace: &xml::namespace::Namespace,
+        position: Position,
+    ) -> Result<(), Error> {
+        let undo_mark = self.undo.len();
+        let decls = self.declare_namespaces(namespace)?;
+
+        self.check_name(name.local_name.len())?;
+        let qname = QName {
+            prefix: self.intern_prefix(name.prefix.as_deref().unwrap_or("")),
+            uri: self.intern_uri(name.namespace.as_deref().unwrap_or("")),
+            local: self.push_str(&name.local_name),
+        };
+        let attrs = self.push_attributes(attributes)?;
+        let id = self.add_node(
+            Payload::Element {
+                name: qname,
+                attrs,
+                decls,
+            },
+            position,
+        )?;
+        if self.open.is_empty() {
+            self.root_element = id;
+        }
+        self.open.push((id, undo_mark));
+        Ok(())
+    }
+
+    /// Records the bindings that differ from the parent's (xml-rs reports all in scope) as this
+    /// element's declarations, with undo entries for its end; returns their range.
+    fn declare_namespaces(
+        &mut self,
+        namespace: &xml::namespace::Namespace,
+    ) -> Result<std::ops::Range<u32>, Error> {
+        let decl_start = self.decls.len() as u32;
+        for (prefix, uri) in &namespace.0 {
+            if prefix == "xml" || prefix == "xmlns" {
+                continue;
+            }
+            self.check_name(prefix.len())?;
+            let pid = self.intern_prefix(prefix);
+            // Most elements inherit their parent's bindings unchanged: compare the
+            // strings before hashing anything.
+            let current = self.scope.get(pid as usize).copied().unwrap_or(NONE);
+            if current != NONE && self.uri(current) == uri.as_str() {
+                continue;
+            }
+            self.check_text(uri.len())?;
+            let uid = self.intern_uri(uri);
+            let slot = self.scope.get_mut(pid as usize);
+            if let Some(slot) = slot {
+                if *slot != uid {
+                    self.undo.push((pid, *slot));
+                    *slot = uid;
+                    self.decls.push(NsDecl {
+                        prefix: pid,
+                        uri: uid,
+                    });
+                }
+            }
+        }
+        Ok(decl_start..self.decls.len() as u32)
+    }
+
+    /// Stores an element's attributes; returns their range.
+    fn push_attributes(
+        &mut self,
+        attributes: &[xml::attribute::OwnedAttribute],
+    ) -> Result<std::ops::Range<u32>, Error> {
+        let attr_start = self.attrs.len() as u32;
+        for a in attributes {
+            self.check_name(a.name.local_name.len())?;
+            self.check_text(a.value.len())?;
+            let name = QName {
+                prefix: self.intern_prefix(a.name.prefix.as_deref().unwrap_or("")),
+                uri: self.intern_uri(a.name.namespace.as_deref().unwrap_or("")),
+                local: self.push_str(&a.name.local_name),
+            };
+            let value = self.push_str(&a.value);
+            self.attrs.push(AttrData { name, value });
+        }
+        Ok(attr_start..self.attrs.len() as u32)
+    }
+
+    /// Closes the open element: its namespace frame and bindings end, and its subtree's range
+    /// is known.
+    fn end_element(&mut self, position: Position) -> Result<(), Error> {
+        if let Some((count, bytes)) = self.frames.pop() {
+            self.open_bindings -= count;
+            self.open_binding_bytes -= bytes;
+        }
+        let Some((id, undo_mark)) = self.open.pop() else {
+            return Err(Error::new(
+                ErrorKind::Malformed("unbalanced end tag".into()),
+                Some(position),
+            ));
+        };
+        while self.undo.len() > undo_mark {
+            if let Some((pid, prev)) = self.undo.pop() {
+                if let Some(slot) = self.scope.get_mut(pid as usize) {
+                    *slot = prev;
+                }
+            }
+        }
+        let end = self.nodes.len() as u32;
+        if let Some(n) = self.nodes.get_mut(id as usize) {
+            n.end = end;
+        }
+        Ok(())
+    }
+
+    fn processing_instruction(
+        &mut self,
+        name: &str,
+        data: Option<&str>,
+        position: Position,
+    ) -> Result<(), Error> {
+        self.check_name(name.len())?;
+        // A PI's content (XML infoset) and string-value (XPath, so c14n) leave out
+        // all the whitespace after the target; xml-rs only drops its first character.
+        let data = data.unwrap_or_default();
+        let data = data.trim_start_matches([' ', '\t', '\r', '\n']);
+        self.check_text(data.len())?;
+        let target = self.push_str(name);
+        let data = self.push_str(data);
+        self.add_node(Payload::Pi { target, data }, position)?;
+        Ok(())
+    }
+
+    /// The document once every event is read: it must have had a root.
+    fn finish(mut self) -> Result<Document, Error> {
         if self.root_element == NONE {
             return Err(Error::new(ErrorKind::NoRoot, None));
         }

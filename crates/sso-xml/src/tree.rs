@@ -1,3 +1,6 @@
+//! The immutable arena a document is parsed into: nodes in document order, so a subtree is an
+//! index range, and interned names, so canonicalization is linear in its output.
+
 use std::fmt;
 use std::ops::Range;
 

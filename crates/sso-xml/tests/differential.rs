@@ -338,6 +338,46 @@ impl Gen {
     fn element(&mut self, scope: &mut Vec<(&'static str, &'static str)>, depth: usize) -> Elem {
         self.budget = self.budget.saturating_sub(1);
         let scope_mark = scope.len();
+        let mut items = self.declarations(scope);
+        let bound: Vec<&'static str> = PREFIXES
+            .iter()
+            .copied()
+            .filter(|p| !lookup(scope, p).is_empty())
+            .collect();
+        let prefix = (!bound.is_empty() && self.rng.chance(50)).then(|| self.rng.pick(&bound));
+        self.attributes(scope, &bound, &mut items);
+        // Attribute order in the source is random.
+        for i in (1..items.len()).rev() {
+            let j = self.rng.below(i + 1);
+            items.swap(i, j);
+        }
+        let children = self.children(scope, depth);
+        scope.truncate(scope_mark);
+        let space_end = if self.rng.chance(25) {
+            self.rng.pick(TAG_SPACE)
+        } else {
+            ""
+        };
+        let space_close = if self.rng.chance(10) {
+            self.rng.pick(TAG_SPACE)
+        } else {
+            ""
+        };
+        Elem {
+            prefix,
+            local: self.rng.pick(ELEMENT_NAMES),
+            items,
+            space_end,
+            space_close,
+            self_close: self.rng.chance(50),
+            children,
+            mark: Mark::None,
+        }
+    }
+
+    /// Up to three namespace declarations (each prefix once, pushed onto `scope`), and
+    /// sometimes the `xml` prefix declared to its own namespace.
+    fn declarations(&mut self, scope: &mut Vec<(&'static str, &'static str)>) -> Vec<Item> {
         let mut items = Vec::new();
         let mut declared: Vec<&str> = Vec::new();
         let decls = match self.rng.below(20) {
@@ -373,20 +413,17 @@ impl Gen {
                 uri: XML_NS,
             }));
         }
-        let lookup = |scope: &[(&str, &'static str)], p: &str| {
-            scope
-                .iter()
-                .rev()
-                .find(|(q, _)| *q == p)
-                .map_or("", |(_, u)| *u)
-        };
-        let bound: Vec<&'static str> = PREFIXES
-            .iter()
-            .copied()
-            .filter(|p| !lookup(scope, p).is_empty())
-            .collect();
-        let prefix = (!bound.is_empty() && self.rng.chance(50)).then(|| self.rng.pick(&bound));
+        items
+    }
 
+    /// Up to five attributes: `xml:*`, namespaced with a `bound` prefix, or plain; never two
+    /// with the same expanded name.
+    fn attributes(
+        &mut self,
+        scope: &[(&'static str, &'static str)],
+        bound: &[&'static str],
+        items: &mut Vec<Item>,
+    ) {
         let mut names: Vec<(&str, &str)> = Vec::new();
         let attrs = match self.rng.below(20) {
             0..=5 => 0,
@@ -406,7 +443,7 @@ impl Gen {
                     (Some("xml"), XML_NS, local, value)
                 }
                 1..=3 if !bound.is_empty() => {
-                    let p = self.rng.pick(&bound);
+                    let p = self.rng.pick(bound);
                     let local = self.rng.pick(ATTRIBUTE_NAMES);
                     (Some(p), lookup(scope, p), local, self.pieces(ATTR_TEXT, 5))
                 }
@@ -428,12 +465,14 @@ impl Gen {
                 value,
             }));
         }
-        // Attribute order in the source is random.
-        for i in (1..items.len()).rev() {
-            let j = self.rng.below(i + 1);
-            items.swap(i, j);
-        }
+    }
 
+    /// Random content, while the depth and the document's element budget allow.
+    fn children(
+        &mut self,
+        scope: &mut Vec<(&'static str, &'static str)>,
+        depth: usize,
+    ) -> Vec<Content> {
         let mut children = Vec::new();
         if depth < 7 && self.budget > 0 {
             let n = self.rng.below(if depth < 2 { 6 } else { 4 });
@@ -448,27 +487,7 @@ impl Gen {
                 });
             }
         }
-        scope.truncate(scope_mark);
-        let space_end = if self.rng.chance(25) {
-            self.rng.pick(TAG_SPACE)
-        } else {
-            ""
-        };
-        let space_close = if self.rng.chance(10) {
-            self.rng.pick(TAG_SPACE)
-        } else {
-            ""
-        };
-        Elem {
-            prefix,
-            local: self.rng.pick(ELEMENT_NAMES),
-            items,
-            space_end,
-            space_close,
-            self_close: self.rng.chance(50),
-            children,
-            mark: Mark::None,
-        }
+        children
     }
 
     fn item(&mut self, kind: ItemKind) -> Item {
@@ -1341,4 +1360,13 @@ fn generator_covers_the_features() {
             "no generated document contains {needle:?}"
         );
     }
+}
+
+/// The namespace `prefix` is bound to in `scope` (innermost first), `""` when unbound.
+fn lookup(scope: &[(&str, &'static str)], prefix: &str) -> &'static str {
+    scope
+        .iter()
+        .rev()
+        .find(|(q, _)| *q == prefix)
+        .map_or("", |(_, u)| *u)
 }

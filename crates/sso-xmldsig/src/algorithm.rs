@@ -1,3 +1,6 @@
+//! The algorithm allowlist: which URIs are accepted, which only through `dangerous()`, and
+//! which never, in one place.
+
 use std::fmt;
 
 use openssl::hash::MessageDigest;

@@ -1,3 +1,6 @@
+//! Base64 as XML-DSig writes it: whitespace allowed anywhere in what we read, none in what we
+//! write.
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 

@@ -1,3 +1,6 @@
+//! xmlenc decryption of EncryptedAssertion and EncryptedID; past the algorithm check every
+//! failure is one opaque error, so a response cannot be used as a decryption oracle.
+
 use std::fmt;
 
 use openssl::encrypt::Decrypter;

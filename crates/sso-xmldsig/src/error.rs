@@ -1,3 +1,5 @@
+//! Why a signature, key or signing request was refused, with a stable reason code per kind.
+
 use std::fmt;
 
 use sso_xml::Position;

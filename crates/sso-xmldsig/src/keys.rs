@@ -1,3 +1,5 @@
+//! Trusted keys, only from configured certificates, and their fingerprints.
+
 use std::fmt;
 use std::str::FromStr;
 

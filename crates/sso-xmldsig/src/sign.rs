@@ -1,8 +1,12 @@
+//! Enveloped signatures for what we send (AuthnRequests, and responses of test and
+//! development IdPs), checked by the same verifier and by xmlsec1 in the tests.
+
 use std::fmt;
 
 use openssl::ecdsa::EcdsaSig;
 use openssl::pkey::{PKey, Private};
 use openssl::x509::X509;
+use sso_xml::escape::{xml_attribute, xml_text};
 use sso_xml::{C14nAlgorithm, Canonicalizer, Document, Node, NodeKind};
 
 use crate::algorithm::{DigestAlgorithm, SignatureAlgorithm};
@@ -178,15 +182,13 @@ impl Signer {
         let prefix_list = if self.inclusive_prefixes.is_empty() {
             String::new()
         } else {
-            let mut list = String::new();
-            escape_attr(&self.inclusive_prefixes.join(" "), &mut list);
             format!(
-                "<ec:InclusiveNamespaces xmlns:ec=\"{}\" PrefixList=\"{list}\"/>",
-                C14nAlgorithm::Exclusive.uri()
+                "<ec:InclusiveNamespaces xmlns:ec=\"{}\" PrefixList=\"{}\"/>",
+                C14nAlgorithm::Exclusive.uri(),
+                xml_attribute(&self.inclusive_prefixes.join(" "))
             )
         };
-        let mut escaped_id = String::new();
-        escape_attr(id, &mut escaped_id);
+        let escaped_id = xml_attribute(id);
         let signed_info = format!(
             "<ds:SignedInfo>\
              <ds:CanonicalizationMethod Algorithm=\"{c14n}\"/>\
@@ -276,32 +278,6 @@ impl Signer {
     }
 }
 
-fn escape_text(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
-        }
-    }
-}
-
-fn escape_attr(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '"' => out.push_str("&quot;"),
-            '\t' => out.push_str("&#x9;"),
-            '\n' => out.push_str("&#xA;"),
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
-        }
-    }
-}
-
 /// Writes `node` as XML with the same infoset as it was parsed with, inserting `insert.1` into
 /// the element `insert.0` (after a leading `saml:Issuer`, else first). The tree's depth is
 /// bounded by the parser's limits, so recursion is bounded too.
@@ -318,7 +294,7 @@ fn serialize(node: Node<'_>, insert: Option<(Node<'_>, &str)>, out: &mut String)
                 }
             }
         }
-        NodeKind::Text => escape_text(&node.text(), out),
+        NodeKind::Text => xml_text(&node.text()).push_to(out),
         NodeKind::Comment => {
             out.push_str("<!--");
             out.push_str(&node.text());
@@ -346,14 +322,14 @@ fn serialize(node: Node<'_>, insert: Option<(Node<'_>, &str)>, out: &mut String)
                     None => out.push_str(" xmlns"),
                 }
                 out.push_str("=\"");
-                escape_attr(uri, out);
+                xml_attribute(uri).push_to(out);
                 out.push('"');
             }
             for a in node.attributes() {
                 out.push(' ');
                 qname(a.prefix(), a.local_name(), out);
                 out.push_str("=\"");
-                escape_attr(a.value(), out);
+                xml_attribute(a.value()).push_to(out);
                 out.push('"');
             }
             out.push('>');

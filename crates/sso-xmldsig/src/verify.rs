@@ -1,3 +1,6 @@
+//! Enveloped signature verification that returns a proof naming the very node it covers, so
+//! nothing is looked up by ID again after the check.
+
 use std::collections::HashMap;
 use std::io::{self, Write};
 
