@@ -3,7 +3,7 @@
 //! Every command prints one JSON object on stdout. A refusal by the server prints
 //! `{"ok":false,"code":...,"reason":"REASON_...","message":...}` and exits 1.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
@@ -12,7 +12,7 @@ use sso_grpc::v1::{self, Plan, Role};
 use tonic::transport::Channel;
 
 use crate::client::{AdminScope, ClientArgs, Remote, block_on};
-use crate::{Failure, read_input};
+use crate::{Failure, read_text};
 
 #[derive(Debug, Args)]
 pub(crate) struct AdminArgs {
@@ -413,12 +413,6 @@ async fn jit(remote: Remote<Admin>, command: JitCommand) -> Result<Value, Failur
         },
     };
     remote.call(message, Admin::set_jit, connection_json).await
-}
-
-/// A local text file (metadata XML, certificate PEM), or standard input for `-`.
-fn read_text(path: &Path) -> Result<String, Failure> {
-    String::from_utf8(read_input(path)?)
-        .map_err(|_| Failure::usage(format!("{}: not UTF-8 text", path.display())))
 }
 
 fn org_json(org: &v1::Org) -> Value {

@@ -14,7 +14,7 @@ use sso_grpc::v1::{self, Role, begin_sso_login_request::Target};
 use tonic::transport::Channel;
 
 use crate::client::{AuthScope, ClientArgs, Remote, block_on};
-use crate::{Failure, read_input};
+use crate::{Failure, read_text};
 
 #[derive(Debug, Args)]
 pub(crate) struct LoginArgs {
@@ -94,12 +94,9 @@ async fn run_async(args: LoginArgs) -> Result<Value, Failure> {
             response,
             relay_state,
         } => {
-            let bytes = read_input(&response)?;
-            let text = String::from_utf8(bytes)
-                .map_err(|_| Failure::usage(format!("{}: not UTF-8 text", response.display())))?;
             let message = v1::CompleteSsoLoginRequest {
                 org_id: org,
-                saml_response: text.trim().to_owned(),
+                saml_response: read_text(&response)?.trim().to_owned(),
                 relay_state: relay_state.unwrap_or_default(),
             };
             remote

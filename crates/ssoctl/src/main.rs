@@ -118,6 +118,12 @@ pub(crate) fn read_input(path: &Path) -> Result<Vec<u8>, Failure> {
     std::fs::read(path).map_err(|e| Failure::usage(format!("{}: {e}", path.display())))
 }
 
+/// A text file (metadata XML, a PEM certificate, a base64 form value), or standard input for `-`.
+pub(crate) fn read_text(path: &Path) -> Result<String, Failure> {
+    String::from_utf8(read_input(path)?)
+        .map_err(|_| Failure::usage(format!("{}: not UTF-8 text", path.display())))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
