@@ -4,45 +4,20 @@
 //! `{"ok":false,"code":...,"reason":"REASON_...","message":...}` and exits 1.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 use sso_grpc::v1::admin_service_client::AdminServiceClient;
-use sso_grpc::v1::{self, Plan, Reason, Role};
-use sso_grpc::{ACTOR_METADATA_KEY, reason_of};
-use tonic::metadata::MetadataValue;
-use tonic::transport::{Channel, Endpoint};
-use tonic::{Request, Status};
-use tonic_types::StatusExt as _;
+use sso_grpc::v1::{self, Plan, Role};
+use tonic::transport::Channel;
 
-use crate::{Failure, read_input};
-
-/// How long to wait for the server to accept the connection.
-pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long one call may take.
-pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+use crate::client::{AdminScope, ClientArgs, Remote, block_on};
+use crate::{Failure, read_text};
 
 #[derive(Debug, Args)]
 pub(crate) struct AdminArgs {
-    /// The sso-server gRPC address.
-    #[arg(
-        long,
-        env = "SSO_SERVER",
-        value_name = "URL",
-        default_value = "http://127.0.0.1:50051",
-        global = true
-    )]
-    server: String,
-    /// Bearer token of scope "admin".
-    #[arg(
-        long,
-        env = "SSO_ADMIN_TOKEN",
-        value_name = "TOKEN",
-        hide_env_values = true,
-        global = true
-    )]
-    token: Option<String>,
+    #[command(flatten)]
+    client: ClientArgs<AdminScope>,
     /// Who is acting, recorded in the audit events.
     #[arg(long, env = "SSO_ACTOR", value_name = "NAME", global = true)]
     actor: Option<String>,
@@ -231,295 +206,213 @@ enum OnOff {
     Off,
 }
 
-/// Runs one admin command on a small current-thread runtime.
+/// Runs one admin command.
 pub(crate) fn run(args: AdminArgs) -> Result<Value, Failure> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::internal(format!("starting the async runtime: {e}")))?;
-    runtime.block_on(run_async(args))
+    block_on(run_async(args))
 }
 
-/// The caller's credentials, added to every request.
-pub(crate) struct Caller {
-    token: Option<MetadataValue<tonic::metadata::Ascii>>,
-    actor: Option<MetadataValue<tonic::metadata::Ascii>>,
-}
-
-impl Caller {
-    pub(crate) fn new(token: Option<&str>, actor: Option<&str>) -> Result<Self, Failure> {
-        let token = token
-            .map(|t| {
-                format!("Bearer {t}")
-                    .parse()
-                    .map_err(|_| Failure::usage("--token: not a valid header value"))
-            })
-            .transpose()?;
-        let actor = actor
-            .map(|a| {
-                a.parse()
-                    .map_err(|_| Failure::usage("--actor: not a valid header value (ASCII only)"))
-            })
-            .transpose()?;
-        Ok(Caller { token, actor })
-    }
-
-    pub(crate) fn request<T>(&self, message: T) -> Request<T> {
-        let mut request = Request::new(message);
-        request.set_timeout(CALL_TIMEOUT);
-        let metadata = request.metadata_mut();
-        if let Some(token) = &self.token {
-            metadata.insert("authorization", token.clone());
-        }
-        if let Some(actor) = &self.actor {
-            metadata.insert(ACTOR_METADATA_KEY, actor.clone());
-        }
-        request
-    }
-}
-
-/// The error and its causes, on one line.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
-pub(crate) async fn connect(server: &str) -> Result<Channel, Failure> {
-    let endpoint = Endpoint::from_shared(server.to_owned())
-        .map_err(|e| Failure::usage(format!("--server {server}: {}", error_chain(&e))))?
-        .connect_timeout(CONNECT_TIMEOUT);
-    endpoint.connect().await.map_err(|e| {
-        Failure::internal(format!(
-            "cannot connect to sso-server at {server}: {}",
-            error_chain(&e)
-        ))
-    })
-}
-
-/// A refusal (or failure) reported by the server, as JSON.
-pub(crate) fn refusal(status: &Status) -> Failure {
-    let reason = reason_of(status).unwrap_or(Reason::Unspecified);
-    // The kebab-case code the service logs and traces (`login-code-used`), when it sent one.
-    let reason_code = status
-        .get_details_error_info()
-        .and_then(|info| info.metadata.get("code").cloned());
-    Failure::Remote(json!({
-        "ok": false,
-        "code": format!("{:?}", status.code()),
-        "reason": reason.as_str_name(),
-        "reason_code": reason_code,
-        "message": status.message(),
-    }))
-}
+/// The generated client every admin command calls through.
+type Admin = AdminServiceClient<Channel>;
 
 async fn run_async(args: AdminArgs) -> Result<Value, Failure> {
-    let caller = Caller::new(args.token.as_deref(), args.actor.as_deref())?;
-    // Read local input before connecting, so a usage error never needs a server.
-    // The metadata XML or certificate PEM file, read before connecting.
-    let local_text = match &args.command {
-        AdminCommand::Connection(ConnectionCommand::Import { metadata, .. }) => {
-            let bytes = read_input(metadata)?;
-            Some(
-                String::from_utf8(bytes).map_err(|_| {
-                    Failure::usage(format!("{}: not UTF-8 text", metadata.display()))
-                })?,
-            )
-        }
-        AdminCommand::Connection(ConnectionCommand::AddCert { cert, .. }) => {
-            let bytes = read_input(cert)?;
-            Some(
-                String::from_utf8(bytes)
-                    .map_err(|_| Failure::usage(format!("{}: not UTF-8 text", cert.display())))?,
-            )
-        }
-        _ => None,
-    };
-    let mut client = AdminServiceClient::new(connect(&args.server).await?);
-    let c = &caller;
-    let result = match args.command {
-        AdminCommand::Org(OrgCommand::Create { name, plan }) => client
-            .create_org(c.request(v1::CreateOrgRequest {
-                name,
-                plan: Plan::from(plan).into(),
-            }))
-            .await
-            .map(|r| org_json(&r.into_inner())),
-        AdminCommand::Org(OrgCommand::Get { org }) => client
-            .get_org(c.request(v1::GetOrgRequest { org_id: org }))
-            .await
-            .map(|r| org_json(&r.into_inner())),
-        AdminCommand::Org(OrgCommand::SetPlan { org, plan }) => client
-            .set_plan(c.request(v1::SetPlanRequest {
-                org_id: org,
-                plan: Plan::from(plan).into(),
-            }))
-            .await
-            .map(|r| org_json(&r.into_inner())),
-        AdminCommand::Domain(DomainCommand::Add { org, domain }) => client
-            .add_verified_domain(c.request(v1::VerifiedDomainRequest {
-                org_id: org,
-                domain,
-            }))
-            .await
-            .map(|r| org_json(&r.into_inner())),
-        AdminCommand::Domain(DomainCommand::Remove { org, domain }) => client
-            .remove_verified_domain(c.request(v1::VerifiedDomainRequest {
-                org_id: org,
-                domain,
-            }))
-            .await
-            .map(|r| org_json(&r.into_inner())),
-        AdminCommand::Connection(ConnectionCommand::Import { org, entity_id, .. }) => client
-            .import_idp_metadata(c.request(v1::ImportIdpMetadataRequest {
-                org_id: org,
-                metadata_xml: local_text.unwrap_or_default(),
-                entity_id: entity_id.unwrap_or_default(),
-            }))
-            .await
-            .map(|r| connection_json(&r.into_inner())),
-        AdminCommand::Connection(ConnectionCommand::ImportUrl {
-            org,
-            url,
-            entity_id,
-            refresh_every,
-        }) => client
-            .import_idp_metadata_from_url(c.request(v1::ImportIdpMetadataFromUrlRequest {
-                org_id: org,
-                url,
-                entity_id: entity_id.unwrap_or_default(),
-                refresh_interval_seconds: refresh_every.unwrap_or(0),
-            }))
-            .await
-            .map(|r| {
-                let r = r.into_inner();
-                let out = r
-                    .connection
-                    .as_ref()
-                    .map_or_else(|| json!({ "ok": true }), connection_json);
-                with_field(
-                    out,
-                    "source",
-                    r.source.as_ref().map_or(Value::Null, source_json),
-                )
-            }),
-        AdminCommand::Connection(ConnectionCommand::Refresh { org }) => client
-            .refresh_idp_metadata(c.request(v1::RefreshIdpMetadataRequest { org_id: org }))
-            .await
-            .map(|r| {
-                let r = r.into_inner();
-                let out = r
-                    .connection
-                    .as_ref()
-                    .map_or_else(|| json!({ "ok": true }), connection_json);
-                let refresh = json!({
-                    "result": r.result,
-                    "reason": r.reason().as_str_name(),
-                    "reason_code": r.reason_code,
-                    "message": r.message,
-                });
-                let out = with_field(out, "refresh", refresh);
-                with_field(
-                    out,
-                    "source",
-                    r.source.as_ref().map_or(Value::Null, source_json),
-                )
-            }),
-        AdminCommand::Connection(ConnectionCommand::AddCert { org, .. }) => client
-            .add_connection_certificate(c.request(v1::AddConnectionCertificateRequest {
-                org_id: org,
-                certificate: local_text.unwrap_or_default(),
-            }))
-            .await
-            .map(|r| connection_json(&r.into_inner())),
-        AdminCommand::Connection(ConnectionCommand::RemoveCert { org, fingerprint }) => client
-            .remove_connection_certificate(c.request(v1::RemoveConnectionCertificateRequest {
-                org_id: org,
-                fingerprint_sha256: fingerprint,
-            }))
-            .await
-            .map(|r| connection_json(&r.into_inner())),
-        AdminCommand::Connection(ConnectionCommand::Enable { org }) => client
-            .set_connection_enabled(c.request(v1::SetConnectionEnabledRequest {
-                org_id: org,
-                enabled: true,
-            }))
-            .await
-            .map(|r| connection_json(&r.into_inner())),
-        AdminCommand::Connection(ConnectionCommand::Disable { org }) => client
-            .set_connection_enabled(c.request(v1::SetConnectionEnabledRequest {
-                org_id: org,
-                enabled: false,
-            }))
-            .await
-            .map(|r| connection_json(&r.into_inner())),
-        AdminCommand::Connection(ConnectionCommand::Options {
-            org,
-            allow_unsolicited,
-            allow_sha1,
-            clock_skew,
-        }) => client
-            .set_connection_options(c.request(v1::SetConnectionOptionsRequest {
-                org_id: org,
-                allow_unsolicited,
-                allow_sha1,
-                clock_skew_seconds: clock_skew.unwrap_or(0),
-            }))
-            .await
-            .map(|r| connection_json(&r.into_inner())),
-        AdminCommand::Jit(JitCommand::Set {
-            org,
-            role,
-            projects,
-        }) => client
-            .set_jit(c.request(v1::SetJitRequest {
-                org_id: org,
-                role: Role::from(role).into(),
-                default_project_ids: projects,
-            }))
-            .await
-            .map(|r| connection_json(&r.into_inner())),
-        AdminCommand::Jit(JitCommand::Off { org }) => client
-            .set_jit(c.request(v1::SetJitRequest {
-                org_id: org,
-                role: Role::Unspecified.into(),
-                default_project_ids: Vec::new(),
-            }))
-            .await
-            .map(|r| connection_json(&r.into_inner())),
-        AdminCommand::RequireSso { org, state } => client
-            .set_require_sso(c.request(v1::SetRequireSsoRequest {
+    let remote = Remote::new(&args.client, args.actor.as_deref(), Admin::new)?;
+    match args.command {
+        AdminCommand::Org(command) => org(remote, command).await,
+        AdminCommand::Domain(command) => domain(remote, command).await,
+        AdminCommand::Connection(command) => connection(remote, command).await,
+        AdminCommand::Jit(command) => jit(remote, command).await,
+        AdminCommand::RequireSso { org, state } => {
+            let message = v1::SetRequireSsoRequest {
                 org_id: org,
                 require_sso: matches!(state, OnOff::On),
-            }))
-            .await
-            .map(|r| org_json(&r.into_inner())),
-        AdminCommand::BreakGlass { org, justification } => client
-            .break_glass(c.request(v1::BreakGlassRequest {
+            };
+            remote.call(message, Admin::set_require_sso, org_json).await
+        }
+        AdminCommand::BreakGlass { org, justification } => {
+            let message = v1::BreakGlassRequest {
                 org_id: org,
                 justification,
-            }))
-            .await
-            .map(|r| org_json(&r.into_inner())),
+            };
+            remote.call(message, Admin::break_glass, org_json).await
+        }
         AdminCommand::Traces {
             org,
             page_size,
             page_token,
-        } => client
-            .list_login_traces(c.request(v1::ListLoginTracesRequest {
+        } => {
+            let message = v1::ListLoginTracesRequest {
                 org_id: org,
                 page_size: page_size.unwrap_or(0),
                 page_token: page_token.unwrap_or_default(),
-            }))
-            .await
-            .map(|r| traces_json(&r.into_inner())),
+            };
+            remote
+                .call(message, Admin::list_login_traces, traces_json)
+                .await
+        }
+    }
+}
+
+async fn org(remote: Remote<Admin>, command: OrgCommand) -> Result<Value, Failure> {
+    match command {
+        OrgCommand::Create { name, plan } => {
+            let message = v1::CreateOrgRequest {
+                name,
+                plan: Plan::from(plan).into(),
+            };
+            remote.call(message, Admin::create_org, org_json).await
+        }
+        OrgCommand::Get { org } => {
+            let message = v1::GetOrgRequest { org_id: org };
+            remote.call(message, Admin::get_org, org_json).await
+        }
+        OrgCommand::SetPlan { org, plan } => {
+            let message = v1::SetPlanRequest {
+                org_id: org,
+                plan: Plan::from(plan).into(),
+            };
+            remote.call(message, Admin::set_plan, org_json).await
+        }
+    }
+}
+
+async fn domain(remote: Remote<Admin>, command: DomainCommand) -> Result<Value, Failure> {
+    match command {
+        DomainCommand::Add { org, domain } => {
+            let message = v1::VerifiedDomainRequest {
+                org_id: org,
+                domain,
+            };
+            remote
+                .call(message, Admin::add_verified_domain, org_json)
+                .await
+        }
+        DomainCommand::Remove { org, domain } => {
+            let message = v1::VerifiedDomainRequest {
+                org_id: org,
+                domain,
+            };
+            remote
+                .call(message, Admin::remove_verified_domain, org_json)
+                .await
+        }
+    }
+}
+
+async fn connection(remote: Remote<Admin>, command: ConnectionCommand) -> Result<Value, Failure> {
+    match command {
+        ConnectionCommand::Import {
+            org,
+            metadata,
+            entity_id,
+        } => {
+            let message = v1::ImportIdpMetadataRequest {
+                org_id: org,
+                metadata_xml: read_text(&metadata)?,
+                entity_id: entity_id.unwrap_or_default(),
+            };
+            remote
+                .call(message, Admin::import_idp_metadata, connection_json)
+                .await
+        }
+        ConnectionCommand::ImportUrl {
+            org,
+            url,
+            entity_id,
+            refresh_every,
+        } => {
+            let message = v1::ImportIdpMetadataFromUrlRequest {
+                org_id: org,
+                url,
+                entity_id: entity_id.unwrap_or_default(),
+                refresh_interval_seconds: refresh_every.unwrap_or(0),
+            };
+            remote
+                .call(
+                    message,
+                    Admin::import_idp_metadata_from_url,
+                    import_url_json,
+                )
+                .await
+        }
+        ConnectionCommand::Refresh { org } => {
+            let message = v1::RefreshIdpMetadataRequest { org_id: org };
+            remote
+                .call(message, Admin::refresh_idp_metadata, refresh_json)
+                .await
+        }
+        ConnectionCommand::AddCert { org, cert } => {
+            let message = v1::AddConnectionCertificateRequest {
+                org_id: org,
+                certificate: read_text(&cert)?,
+            };
+            remote
+                .call(message, Admin::add_connection_certificate, connection_json)
+                .await
+        }
+        ConnectionCommand::RemoveCert { org, fingerprint } => {
+            // Sent as typed: the server parses it, and refuses and audits a malformed one.
+            let message = v1::RemoveConnectionCertificateRequest {
+                org_id: org,
+                fingerprint_sha256: fingerprint,
+            };
+            remote
+                .call(
+                    message,
+                    Admin::remove_connection_certificate,
+                    connection_json,
+                )
+                .await
+        }
+        ConnectionCommand::Enable { org } => set_enabled(remote, org, true).await,
+        ConnectionCommand::Disable { org } => set_enabled(remote, org, false).await,
+        ConnectionCommand::Options {
+            org,
+            allow_unsolicited,
+            allow_sha1,
+            clock_skew,
+        } => {
+            let message = v1::SetConnectionOptionsRequest {
+                org_id: org,
+                allow_unsolicited,
+                allow_sha1,
+                clock_skew_seconds: clock_skew.unwrap_or(0),
+            };
+            remote
+                .call(message, Admin::set_connection_options, connection_json)
+                .await
+        }
+    }
+}
+
+async fn set_enabled(remote: Remote<Admin>, org: String, enabled: bool) -> Result<Value, Failure> {
+    let message = v1::SetConnectionEnabledRequest {
+        org_id: org,
+        enabled,
     };
-    result.map_err(|status| refusal(&status))
+    remote
+        .call(message, Admin::set_connection_enabled, connection_json)
+        .await
+}
+
+async fn jit(remote: Remote<Admin>, command: JitCommand) -> Result<Value, Failure> {
+    let message = match command {
+        JitCommand::Set {
+            org,
+            role,
+            projects,
+        } => v1::SetJitRequest {
+            org_id: org,
+            role: Role::from(role).into(),
+            default_project_ids: projects,
+        },
+        // No role turns it off.
+        JitCommand::Off { org } => v1::SetJitRequest {
+            org_id: org,
+            role: Role::Unspecified.into(),
+            default_project_ids: Vec::new(),
+        },
+    };
+    remote.call(message, Admin::set_jit, connection_json).await
 }
 
 fn org_json(org: &v1::Org) -> Value {
@@ -561,6 +454,39 @@ fn connection_json(connection: &v1::Connection) -> Value {
             "warnings": connection.warnings,
         },
     })
+}
+
+/// The connection (if the server sent one) with its metadata source.
+fn import_url_json(response: &v1::ImportIdpMetadataFromUrlResponse) -> Value {
+    let out = response
+        .connection
+        .as_ref()
+        .map_or_else(|| json!({ "ok": true }), connection_json);
+    with_field(
+        out,
+        "source",
+        response.source.as_ref().map_or(Value::Null, source_json),
+    )
+}
+
+/// The connection (if the server sent one), the outcome of the refresh and the metadata source.
+fn refresh_json(response: &v1::RefreshIdpMetadataResponse) -> Value {
+    let out = response
+        .connection
+        .as_ref()
+        .map_or_else(|| json!({ "ok": true }), connection_json);
+    let refresh = json!({
+        "result": response.result,
+        "reason": response.reason().as_str_name(),
+        "reason_code": response.reason_code,
+        "message": response.message,
+    });
+    let out = with_field(out, "refresh", refresh);
+    with_field(
+        out,
+        "source",
+        response.source.as_ref().map_or(Value::Null, source_json),
+    )
 }
 
 /// `object` with `key` set to `value` (an object by construction; anything else is returned

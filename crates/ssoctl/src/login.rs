@@ -11,29 +11,15 @@ use serde_json::{Value, json};
 use sso_grpc::v1::auth_service_client::AuthServiceClient;
 use sso_grpc::v1::{self, Role, begin_sso_login_request::Target};
 
-use crate::admin::{Caller, connect, refusal};
-use crate::{Failure, read_input};
+use tonic::transport::Channel;
+
+use crate::client::{AuthScope, ClientArgs, Remote, block_on};
+use crate::{Failure, read_text};
 
 #[derive(Debug, Args)]
 pub(crate) struct LoginArgs {
-    /// The sso-server gRPC address.
-    #[arg(
-        long,
-        env = "SSO_SERVER",
-        value_name = "URL",
-        default_value = "http://127.0.0.1:50051",
-        global = true
-    )]
-    server: String,
-    /// Bearer token of scope "auth".
-    #[arg(
-        long,
-        env = "SSO_AUTH_TOKEN",
-        value_name = "TOKEN",
-        hide_env_values = true,
-        global = true
-    )]
-    token: Option<String>,
+    #[command(flatten)]
+    client: ClientArgs<AuthScope>,
     #[command(subcommand)]
     command: LoginCommand,
 }
@@ -68,30 +54,17 @@ enum LoginCommand {
     },
 }
 
-/// Runs one login command on a small current-thread runtime.
+/// Runs one login command.
 pub(crate) fn run(args: LoginArgs) -> Result<Value, Failure> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::internal(format!("starting the async runtime: {e}")))?;
-    runtime.block_on(run_async(args))
+    block_on(run_async(args))
 }
 
+/// The generated client every login command calls through.
+type Auth = AuthServiceClient<Channel>;
+
 async fn run_async(args: LoginArgs) -> Result<Value, Failure> {
-    let caller = Caller::new(args.token.as_deref(), None)?;
-    // Read local input before connecting, so a usage error never needs a server.
-    let saml_response = match &args.command {
-        LoginCommand::Complete { response, .. } => {
-            let bytes = read_input(response)?;
-            let text = String::from_utf8(bytes)
-                .map_err(|_| Failure::usage(format!("{}: not UTF-8 text", response.display())))?;
-            Some(text.trim().to_owned())
-        }
-        _ => None,
-    };
-    let mut client = AuthServiceClient::new(connect(&args.server).await?);
-    let c = &caller;
-    let result = match args.command {
+    let remote = Remote::new(&args.client, None, Auth::new)?;
+    match args.command {
         LoginCommand::Begin {
             org,
             email,
@@ -102,30 +75,35 @@ async fn run_async(args: LoginArgs) -> Result<Value, Failure> {
                 (None, Some(email)) => Target::Email(email),
                 (None, None) => return Err(Failure::usage("give --org or --email")),
             };
-            client
-                .begin_sso_login(c.request(v1::BeginSsoLoginRequest {
-                    target: Some(target),
-                    return_target: return_target.unwrap_or_default(),
-                }))
+            let message = v1::BeginSsoLoginRequest {
+                target: Some(target),
+                return_target: return_target.unwrap_or_default(),
+            };
+            remote
+                .call(message, Auth::begin_sso_login, begin_json)
                 .await
-                .map(|r| begin_json(&r.into_inner()))
         }
-        LoginCommand::Redeem { code } => client
-            .redeem_login_code(c.request(v1::RedeemLoginCodeRequest { code }))
-            .await
-            .map(|r| login_json(&r.into_inner())),
+        LoginCommand::Redeem { code } => {
+            let message = v1::RedeemLoginCodeRequest { code };
+            remote
+                .call(message, Auth::redeem_login_code, login_json)
+                .await
+        }
         LoginCommand::Complete {
-            org, relay_state, ..
-        } => client
-            .complete_sso_login(c.request(v1::CompleteSsoLoginRequest {
+            org,
+            response,
+            relay_state,
+        } => {
+            let message = v1::CompleteSsoLoginRequest {
                 org_id: org,
-                saml_response: saml_response.unwrap_or_default(),
+                saml_response: read_text(&response)?.trim().to_owned(),
                 relay_state: relay_state.unwrap_or_default(),
-            }))
-            .await
-            .map(|r| login_json(&r.into_inner())),
-    };
-    result.map_err(|status| refusal(&status))
+            };
+            remote
+                .call(message, Auth::complete_sso_login, login_json)
+                .await
+        }
+    }
 }
 
 /// An empty protobuf string as JSON null: "not given" reads better than "".

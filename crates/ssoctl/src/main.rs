@@ -34,6 +34,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod admin;
+mod client;
 mod dev_idp;
 mod login;
 mod saml;
@@ -117,6 +118,12 @@ pub(crate) fn read_input(path: &Path) -> Result<Vec<u8>, Failure> {
     std::fs::read(path).map_err(|e| Failure::usage(format!("{}: {e}", path.display())))
 }
 
+/// A text file (metadata XML, a PEM certificate, a base64 form value), or standard input for `-`.
+pub(crate) fn read_text(path: &Path) -> Result<String, Failure> {
+    String::from_utf8(read_input(path)?)
+        .map_err(|_| Failure::usage(format!("{}: not UTF-8 text", path.display())))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -154,6 +161,79 @@ fn main() -> ExitCode {
         Err(Failure::Internal(msg)) => {
             eprintln!("ssoctl: {msg}");
             ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use std::ffi::OsStr;
+
+    use clap::CommandFactory as _;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    /// The shared client flags keep each family's token variable, and stay global.
+    #[test]
+    fn client_flags_keep_their_variables() {
+        let cli = Cli::command();
+        for (family, token_env) in [("admin", "SSO_ADMIN_TOKEN"), ("login", "SSO_AUTH_TOKEN")] {
+            let command = cli.find_subcommand(family).unwrap();
+            let arg = |id: &str| {
+                command
+                    .get_arguments()
+                    .find(|a| a.get_id() == id)
+                    .unwrap_or_else(|| panic!("{family} --{id}"))
+            };
+            let server = arg("server");
+            assert_eq!(server.get_env(), Some(OsStr::new("SSO_SERVER")), "{family}");
+            assert_eq!(
+                server.get_default_values(),
+                [OsStr::new("http://127.0.0.1:50051")],
+                "{family}"
+            );
+            let token = arg("token");
+            assert_eq!(token.get_env(), Some(OsStr::new(token_env)), "{family}");
+            assert!(token.is_hide_env_values_set(), "{family}");
+            assert!(server.is_global_set() && token.is_global_set(), "{family}");
+        }
+        let login = cli.find_subcommand("login").unwrap();
+        assert!(login.get_arguments().all(|a| a.get_id() != "actor"));
+    }
+
+    #[test]
+    fn client_flags_parse_after_the_subcommand() {
+        let matches = Cli::command()
+            .try_get_matches_from([
+                "ssoctl",
+                "admin",
+                "org",
+                "get",
+                "org_1",
+                "--server",
+                "http://sso.test:1",
+                "--token",
+                "t",
+                "--actor",
+                "alice",
+            ])
+            .unwrap();
+        let (_, admin) = matches.subcommand().unwrap();
+        let (_, org) = admin.subcommand().unwrap();
+        let (_, get) = org.subcommand().unwrap();
+        for (id, value) in [
+            ("server", "http://sso.test:1"),
+            ("token", "t"),
+            ("actor", "alice"),
+        ] {
+            assert_eq!(get.get_one::<String>(id).map(String::as_str), Some(value));
         }
     }
 }
