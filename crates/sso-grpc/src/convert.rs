@@ -140,7 +140,7 @@ pub(crate) fn connection(
         .iter()
         .map(|pem| {
             Certificate::from_pem_or_base64(pem)
-                .map(|c| c.fingerprint_hex())
+                .map(|c| c.fingerprint().to_string())
                 .unwrap_or_else(|_| "(unreadable certificate)".to_owned())
         })
         .collect();

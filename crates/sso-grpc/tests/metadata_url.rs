@@ -26,7 +26,7 @@ fn certificate(idp: &Idp) -> (String, String) {
         .unwrap()
         .signing_certificates
         .remove(0);
-    (cert.to_base64(), cert.fingerprint_hex())
+    (cert.to_base64(), cert.fingerprint().to_string())
 }
 
 async fn org_with_connection(s: &mut TestServer) -> String {

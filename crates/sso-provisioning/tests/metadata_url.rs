@@ -98,7 +98,8 @@ fn fingerprint(idp: &Idp) -> String {
     IdpMetadata::from_xml(&idp.metadata())
         .unwrap()
         .signing_certificates[0]
-        .fingerprint_hex()
+        .fingerprint()
+        .to_string()
 }
 
 fn certificate_pem(idp: &Idp) -> String {
@@ -118,7 +119,8 @@ async fn fingerprints(p: &Provisioner, org: OrgId) -> Vec<String> {
         .map(|pem| {
             sso_assertion::Certificate::from_pem_or_base64(pem)
                 .unwrap()
-                .fingerprint_hex()
+                .fingerprint()
+                .to_string()
         })
         .collect()
 }

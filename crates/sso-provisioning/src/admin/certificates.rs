@@ -2,32 +2,13 @@
 //! remove the old one (never the last).
 
 use serde_json::json;
-use sso_assertion::Certificate;
+use sso_assertion::{Certificate, Fingerprint};
 use sso_store::{ConnectionRecord, OrgId, StoreError};
 use time::OffsetDateTime;
 
-use super::{Audited, fingerprints, kinds, pem, with};
+use super::{Audited, fingerprint_details, fingerprints, kinds, with};
 use crate::error::AdminError;
 use crate::login::Provisioner;
-
-/// A fingerprint as an admin may type it (`ab:cd...`, `ABCD...`), in the colon-separated
-/// upper-case form `Certificate::fingerprint_hex` gives.
-fn normalize_fingerprint(text: &str) -> Option<String> {
-    let hex: String = text
-        .chars()
-        .filter(|c| !matches!(c, ':' | ' ' | '\t'))
-        .map(|c| c.to_ascii_uppercase())
-        .collect();
-    if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        return None;
-    }
-    let pairs: Vec<String> = hex
-        .as_bytes()
-        .chunks(2)
-        .map(|p| String::from_utf8_lossy(p).into_owned())
-        .collect();
-    Some(pairs.join(":"))
-}
 
 impl Provisioner {
     /// Trusts one more IdP signing certificate (PEM or base64 DER), for a key rollover: both
@@ -50,19 +31,23 @@ impl Provisioner {
             async |tx| {
                 let cert = parsed.map_err(|e| (e, json!({})))?;
                 let detail = json!({
-                    "fingerprint": cert.fingerprint_hex(),
+                    "fingerprint": cert.fingerprint().to_string(),
                     "subject": cert.subject(),
                     "not_after": cert.not_after().map(|t| t.to_string()),
                 });
                 let fail = |e: StoreError| (AdminError::from(e), detail.clone());
                 let current = tx.connection_for_org(org).await.map_err(fail)?;
                 let trusted = fingerprints(&current.idp.certificates);
-                if trusted.contains(&Some(cert.fingerprint_hex())) {
-                    let detail = with(detail.clone(), "certificates", json!(trusted));
+                if trusted.contains(&Some(*cert.fingerprint())) {
+                    let detail = with(
+                        detail.clone(),
+                        "certificates",
+                        fingerprint_details(&trusted),
+                    );
                     return Ok(Audited::new(current, org, "already-trusted", detail));
                 }
                 let mut certificates = current.idp.certificates.clone();
-                certificates.push(pem(&cert.to_base64()));
+                certificates.push(cert.to_pem());
                 let connection = tx
                     .replace_idp_certificates(org, current.config_version, &certificates, now)
                     .await
@@ -71,7 +56,7 @@ impl Provisioner {
                     with(
                         detail.clone(),
                         "certificates",
-                        json!(fingerprints(&connection.idp.certificates)),
+                        fingerprint_details(&fingerprints(&connection.idp.certificates)),
                     ),
                     "config_version",
                     json!(connection.config_version),
@@ -92,8 +77,10 @@ impl Provisioner {
         fingerprint: &str,
         now: OffsetDateTime,
     ) -> Result<ConnectionRecord, AdminError> {
-        let wanted = normalize_fingerprint(fingerprint);
-        let asked = json!({ "fingerprint": wanted.as_deref().unwrap_or(fingerprint) });
+        let wanted = fingerprint.parse::<Fingerprint>().ok();
+        let asked = json!({
+            "fingerprint": wanted.map_or_else(|| fingerprint.to_owned(), |f| f.to_string())
+        });
         self.audited(
             Some(org),
             kinds::CERTIFICATE_REMOVED,
@@ -112,27 +99,27 @@ impl Provisioner {
                     .await
                     .map_err(|e| fail(e.into()))?;
                 let trusted = fingerprints(&current.idp.certificates);
-                if !trusted.contains(&Some(wanted.clone())) {
-                    return Err(fail(AdminError::CertificateNotFound(wanted)));
+                if !trusted.contains(&Some(wanted)) {
+                    return Err(fail(AdminError::CertificateNotFound(wanted.to_string())));
                 }
                 let remaining: Vec<String> = current
                     .idp
                     .certificates
                     .iter()
                     .zip(&trusted)
-                    .filter(|(_, f)| f.as_deref() != Some(wanted.as_str()))
+                    .filter(|(_, f)| **f != Some(wanted))
                     .map(|(pem, _)| pem.clone())
                     .collect();
                 if remaining.is_empty() {
-                    return Err(fail(AdminError::LastCertificate(wanted)));
+                    return Err(fail(AdminError::LastCertificate(wanted.to_string())));
                 }
                 let connection = tx
                     .replace_idp_certificates(org, current.config_version, &remaining, now)
                     .await
                     .map_err(|e| fail(e.into()))?;
                 let detail = json!({
-                    "fingerprint": wanted,
-                    "certificates": fingerprints(&connection.idp.certificates),
+                    "fingerprint": wanted.to_string(),
+                    "certificates": fingerprint_details(&fingerprints(&connection.idp.certificates)),
                     "config_version": connection.config_version,
                 });
                 Ok(Audited::new(connection, org, "removed", detail))
@@ -150,11 +137,13 @@ mod tests {
 
     #[test]
     fn fingerprints_are_normalized() {
+        // The forms an admin may type for remove_connection_certificate.
         let colon = format!("{}AB", "ab:".repeat(31));
         let expected = format!("{}AB", "AB:".repeat(31));
-        assert_eq!(normalize_fingerprint(&colon).unwrap(), expected);
-        assert_eq!(normalize_fingerprint(&"Ab".repeat(32)).unwrap(), expected);
-        assert_eq!(normalize_fingerprint("abcd"), None);
-        assert_eq!(normalize_fingerprint(&"zz".repeat(32)), None);
+        let parse = |s: &str| s.parse::<Fingerprint>().map(|f| f.to_string()).ok();
+        assert_eq!(parse(&colon).unwrap(), expected);
+        assert_eq!(parse(&"Ab".repeat(32)).unwrap(), expected);
+        assert_eq!(parse("abcd"), None);
+        assert_eq!(parse(&"zz".repeat(32)), None);
     }
 }

@@ -2,7 +2,7 @@
 //! connection's schedule, claimed in the database so that servers sharing it run each once.
 
 use serde_json::{Value, json};
-use sso_assertion::IdpMetadata;
+use sso_assertion::{Fingerprint, IdpMetadata};
 use sso_fetch::Fetcher;
 use sso_store::{
     ConnectionRecord, EventOutcome, IdpConfig, MAX_REFRESH_INTERVAL, MIN_REFRESH_INTERVAL,
@@ -11,8 +11,8 @@ use sso_store::{
 use time::{Duration, OffsetDateTime};
 
 use super::{
-    Audited, ImportedMetadata, certificate_details, fingerprints, idp_config, import_reason, kinds,
-    metadata_sha256, metadata_warnings, with,
+    Audited, ImportedMetadata, certificate_details, fingerprint_details, fingerprints, idp_config,
+    import_reason, kinds, metadata_sha256, metadata_warnings, with,
 };
 use crate::error::AdminError;
 use crate::login::Provisioner;
@@ -111,11 +111,11 @@ fn interval_ok(interval: Option<Duration>) -> bool {
 /// (all readable) and the same SSO URL.
 fn unchanged(current: &ConnectionRecord, fetched: &Fetched) -> bool {
     let mut before = fingerprints(&current.idp.certificates);
-    let mut after: Vec<Option<String>> = fetched
+    let mut after: Vec<Option<Fingerprint>> = fetched
         .metadata
         .signing_certificates
         .iter()
-        .map(|c| Some(c.fingerprint_hex()))
+        .map(|c| Some(*c.fingerprint()))
         .collect();
     before.sort();
     after.sort();
@@ -233,7 +233,7 @@ impl Provisioner {
         let kept = json!({
             "url": state.source.url,
             "config_version": current.config_version,
-            "certificates": fingerprints(&current.idp.certificates),
+            "certificates": fingerprint_details(&fingerprints(&current.idp.certificates)),
         });
         match fetch_metadata(fetcher, &state.source.url, Some(&entity), now).await {
             Ok(fetched) => {

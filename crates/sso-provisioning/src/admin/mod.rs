@@ -14,7 +14,7 @@ mod orgs;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
-use sso_assertion::{Binding, Certificate, IdpMetadata};
+use sso_assertion::{Binding, Certificate, Fingerprint, IdpMetadata};
 use sso_store::{EventOutcome, IdpConfig, NewEvent, OrgId, Transaction};
 use time::OffsetDateTime;
 
@@ -148,17 +148,6 @@ fn with(mut detail: Value, key: &str, value: Value) -> Value {
     detail
 }
 
-fn pem(der_base64: &str) -> String {
-    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
-    let bytes = der_base64.as_bytes();
-    for line in bytes.chunks(64) {
-        out.push_str(&String::from_utf8_lossy(line));
-        out.push('\n');
-    }
-    out.push_str("-----END CERTIFICATE-----\n");
-    out
-}
-
 /// The one way IdP metadata becomes a stored configuration: its entity, its HTTP-Redirect
 /// SSO URL, its signing certificates as PEM, and the document as read (`xml`, from `url`
 /// when it was fetched).
@@ -171,7 +160,7 @@ fn idp_config(metadata: &IdpMetadata, xml: &[u8], url: Option<&str>) -> IdpConfi
         certificates: metadata
             .signing_certificates
             .iter()
-            .map(|c| pem(&c.to_base64()))
+            .map(Certificate::to_pem)
             .collect(),
         metadata_xml: Some(String::from_utf8_lossy(xml).into_owned()),
         metadata_url: url.map(str::to_owned),
@@ -196,19 +185,27 @@ fn certificate_details(metadata: &IdpMetadata) -> Value {
     metadata
         .signing_certificates
         .iter()
-        .map(|c| json!({ "fingerprint": c.fingerprint_hex(), "subject": c.subject() }))
+        .map(|c| json!({ "fingerprint": c.fingerprint().to_string(), "subject": c.subject() }))
         .collect()
 }
 
 /// The fingerprints of stored PEM certificates, `None` for one that no longer reads.
-fn fingerprints(certificates: &[String]) -> Vec<Option<String>> {
+fn fingerprints(certificates: &[String]) -> Vec<Option<Fingerprint>> {
     certificates
         .iter()
         .map(|pem| {
             Certificate::from_pem_or_base64(pem)
                 .ok()
-                .map(|c| c.fingerprint_hex())
+                .map(|c| *c.fingerprint())
         })
+        .collect()
+}
+
+/// Fingerprints as an audit event shows them (`null` for a certificate that no longer reads).
+fn fingerprint_details(fingerprints: &[Option<Fingerprint>]) -> Value {
+    fingerprints
+        .iter()
+        .map(|f| f.map_or(Value::Null, |f| Value::String(f.to_string())))
         .collect()
 }
 
