@@ -262,6 +262,9 @@ fn lint() -> Result<(), String> {
         "warnings",
     ])?;
     ensure_cargo_deny()?;
+    // cargo-deny reads the metadata of every package in the lock file, for every platform, so
+    // fetch them all first (a build downloads only what this platform compiles).
+    cargo(&["fetch", "--locked"])?;
     // Offline: the advisory database needs a network this machine does not have.
     cargo(&["deny", "--offline", "check", "bans", "licenses", "sources"])
 }

@@ -122,10 +122,10 @@ fn rust_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), Stri
 /// (`tests/src`) is not.
 fn is_integration_test(path: &str) -> bool {
     let parts: Vec<&str> = path.split('/').collect();
-    match parts.as_slice() {
-        ["crates", _, "tests", ..] | ["tests", "tests", ..] => true,
-        _ => false,
-    }
+    matches!(
+        parts.as_slice(),
+        ["crates", _, "tests", ..] | ["tests", "tests", ..]
+    )
 }
 
 /// A module of a crate: `crates/NAME/src/...rs`.
