@@ -4,7 +4,7 @@
 //! ```
 //! use sso_policy::{
 //!     password_login, set_require_sso, sso_login, Connection, JitSettings, Membership, Org,
-//!     Plan, Role, SsoLoginGrant,
+//!     PasswordSubject, Plan, Role, SsoLoginGrant,
 //! };
 //! use time::macros::datetime;
 //!
@@ -41,11 +41,21 @@
 //! }
 //! assert_eq!(set_require_sso(&org, true).unwrap().reason(), "sso-proven");
 //! org.require_sso = true;
-//! assert_eq!(password_login(&org).unwrap_err().reason(), "sso-required");
+//! let jane = PasswordSubject { email_domain: "example.com", membership: Membership::NotMember };
+//! assert_eq!(password_login(&org, jane).unwrap_err().reason(), "sso-required");
+//! // The requirement covers members and the org's verified domains, nobody else.
+//! let guest = PasswordSubject { email_domain: "other.example", membership: Membership::NotMember };
+//! assert_eq!(password_login(&org, guest).unwrap().reason(), "not-covered-by-require-sso");
+//!
+//! // A new configuration suspends it until a login proves the configuration works.
+//! if let Some(c) = &mut org.connection {
+//!     c.configuration_changed_at = datetime!(2025-03-02 10:00 UTC);
+//! }
+//! assert_eq!(password_login(&org, jane).unwrap().reason(), "no-sso-login-since-change");
 //!
 //! // A downgrade below Growth turns SSO off and never locks anyone out.
 //! org.plan = Plan::Plus;
-//! assert_eq!(password_login(&org).unwrap().reason(), "sso-not-in-effect");
+//! assert_eq!(password_login(&org, jane).unwrap().reason(), "sso-not-in-effect");
 //! # Ok::<(), sso_policy::SsoLoginRefusal>(())
 //! ```
 //!
@@ -59,8 +69,13 @@
 //!   member and JIT is off, or JIT is on and the email's domain is not verified. Otherwise a
 //!   member keeps their role, and a new member gets the default role and, on Enterprise only,
 //!   the default projects.
-//! - **Password login** ([`password_login`]): refused only when the org requires SSO and SSO
-//!   is in effect.
+//! - **Require SSO in effect** ([`require_sso_status`]): asked for, SSO in effect, and the
+//!   current connection configuration proven by a successful SSO or test login since it last
+//!   changed. So no configuration change can leave it enforced on a configuration that has
+//!   never worked; it applies again by itself after the first successful login.
+//! - **Password login** ([`password_login`]): refused only when "require SSO" is in effect and
+//!   the person is a member or at one of the org's verified domains. It answers the policy
+//!   question only: membership and the password itself are the host product's business.
 //! - **Require SSO** ([`set_require_sso`]): turning it on needs SSO in effect and a
 //!   successful SSO login since the connection configuration last changed (lockout
 //!   protection); turning it off is always allowed. The operator's [`break_glass`] lifts it
@@ -83,7 +98,8 @@ mod settings;
 
 pub use crate::{
     login::{
-        PasswordAllowed, PasswordRefusal, SsoLoginGrant, SsoLoginRefusal, password_login, sso_login,
+        PasswordAllowed, PasswordRefusal, PasswordSubject, RequireSsoStatus, SsoLoginGrant,
+        SsoLoginRefusal, password_login, require_sso_status, sso_login,
     },
     org::{Connection, JitSettings, Membership, Org, SsoOff, sso_in_effect},
     plan::{Feature, PLAN_FEATURES, Plan, Role},

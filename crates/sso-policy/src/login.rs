@@ -130,6 +130,86 @@ pub fn sso_login<P: Clone>(
     })
 }
 
+/// Who asks to sign in with email and password, as far as the decision cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PasswordSubject<'a> {
+    /// The domain of the email, in ASCII (punycode) form.
+    pub email_domain: &'a str,
+    /// Whether the person is a member of the org, as far as the caller knows. A person the
+    /// service has never seen is [`Membership::NotMember`]: membership is the host product's
+    /// business, so the answer must not depend on it beyond "is the requirement theirs too".
+    pub membership: Membership,
+}
+
+/// Whether the org's "require SSO" is enforced right now, and why not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RequireSsoStatus {
+    /// The admins have not asked for it.
+    Off,
+    /// Asked for, and enforced: members and people at the org's verified domains sign in by
+    /// SSO only.
+    Enforced,
+    /// Asked for, but SSO is not in effect (a downgrade, no or a disabled connection): kept as
+    /// set, not applied, so nobody is locked out.
+    Suspended(SsoOff),
+    /// Asked for, but the connection's current configuration has not yet completed a
+    /// successful SSO login (or test login) since it last changed: enforcing it could lock
+    /// everyone out behind a configuration that may not work. It applies again by itself after
+    /// the first successful login with the new configuration.
+    Unproven,
+}
+
+impl RequireSsoStatus {
+    /// Stable machine-readable code.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Off => "sso-not-required",
+            Self::Enforced => "sso-required",
+            Self::Suspended(off) => off.reason(),
+            Self::Unproven => "no-sso-login-since-change",
+        }
+    }
+
+    /// Whether the requirement applies now.
+    pub fn enforced(self) -> bool {
+        self == Self::Enforced
+    }
+}
+
+impl fmt::Display for RequireSsoStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Off => f.write_str("the org does not require SSO"),
+            Self::Enforced => f.write_str("the org requires SSO"),
+            Self::Suspended(off) => write!(f, "require SSO is set but not applied: {off}"),
+            Self::Unproven => f.write_str(
+                "require SSO is set but not applied until the current connection configuration \
+                 completes a successful SSO or test login",
+            ),
+        }?;
+        write!(f, " ({})", self.reason())
+    }
+}
+
+/// Whether `org`'s "require SSO" applies now (see [`RequireSsoStatus`]).
+///
+/// Every password decision goes through this one, so a downgrade, a disabled connection or a
+/// configuration change that has not been proven by a login suspends the requirement at once,
+/// without changing the setting.
+pub fn require_sso_status<P>(org: &Org<P>) -> RequireSsoStatus {
+    if !org.require_sso {
+        return RequireSsoStatus::Off;
+    }
+    if let Err(off) = sso_in_effect(org) {
+        return RequireSsoStatus::Suspended(off);
+    }
+    match &org.connection {
+        Some(connection) if connection.proven() => RequireSsoStatus::Enforced,
+        _ => RequireSsoStatus::Unproven,
+    }
+}
+
 /// A password login is allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[must_use]
@@ -140,6 +220,12 @@ pub enum PasswordAllowed {
     /// The org requires SSO but SSO is not in effect, so the requirement does not apply: a
     /// downgrade or a disabled connection must never lock anyone out.
     SsoNotInEffect(SsoOff),
+    /// The org requires SSO but its current connection configuration has not completed a
+    /// successful login since it changed, so the requirement is not enforced yet.
+    ConfigurationUnproven,
+    /// The org requires SSO, but of its members and of the people at its verified domains
+    /// only: this person is neither.
+    NotCovered,
 }
 
 impl PasswordAllowed {
@@ -148,6 +234,8 @@ impl PasswordAllowed {
         match self {
             Self::SsoNotRequired => "sso-not-required",
             Self::SsoNotInEffect(_) => "sso-not-in-effect",
+            Self::ConfigurationUnproven => "no-sso-login-since-change",
+            Self::NotCovered => "not-covered-by-require-sso",
         }
     }
 }
@@ -156,7 +244,8 @@ impl PasswordAllowed {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum PasswordRefusal {
-    /// The org requires SSO and SSO is in effect.
+    /// The org requires SSO, the requirement is enforced, and this person is a member or at
+    /// one of the org's verified domains.
     SsoRequired,
 }
 
@@ -183,13 +272,30 @@ impl fmt::Display for PasswordRefusal {
 
 impl std::error::Error for PasswordRefusal {}
 
-/// Decides an email + password login of a member of `org`.
-pub fn password_login<P>(org: &Org<P>) -> Result<PasswordAllowed, PasswordRefusal> {
-    if !org.require_sso {
-        return Ok(PasswordAllowed::SsoNotRequired);
+/// Decides whether `who` may sign in to `org` with email and password.
+///
+/// This answers the policy question only: allowed unless "require SSO" is enforced for the org
+/// (see [`require_sso_status`]) and the person is one it covers, a member or anyone whose
+/// email is at one of the org's verified domains. Whether the password is right, or the person
+/// belongs to the org at all, is the host product's business.
+pub fn password_login<P>(
+    org: &Org<P>,
+    who: PasswordSubject<'_>,
+) -> Result<PasswordAllowed, PasswordRefusal> {
+    match require_sso_status(org) {
+        RequireSsoStatus::Off => return Ok(PasswordAllowed::SsoNotRequired),
+        RequireSsoStatus::Suspended(off) => return Ok(PasswordAllowed::SsoNotInEffect(off)),
+        RequireSsoStatus::Unproven => return Ok(PasswordAllowed::ConfigurationUnproven),
+        RequireSsoStatus::Enforced => {}
     }
-    match sso_in_effect(org) {
-        Ok(()) => Err(PasswordRefusal::SsoRequired),
-        Err(off) => Ok(PasswordAllowed::SsoNotInEffect(off)),
+    let member = matches!(who.membership, Membership::Member(_));
+    let at_verified_domain = org
+        .verified_domains
+        .iter()
+        .any(|d| d.eq_ignore_ascii_case(who.email_domain));
+    if member || at_verified_domain {
+        Err(PasswordRefusal::SsoRequired)
+    } else {
+        Ok(PasswordAllowed::NotCovered)
     }
 }

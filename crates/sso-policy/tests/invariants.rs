@@ -10,8 +10,9 @@
 
 use proptest::prelude::*;
 use sso_policy::{
-    BreakGlass, Connection, Feature, JitSettings, Membership, Org, Plan, RequireSsoChange, Role,
-    SsoLoginGrant, break_glass, password_login, set_jit, set_require_sso, sso_in_effect, sso_login,
+    BreakGlass, Connection, Feature, JitSettings, Membership, Org, PasswordSubject, Plan,
+    RequireSsoChange, Role, SsoLoginGrant, break_glass, password_login, require_sso_status,
+    set_jit, set_require_sso, sso_in_effect, sso_login,
 };
 use time::{Duration, OffsetDateTime, macros::datetime};
 
@@ -104,20 +105,34 @@ proptest! {
         }
     }
 
-    /// The second invariant: a password refusal always comes with SSO in effect.
+    /// The second invariant: a password refusal always comes with SSO in effect, and
+    /// with a configuration that has worked since it last changed (no configuration change
+    /// can lock anyone out), and only for members or people at the org's verified domains.
     #[test]
-    fn password_refusal_implies_sso_in_effect(org in org()) {
-        if password_login(&org).is_err() {
+    fn password_refusal_implies_sso_in_effect_and_proven(
+        org in org(), domain in email_domain(), membership in membership(),
+    ) {
+        let who = PasswordSubject { email_domain: &domain, membership };
+        if password_login(&org, who).is_err() {
             prop_assert!(sso_in_effect(&org).is_ok());
             prop_assert!(org.require_sso);
+            prop_assert!(org.connection.is_some_and(|c| c.proven()));
+            prop_assert!(require_sso_status(&org).enforced());
+            prop_assert!(
+                matches!(membership, Membership::Member(_))
+                    || org.verified_domains.iter().any(|d| d.eq_ignore_ascii_case(&domain))
+            );
         }
     }
 
     /// A downgrade below Growth (or a disabled connection) never locks anyone out.
     #[test]
-    fn no_lockout_without_sso_in_effect(org in org()) {
+    fn no_lockout_without_sso_in_effect(
+        org in org(), domain in email_domain(), membership in membership(),
+    ) {
         if sso_in_effect(&org).is_err() {
-            prop_assert!(password_login(&org).is_ok());
+            let who = PasswordSubject { email_domain: &domain, membership };
+            prop_assert!(password_login(&org, who).is_ok());
         }
     }
 
@@ -167,7 +182,11 @@ proptest! {
                 prop_assert!(!justification.trim().is_empty());
                 prop_assert_eq!(outcome == BreakGlass::Lift, org.require_sso);
                 let lifted = Org { require_sso: false, ..org };
-                prop_assert!(password_login(&lifted).is_ok());
+                let member = PasswordSubject {
+                    email_domain: "example.com",
+                    membership: Membership::Member(Role::Admin),
+                };
+                prop_assert!(password_login(&lifted, member).is_ok());
             }
             Err(_) => prop_assert!(justification.trim().is_empty()),
         }

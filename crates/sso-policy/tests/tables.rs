@@ -21,8 +21,8 @@
 use std::collections::BTreeSet;
 
 use sso_policy::{
-    Connection, JitSettings, Membership, Org, Plan, Role, SsoLoginGrant, break_glass,
-    password_login, set_jit, set_require_sso, sso_login,
+    Connection, JitSettings, Membership, Org, PasswordSubject, Plan, Role, SsoLoginGrant,
+    break_glass, password_login, require_sso_status, set_jit, set_require_sso, sso_login,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -133,31 +133,67 @@ const SSO_LOGIN: &str = "
 
 /// Password login of a member. The member's role does not enter the decision.
 const PASSWORD_LOGIN: &str = "
-# plan        connection  require-sso  => outcome
-  starter     none        off          => allowed sso-not-required
-  starter     none        on           => allowed sso-not-in-effect plan-without-sso
-  starter     disabled    off          => allowed sso-not-required
-  starter     disabled    on           => allowed sso-not-in-effect plan-without-sso
-  starter     enabled     off          => allowed sso-not-required
-  starter     enabled     on           => allowed sso-not-in-effect plan-without-sso
-  plus        none        off          => allowed sso-not-required
-  plus        none        on           => allowed sso-not-in-effect plan-without-sso
-  plus        disabled    off          => allowed sso-not-required
-  plus        disabled    on           => allowed sso-not-in-effect plan-without-sso
-  plus        enabled     off          => allowed sso-not-required
-  plus        enabled     on           => allowed sso-not-in-effect plan-without-sso
-  growth      none        off          => allowed sso-not-required
-  growth      none        on           => allowed sso-not-in-effect no-connection
-  growth      disabled    off          => allowed sso-not-required
-  growth      disabled    on           => allowed sso-not-in-effect connection-disabled
-  growth      enabled     off          => allowed sso-not-required
-  growth      enabled     on           => refused sso-required
-  enterprise  none        off          => allowed sso-not-required
-  enterprise  none        on           => allowed sso-not-in-effect no-connection
-  enterprise  disabled    off          => allowed sso-not-required
-  enterprise  disabled    on           => allowed sso-not-in-effect connection-disabled
-  enterprise  enabled     off          => allowed sso-not-required
-  enterprise  enabled     on           => refused sso-required";
+# plan  connection      require-sso  person    => outcome
+  plus    none            off          member    => allowed sso-not-required
+  plus    none            off          verified  => allowed sso-not-required
+  plus    none            off          other     => allowed sso-not-required
+  plus    none            on           member    => allowed sso-not-in-effect plan-without-sso
+  plus    none            on           verified  => allowed sso-not-in-effect plan-without-sso
+  plus    none            on           other     => allowed sso-not-in-effect plan-without-sso
+  plus    disabled        off          member    => allowed sso-not-required
+  plus    disabled        off          verified  => allowed sso-not-required
+  plus    disabled        off          other     => allowed sso-not-required
+  plus    disabled        on           member    => allowed sso-not-in-effect plan-without-sso
+  plus    disabled        on           verified  => allowed sso-not-in-effect plan-without-sso
+  plus    disabled        on           other     => allowed sso-not-in-effect plan-without-sso
+  plus    enabled-never   off          member    => allowed sso-not-required
+  plus    enabled-never   off          verified  => allowed sso-not-required
+  plus    enabled-never   off          other     => allowed sso-not-required
+  plus    enabled-never   on           member    => allowed sso-not-in-effect plan-without-sso
+  plus    enabled-never   on           verified  => allowed sso-not-in-effect plan-without-sso
+  plus    enabled-never   on           other     => allowed sso-not-in-effect plan-without-sso
+  plus    enabled-stale   off          member    => allowed sso-not-required
+  plus    enabled-stale   off          verified  => allowed sso-not-required
+  plus    enabled-stale   off          other     => allowed sso-not-required
+  plus    enabled-stale   on           member    => allowed sso-not-in-effect plan-without-sso
+  plus    enabled-stale   on           verified  => allowed sso-not-in-effect plan-without-sso
+  plus    enabled-stale   on           other     => allowed sso-not-in-effect plan-without-sso
+  plus    enabled-proven  off          member    => allowed sso-not-required
+  plus    enabled-proven  off          verified  => allowed sso-not-required
+  plus    enabled-proven  off          other     => allowed sso-not-required
+  plus    enabled-proven  on           member    => allowed sso-not-in-effect plan-without-sso
+  plus    enabled-proven  on           verified  => allowed sso-not-in-effect plan-without-sso
+  plus    enabled-proven  on           other     => allowed sso-not-in-effect plan-without-sso
+  growth  none            off          member    => allowed sso-not-required
+  growth  none            off          verified  => allowed sso-not-required
+  growth  none            off          other     => allowed sso-not-required
+  growth  none            on           member    => allowed sso-not-in-effect no-connection
+  growth  none            on           verified  => allowed sso-not-in-effect no-connection
+  growth  none            on           other     => allowed sso-not-in-effect no-connection
+  growth  disabled        off          member    => allowed sso-not-required
+  growth  disabled        off          verified  => allowed sso-not-required
+  growth  disabled        off          other     => allowed sso-not-required
+  growth  disabled        on           member    => allowed sso-not-in-effect connection-disabled
+  growth  disabled        on           verified  => allowed sso-not-in-effect connection-disabled
+  growth  disabled        on           other     => allowed sso-not-in-effect connection-disabled
+  growth  enabled-never   off          member    => allowed sso-not-required
+  growth  enabled-never   off          verified  => allowed sso-not-required
+  growth  enabled-never   off          other     => allowed sso-not-required
+  growth  enabled-never   on           member    => allowed no-sso-login-since-change
+  growth  enabled-never   on           verified  => allowed no-sso-login-since-change
+  growth  enabled-never   on           other     => allowed no-sso-login-since-change
+  growth  enabled-stale   off          member    => allowed sso-not-required
+  growth  enabled-stale   off          verified  => allowed sso-not-required
+  growth  enabled-stale   off          other     => allowed sso-not-required
+  growth  enabled-stale   on           member    => allowed no-sso-login-since-change
+  growth  enabled-stale   on           verified  => allowed no-sso-login-since-change
+  growth  enabled-stale   on           other     => allowed no-sso-login-since-change
+  growth  enabled-proven  off          member    => allowed sso-not-required
+  growth  enabled-proven  off          verified  => allowed sso-not-required
+  growth  enabled-proven  off          other     => allowed sso-not-required
+  growth  enabled-proven  on           member    => refused sso-required
+  growth  enabled-proven  on           verified  => refused sso-required
+  growth  enabled-proven  on           other     => allowed not-covered-by-require-sso";
 
 /// An admin turns require-SSO on or off.
 const REQUIRE_SSO: &str = "
@@ -442,13 +478,40 @@ fn sso_login_table() {
 
 #[test]
 fn password_login_table() {
-    let axes: &[&[&str]] = &[PLANS, &["none", "disabled", "enabled"], &["off", "on"]];
+    let axes: &[&[&str]] = &[
+        &["plus", "growth"],
+        &[
+            "none",
+            "disabled",
+            "enabled-never",
+            "enabled-stale",
+            "enabled-proven",
+        ],
+        &["off", "on"],
+        &["member", "verified", "other"],
+    ];
     for (cols, expected) in rows(PASSWORD_LOGIN, axes) {
-        let [p, c, r] = cols[..] else { unreachable!() };
+        let [p, c, r, who] = cols[..] else {
+            unreachable!()
+        };
         let mut org = org(p, c);
         org.require_sso = r == "on";
+        let subject = match who {
+            "member" => PasswordSubject {
+                email_domain: "other.example",
+                membership: Membership::Member(Role::Viewer),
+            },
+            "verified" => PasswordSubject {
+                email_domain: "EXAMPLE.com",
+                membership: Membership::NotMember,
+            },
+            _ => PasswordSubject {
+                email_domain: "other.example",
+                membership: Membership::NotMember,
+            },
+        };
         let got = verdict(
-            password_login(&org),
+            password_login(&org, subject),
             |allowed| match allowed {
                 sso_policy::PasswordAllowed::SsoNotInEffect(off) => {
                     format!("allowed {} {}", allowed.reason(), off.reason())
@@ -458,6 +521,14 @@ fn password_login_table() {
             |r| r.reason(),
         );
         assert_eq!(got, expected, "row {cols:?}");
+        // The status GetOrg reports agrees with the decision.
+        let status = require_sso_status(&org);
+        if got.starts_with("refused") {
+            assert!(status.enforced(), "row {cols:?}");
+        }
+        if status.enforced() && who != "other" {
+            assert!(got.starts_with("refused"), "row {cols:?}");
+        }
     }
 }
 
@@ -641,8 +712,12 @@ fn refusals_explain_themselves() {
     org.require_sso = true;
     org.plan = Plan::Growth;
     org.connection = connection("enabled");
+    let member = PasswordSubject {
+        email_domain: "example.com",
+        membership: Membership::Member(Role::Member),
+    };
     assert_eq!(
-        password_login(&org).unwrap_err().to_string(),
+        password_login(&org, member).unwrap_err().to_string(),
         "the org requires members to sign in with SSO (sso-required)"
     );
     assert_eq!(
