@@ -68,8 +68,12 @@ impl Idp {
             &format!("<saml:Issuer>{IDP_ENTITY}</saml:Issuer>{template}<saml:Subject>"),
             1,
         );
+        // Unique per call: the SQLite and PostgreSQL halves of a case run at once in one
+        // process and sign responses with the same assertion IDs.
+        static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!(
-            "xmlsec1_{}_{}",
+            "xmlsec1_{}_{call}_{}",
             std::process::id(),
             r.assertion_id.trim_start_matches('_')
         ));
