@@ -112,11 +112,8 @@ async fn is_member(auth: &mut AuthServiceClient<Channel>, org: &str, email: &str
         .await
         .unwrap()
         .into_inner();
-    match answer.reason() {
-        Reason::Unspecified => true,
-        Reason::NotAMember => false,
-        other => panic!("{other:?}"),
-    }
+    assert!(answer.allowed, "{answer:?}");
+    answer.member
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

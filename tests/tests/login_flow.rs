@@ -168,10 +168,11 @@ async fn login_flow(name: &str, database_url: Option<String>) {
     assert_eq!(acs_url, format!("{BASE_URL}/saml/2/acs/{org}"));
     let alice = format!("alice@{DOMAIN}");
 
-    // Not a member yet: password login is not for her.
+    // Not a member yet, and the org does not require SSO: password login is the host
+    // product's business.
     assert_eq!(
         password_allowed(&mut c, &org, &alice).await,
-        (false, Reason::NotAMember)
+        (true, Reason::Unspecified)
     );
 
     first_login_and_its_code(&mut c, &idp, port, &org, &alice).await;
@@ -285,6 +286,15 @@ async fn password_login_follows_the_rules(c: &mut Clients, org: &str, alice: &st
     assert_eq!(
         password_allowed(c, org, alice).await,
         (false, Reason::SsoRequired)
+    );
+    // A newcomer at the org's verified domain is covered too; a guest from elsewhere is not.
+    assert_eq!(
+        password_allowed(c, org, &format!("newcomer@{DOMAIN}")).await,
+        (false, Reason::SsoRequired)
+    );
+    assert_eq!(
+        password_allowed(c, org, "guest@elsewhere.example").await,
+        (true, Reason::Unspecified)
     );
     c.admin
         .set_plan(with_token(

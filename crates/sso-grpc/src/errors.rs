@@ -126,10 +126,6 @@ pub(crate) fn sp_metadata_status(operation: &str, error: &SpMetadataError) -> St
 pub(crate) const SSO_REQUIRED_MESSAGE: &str =
     "This organization requires single sign-on. Sign in with your identity provider.";
 
-/// The message shown when the email belongs to no member of the org.
-pub(crate) const NOT_A_MEMBER_MESSAGE: &str =
-    "You are not a member of this organization. Ask your administrator for access.";
-
 /// The status of a password-login check that was refused or could not be decided.
 /// (`CheckPasswordLogin` answers the refusals in its response; this is the mapping for the
 /// rest, and for any caller that wants the refusal as a status.)
@@ -138,9 +134,6 @@ pub(crate) fn password_status(operation: &str, error: &PasswordLoginError) -> St
         PasswordLoginError::Store(e) => store_status(operation, e),
         PasswordLoginError::Refused(_) => {
             refusal(Code::PermissionDenied, error.reason(), SSO_REQUIRED_MESSAGE)
-        }
-        PasswordLoginError::NotAMember => {
-            refusal(Code::PermissionDenied, error.reason(), NOT_A_MEMBER_MESSAGE)
         }
         _ => logged_internal(operation, error.reason(), error),
     }
@@ -259,7 +252,5 @@ mod tests {
         );
         assert_eq!(status.code(), Code::PermissionDenied);
         assert_eq!(reason_of(&status), Some(Reason::SsoRequired));
-        let status = password_status("test", &PasswordLoginError::NotAMember);
-        assert_eq!(reason_of(&status), Some(Reason::NotAMember));
     }
 }

@@ -16,8 +16,8 @@ use tonic::{Code, Request, Response, Status};
 
 use crate::convert::{self, invalid};
 use crate::errors::{
-    NOT_A_MEMBER_MESSAGE, SSO_REQUIRED_MESSAGE, admin_status, login_status, password_status,
-    redeem_status, sp_metadata_status, store_status,
+    SSO_REQUIRED_MESSAGE, admin_status, login_status, password_status, redeem_status,
+    sp_metadata_status, store_status,
 };
 use crate::status::{reason, refusal};
 use crate::v1::{self, admin_service_server::AdminService, auth_service_server::AuthService};
@@ -236,23 +236,32 @@ impl AuthService for AuthServiceImpl {
             allowed: false,
             reason: reason(code).into(),
             message: message.to_owned(),
+            member: false,
         };
-        let answer = match self
+        let mut answer = match self
             .shared
             .provisioner
             .check_password_login(&email, org)
             .await
         {
-            // Every `PasswordAllowed` is an allowance (SSO not required, or not in effect).
+            // Every `PasswordAllowed` is an allowance: SSO not required, not in effect, not yet
+            // proven on the current configuration, or a person the requirement does not cover.
             Ok(_allowed) => v1::CheckPasswordLoginResponse {
                 allowed: true,
                 reason: v1::Reason::Unspecified.into(),
                 message: String::new(),
+                member: false,
             },
             Err(e @ PasswordLoginError::Refused(_)) => refused(e.reason(), SSO_REQUIRED_MESSAGE),
-            Err(e @ PasswordLoginError::NotAMember) => refused(e.reason(), NOT_A_MEMBER_MESSAGE),
             Err(e) => return Err(password_status(OP, &e)),
         };
+        answer.member = self
+            .shared
+            .provisioner
+            .member_role(&email, org)
+            .await
+            .map_err(|e| password_status(OP, &PasswordLoginError::Store(e)))?
+            .is_some();
         Ok(Response::new(answer))
     }
 

@@ -235,9 +235,13 @@ async fn an_org_from_creation_to_sso_login_require_sso_and_downgrade() {
     assert!(!refused.allowed);
     assert_eq!(refused.reason(), Reason::SsoRequired);
     assert!(!refused.message.is_empty());
-    let stranger = check_password(&mut s, "someone@example.com", &org_id).await;
-    assert!(!stranger.allowed);
-    assert_eq!(stranger.reason(), Reason::NotAMember);
+    // The requirement covers everyone at the org's verified domains, member or not yet...
+    let newcomer = check_password(&mut s, "someone@example.com", &org_id).await;
+    assert!(!newcomer.allowed);
+    assert_eq!(newcomer.reason(), Reason::SsoRequired);
+    // ...and nobody else: membership is the host product's business.
+    let outsider = check_password(&mut s, "guest@elsewhere.example", &org_id).await;
+    assert!(outsider.allowed, "{outsider:?}");
 
     // A downgrade below Growth turns SSO off: password login works again, nothing deleted.
     let org = s

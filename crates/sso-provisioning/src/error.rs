@@ -250,9 +250,6 @@ pub enum PasswordLoginError {
     /// The org requires SSO and SSO is in effect (`sso-required`).
     #[error("{0}")]
     Refused(PasswordRefusal),
-    /// The email belongs to no member of the org (`not-a-member`).
-    #[error("no member of the organization has this email (not-a-member)")]
-    NotAMember,
     /// The store failed or the org does not exist (`not-found`, `database` ...).
     #[error("{0}")]
     Store(StoreError),
@@ -263,7 +260,6 @@ impl PasswordLoginError {
     pub fn reason(&self) -> &'static str {
         match self {
             Self::Refused(r) => r.reason(),
-            Self::NotAMember => "not-a-member",
             Self::Store(e) => e.reason(),
         }
     }

@@ -640,9 +640,23 @@ impl Provisioner {
         }
     }
 
-    /// Whether `email` may sign in to `org` with a password: refused when the org requires SSO
-    /// and SSO is in effect (a plan without SSO or a disabled connection never locks anyone
-    /// out), and when no member of the org has this email.
+    /// The role of the member of `org` with this email, if the service knows one.
+    pub async fn member_role(
+        &self,
+        email: &Email,
+        org: OrgId,
+    ) -> Result<Option<sso_policy::Role>, StoreError> {
+        Ok(match self.store.user_by_email(email).await? {
+            Some(user) => self.store.membership(org, user.id).await?.map(|m| m.role),
+            None => None,
+        })
+    }
+
+    /// Whether `email` may sign in to `org` with a password. The policy question only: refused
+    /// when "require SSO" is in effect for the org (SSO in effect and the current configuration
+    /// proven by a login since it last changed, so neither a downgrade nor an untried
+    /// configuration locks anyone out) and the person is a member or at one of the org's
+    /// verified domains. Whether the person belongs to the org is the host product's business.
     pub async fn check_password_login(
         &self,
         email: &Email,
@@ -650,14 +664,15 @@ impl Provisioner {
     ) -> Result<sso_policy::PasswordAllowed, crate::error::PasswordLoginError> {
         use crate::error::PasswordLoginError;
         let snapshot = self.store.org_snapshot(org).await?;
-        let member = match self.store.user_by_email(email).await? {
-            Some(user) => self.store.membership(org, user.id).await?.is_some(),
-            None => false,
+        let membership = match self.member_role(email, org).await? {
+            Some(role) => sso_policy::Membership::Member(role),
+            None => sso_policy::Membership::NotMember,
         };
-        if !member {
-            return Err(PasswordLoginError::NotAMember);
-        }
-        sso_policy::password_login(&snapshot.policy()).map_err(PasswordLoginError::Refused)
+        let who = sso_policy::PasswordSubject {
+            email_domain: email.domain(),
+            membership,
+        };
+        sso_policy::password_login(&snapshot.policy(), who).map_err(PasswordLoginError::Refused)
     }
 }
 

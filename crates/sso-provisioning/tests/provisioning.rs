@@ -102,6 +102,7 @@ on_both_backends!(
     racing_replays,
     injected_fault,
     plan_downgrade,
+    configuration_change_suspends_require_sso,
     lockout_protection,
     verified_domains,
     jit_off,
@@ -396,15 +397,48 @@ async fn plan_downgrade(db: TestDb) {
         "sso-required"
     );
     sso(&p, org, "jane@example.com", 110).await.unwrap();
-    // Someone who is not a member has no password login to this org.
-    let stranger = Email::parse("x@example.com").unwrap();
+    // Require-SSO covers everyone at the org's verified domains, member or not yet...
+    let newcomer = Email::parse("x@example.com").unwrap();
     assert_eq!(
-        p.check_password_login(&stranger, org)
+        p.check_password_login(&newcomer, org)
             .await
             .unwrap_err()
             .reason(),
-        "not-a-member"
+        "sso-required"
     );
+    // ...and nobody else: whether they belong to the org is the host product's business.
+    let outsider = Email::parse("x@elsewhere.example").unwrap();
+    assert_eq!(
+        p.check_password_login(&outsider, org)
+            .await
+            .unwrap()
+            .reason(),
+        "not-covered-by-require-sso"
+    );
+}
+
+/// A configuration change while require-SSO is on never locks anyone out: the requirement is
+/// suspended until the new configuration completes a successful login, then applies again.
+async fn configuration_change_suspends_require_sso(db: TestDb) {
+    let p = provisioner(&db).await;
+    let org = sso_org(&p, Plan::Growth, Some(Role::Member)).await;
+    let jane = Email::parse("jane@example.com").unwrap();
+    sso(&p, org, "jane@example.com", 60).await.unwrap();
+    let _ = p.set_require_sso(ADMIN, org, true, at(70)).await.unwrap();
+    let refused = p.check_password_login(&jane, org).await.unwrap_err();
+    assert_eq!(refused.reason(), "sso-required");
+
+    p.import_idp_metadata(ADMIN, org, &IDP.metadata(), at(80))
+        .await
+        .unwrap();
+    let allowed = p.check_password_login(&jane, org).await.unwrap();
+    assert_eq!(allowed.reason(), "no-sso-login-since-change");
+    let snapshot = p.store().org_snapshot(org).await.unwrap();
+    assert!(snapshot.org.require_sso, "the setting is kept");
+
+    sso(&p, org, "jane@example.com", 90).await.unwrap();
+    let refused = p.check_password_login(&jane, org).await.unwrap_err();
+    assert_eq!(refused.reason(), "sso-required");
 }
 
 /// The reason of a refused `begin_login`.
