@@ -232,36 +232,29 @@ impl AuthService for AuthServiceImpl {
         let request = request.into_inner();
         let org = convert::org_id(&request.org_id)?;
         let email = email("email", &request.email)?;
-        let refused = |code: &str, message: &str| v1::CheckPasswordLoginResponse {
-            allowed: false,
-            reason: reason(code).into(),
-            message: message.to_owned(),
-            member: false,
-        };
-        let mut answer = match self
+        let check = self
             .shared
             .provisioner
-            .check_password_login(&email, org)
+            .password_check(&email, org)
             .await
-        {
+            .map_err(|e| password_status(OP, &PasswordLoginError::Store(e)))?;
+        let member = check.member.is_some();
+        let answer = match check.decision {
             // Every `PasswordAllowed` is an allowance: SSO not required, not in effect, not yet
             // proven on the current configuration, or a person the requirement does not cover.
             Ok(_allowed) => v1::CheckPasswordLoginResponse {
                 allowed: true,
                 reason: v1::Reason::Unspecified.into(),
                 message: String::new(),
-                member: false,
+                member,
             },
-            Err(e @ PasswordLoginError::Refused(_)) => refused(e.reason(), SSO_REQUIRED_MESSAGE),
-            Err(e) => return Err(password_status(OP, &e)),
+            Err(refusal) => v1::CheckPasswordLoginResponse {
+                allowed: false,
+                reason: reason(refusal.reason()).into(),
+                message: SSO_REQUIRED_MESSAGE.to_owned(),
+                member,
+            },
         };
-        answer.member = self
-            .shared
-            .provisioner
-            .member_role(&email, org)
-            .await
-            .map_err(|e| password_status(OP, &PasswordLoginError::Store(e)))?
-            .is_some();
         Ok(Response::new(answer))
     }
 

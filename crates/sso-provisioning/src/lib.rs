@@ -93,7 +93,7 @@
 //! [`AdminError::reason`]: `no-sso-login-since-change` and the SSO-off codes,
 //! `plan-without-default-projects`, `missing-justification`, the metadata codes of
 //! `sso-assertion`, and the store's codes (`not-found`, `conflict`, `invalid-input`,
-//! `database`). [`PasswordLoginError::reason`]: `sso-required`, `not-a-member`, store codes.
+//! `database`). [`PasswordLoginError::reason`]: `sso-required`, store codes.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -116,7 +116,7 @@ pub use crate::{
     },
     codes::{DEFAULT_CODE_LIFETIME, LoginCode},
     error::{AdminError, LoginError, PasswordLoginError, RedeemError, SpMetadataError},
-    login::{DEFAULT_REQUEST_LIFETIME, LoginOutcome, LoginStart, Provisioner},
+    login::{DEFAULT_REQUEST_LIFETIME, LoginOutcome, LoginStart, PasswordCheck, Provisioner},
     trace::{SSO_LOGIN, SSO_LOGIN_CODE, SSO_LOGIN_START},
     views::SpMetadata,
 };

@@ -640,18 +640,6 @@ impl Provisioner {
         }
     }
 
-    /// The role of the member of `org` with this email, if the service knows one.
-    pub async fn member_role(
-        &self,
-        email: &Email,
-        org: OrgId,
-    ) -> Result<Option<sso_policy::Role>, StoreError> {
-        Ok(match self.store.user_by_email(email).await? {
-            Some(user) => self.store.membership(org, user.id).await?.map(|m| m.role),
-            None => None,
-        })
-    }
-
     /// Whether `email` may sign in to `org` with a password. The policy question only: refused
     /// when "require SSO" is in effect for the org (SSO in effect and the current configuration
     /// proven by a login since it last changed, so neither a downgrade nor an untried
@@ -662,18 +650,45 @@ impl Provisioner {
         email: &Email,
         org: OrgId,
     ) -> Result<sso_policy::PasswordAllowed, crate::error::PasswordLoginError> {
-        use crate::error::PasswordLoginError;
+        self.password_check(email, org)
+            .await?
+            .decision
+            .map_err(crate::error::PasswordLoginError::Refused)
+    }
+
+    /// [`Provisioner::check_password_login`]'s decision together with the membership it was
+    /// decided on, from one read, for callers that also tell whether the person is a member.
+    pub async fn password_check(
+        &self,
+        email: &Email,
+        org: OrgId,
+    ) -> Result<PasswordCheck, StoreError> {
         let snapshot = self.store.org_snapshot(org).await?;
-        let membership = match self.member_role(email, org).await? {
-            Some(role) => sso_policy::Membership::Member(role),
-            None => sso_policy::Membership::NotMember,
+        let member = match self.store.user_by_email(email).await? {
+            Some(user) => self.store.membership(org, user.id).await?.map(|m| m.role),
+            None => None,
         };
         let who = sso_policy::PasswordSubject {
             email_domain: email.domain(),
-            membership,
+            membership: member.map_or(sso_policy::Membership::NotMember, |role| {
+                sso_policy::Membership::Member(role)
+            }),
         };
-        sso_policy::password_login(&snapshot.policy(), who).map_err(PasswordLoginError::Refused)
+        Ok(PasswordCheck {
+            decision: sso_policy::password_login(&snapshot.policy(), who),
+            member,
+        })
     }
+}
+
+/// A password-login decision and the membership it was made on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PasswordCheck {
+    /// Allowed, or refused because "require SSO" applies to this person.
+    pub decision: Result<sso_policy::PasswordAllowed, sso_policy::PasswordRefusal>,
+    /// The person's role in the org, when the service knows them as a member.
+    pub member: Option<sso_policy::Role>,
 }
 
 type Failed = (&'static str, LoginError);
