@@ -4,13 +4,14 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, UpdateMany,
+    ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
+    UpdateMany,
 };
 use serde_json::Value;
 use sso_policy::{JitSettings, Role};
 use time::{Duration, OffsetDateTime, PrimitiveDateTime};
 
-use crate::entity::{jit_default_project, sso_connection};
+use crate::entity::{jit_default_project, project, sso_connection};
 use crate::error::StoreError;
 use crate::ids::{ConnectionId, OrgId, ProjectId};
 use crate::instant::{from_db, to_db};
@@ -78,7 +79,8 @@ pub struct ConnectionRecord {
     pub options: ConnectionOptions,
     /// The role given to members created just in time; `None` when JIT is off.
     pub jit_role: Option<Role>,
-    /// Projects given to members created just in time (applied on Enterprise only), by id.
+    /// Projects given to members created just in time (applied on Enterprise only), by the
+    /// host product's id (byte order).
     pub jit_default_projects: Vec<ProjectId>,
     /// 1 at creation, plus one per configuration change.
     pub config_version: i64,
@@ -316,7 +318,7 @@ impl<C: ConnectionTrait> Store<C> {
         role: Option<Role>,
         default_projects: &[ProjectId],
     ) -> Result<ConnectionRecord, StoreError> {
-        let projects = self.projects_of_org(org, default_projects).await?;
+        let projects = self.project_keys_strict(org, default_projects).await?;
         let connection = self.connection_for_org(org).await?;
         sso_connection::Entity::update_many()
             .col_expr(
@@ -335,7 +337,7 @@ impl<C: ConnectionTrait> Store<C> {
                 .iter()
                 .map(|project| jit_default_project::ActiveModel {
                     connection_id: Set(connection.id.get()),
-                    project_id: Set(project.get()),
+                    project_id: Set(*project),
                 });
             jit_default_project::Entity::insert_many(rows)
                 .exec_without_returning(&self.conn)
@@ -405,15 +407,27 @@ impl<C: ConnectionTrait> Store<C> {
     ) -> Result<ConnectionRecord, StoreError> {
         let projects = jit_default_project::Entity::find()
             .select_only()
-            .column(jit_default_project::Column::ProjectId)
+            .column_as(
+                Expr::col((project::Entity, project::Column::ExternalId)),
+                "external_id",
+            )
+            .join(
+                JoinType::InnerJoin,
+                jit_default_project::Entity::belongs_to(project::Entity)
+                    .from(jit_default_project::Column::ProjectId)
+                    .to(project::Column::Id)
+                    .into(),
+            )
             .filter(jit_default_project::Column::ConnectionId.eq(model.id))
-            .order_by_asc(jit_default_project::Column::ProjectId)
-            .into_tuple::<i64>()
+            .order_by_asc(project::Column::ExternalId)
+            .into_tuple::<String>()
             .all(&self.conn)
             .await?
-            .into_iter()
-            .map(ProjectId::new)
-            .collect();
+            .iter()
+            .map(|id| {
+                ProjectId::parse(id).map_err(|e| StoreError::corrupt("project id", e.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
         ConnectionRecord::from_model(model, projects)
     }
 }

@@ -101,11 +101,14 @@ mod error;
 mod events;
 mod ids;
 mod instant;
+mod lists;
 mod logins;
+mod members;
 mod metadata_source;
 mod migration;
 mod orgs;
 mod people;
+mod projects;
 mod store;
 
 pub use crate::{
@@ -113,13 +116,19 @@ pub use crate::{
     connections::{ConnectionOptions, ConnectionRecord, IdpConfig, MAX_CLOCK_SKEW},
     error::{DatabaseError, StoreError},
     events::{EventCursor, EventOutcome, EventPage, EventQuery, EventRecord, MAX_PAGE, NewEvent},
-    ids::{ConnectionId, EventId, OrgId, ParseIdError, ProjectId, UserId},
+    ids::{ConnectionId, EventId, MAX_PROJECT_ID_BYTES, OrgId, ParseIdError, ProjectId, UserId},
+    lists::{MAX_BATCH, MemberCursor, ProjectCursor},
     logins::{AuthnRequestRecord, NewAuthnRequest, PurgeCounts},
+    members::{MemberPage, MemberQuery, MemberRecord},
     metadata_source::{
         DueRefresh, MAX_REFRESH_INTERVAL, MIN_REFRESH_INTERVAL, MetadataSource, RefreshState,
     },
     orgs::{OrgRecord, OrgSnapshot},
-    people::{CreatedBy, Ensured, MembershipRecord, ProjectRecord, UserRecord},
+    people::{CreatedBy, Ensured, MembershipRecord, UserRecord},
+    projects::{
+        MAX_PROJECT_NAME_CHARS, NewProject, ProjectChange, ProjectPage, ProjectQuery,
+        ProjectRecord, UpsertedProject,
+    },
     store::{Store, StoreBuilder, Transaction},
 };
 

@@ -1,20 +1,19 @@
-//! Users, memberships, projects and project access.
+//! Users and memberships.
 
 use std::fmt;
 
-use sea_orm::sea_query::{OnConflict, Query};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TryInsertResult,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, TryInsertResult,
 };
 use sso_email::Email;
 use sso_policy::Role;
 use time::OffsetDateTime;
 
-use crate::entity::{membership, project, project_access, user};
+use crate::entity::{membership, user};
 use crate::error::StoreError;
-use crate::ids::{OrgId, ProjectId, UserId};
+use crate::ids::{OrgId, UserId};
 use crate::instant::{from_db, to_db};
 use crate::orgs::role_from_code;
 use crate::store::Store;
@@ -125,7 +124,7 @@ pub struct MembershipRecord {
 }
 
 impl MembershipRecord {
-    fn from_model(m: &membership::Model) -> Result<Self, StoreError> {
+    pub(crate) fn from_model(m: &membership::Model) -> Result<Self, StoreError> {
         Ok(Self {
             org: OrgId::new(m.org_id),
             user: UserId::new(m.user_id),
@@ -133,31 +132,6 @@ impl MembershipRecord {
             created_by: created_by_from_code(&m.created_by)?,
             created_at: from_db(m.created_at),
         })
-    }
-}
-
-/// A project as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ProjectRecord {
-    /// Its id.
-    pub id: ProjectId,
-    /// The owning organization.
-    pub org: OrgId,
-    /// Its name, unique within the organization.
-    pub name: String,
-    /// When it was created.
-    pub created_at: OffsetDateTime,
-}
-
-impl From<project::Model> for ProjectRecord {
-    fn from(m: project::Model) -> Self {
-        Self {
-            id: ProjectId::new(m.id),
-            org: OrgId::new(m.org_id),
-            name: m.name,
-            created_at: from_db(m.created_at),
-        }
     }
 }
 
@@ -294,137 +268,5 @@ impl<C: ConnectionTrait> Store<C> {
             .iter()
             .map(MembershipRecord::from_model)
             .collect()
-    }
-
-    /// Creates a project in `org`; a name the organization already uses is a
-    /// [`StoreError::Conflict`].
-    pub async fn create_project(
-        &self,
-        org: OrgId,
-        name: &str,
-        now: OffsetDateTime,
-    ) -> Result<ProjectRecord, StoreError> {
-        let name = name.trim();
-        if name.is_empty() {
-            return Err(StoreError::invalid("project name", "empty"));
-        }
-        let created_at = to_db(now)?;
-        let inserted = project::Entity::insert(project::ActiveModel {
-            id: NotSet,
-            org_id: Set(org.get()),
-            name: Set(name.to_owned()),
-            created_at: Set(created_at),
-        })
-        .exec(&self.conn)
-        .await
-        .map_err(StoreError::on_write("project", "organization"))?;
-        Ok(ProjectRecord {
-            id: ProjectId::new(inserted.last_insert_id),
-            org,
-            name: name.to_owned(),
-            created_at: from_db(created_at),
-        })
-    }
-
-    /// The organization's projects, by id.
-    pub async fn projects(&self, org: OrgId) -> Result<Vec<ProjectRecord>, StoreError> {
-        Ok(project::Entity::find()
-            .filter(project::Column::OrgId.eq(org.get()))
-            .order_by_asc(project::Column::Id)
-            .all(&self.conn)
-            .await?
-            .into_iter()
-            .map(ProjectRecord::from)
-            .collect())
-    }
-
-    /// Gives `user` access to `projects` of `org`, keeping grants that exist. Every project must
-    /// belong to `org` ([`StoreError::NotFound`] otherwise, and nothing is granted). Returns how
-    /// many grants are new.
-    pub async fn grant_project_access(
-        &self,
-        org: OrgId,
-        user: UserId,
-        projects: &[ProjectId],
-        created_by: CreatedBy,
-        now: OffsetDateTime,
-    ) -> Result<u64, StoreError> {
-        let wanted = self.projects_of_org(org, projects).await?;
-        if wanted.is_empty() {
-            return Ok(0);
-        }
-        let created_at = to_db(now)?;
-        let rows = wanted
-            .into_iter()
-            .map(|project| project_access::ActiveModel {
-                project_id: Set(project.get()),
-                user_id: Set(user.get()),
-                created_by: Set(created_by.code().to_owned()),
-                created_at: Set(created_at),
-            });
-        let inserted = project_access::Entity::insert_many(rows)
-            .on_conflict(
-                OnConflict::columns([
-                    project_access::Column::ProjectId,
-                    project_access::Column::UserId,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .exec_without_returning(&self.conn)
-            .await
-            .map_err(StoreError::on_write("project access", "user"))?;
-        Ok(inserted)
-    }
-
-    /// The projects of `org` that `user` has access to, by id.
-    pub async fn project_access(
-        &self,
-        org: OrgId,
-        user: UserId,
-    ) -> Result<Vec<ProjectId>, StoreError> {
-        let of_org = Query::select()
-            .column(project::Column::Id)
-            .from(project::Entity)
-            .and_where(project::Column::OrgId.eq(org.get()))
-            .to_owned();
-        Ok(project_access::Entity::find()
-            .select_only()
-            .column(project_access::Column::ProjectId)
-            .filter(project_access::Column::UserId.eq(user.get()))
-            .filter(project_access::Column::ProjectId.in_subquery(of_org))
-            .order_by_asc(project_access::Column::ProjectId)
-            .into_tuple::<i64>()
-            .all(&self.conn)
-            .await?
-            .into_iter()
-            .map(ProjectId::new)
-            .collect())
-    }
-
-    /// `projects` without duplicates, after checking that every one belongs to `org`.
-    pub(crate) async fn projects_of_org(
-        &self,
-        org: OrgId,
-        projects: &[ProjectId],
-    ) -> Result<Vec<ProjectId>, StoreError> {
-        let mut wanted: Vec<ProjectId> = projects.to_vec();
-        wanted.sort_unstable();
-        wanted.dedup();
-        if wanted.is_empty() {
-            return Ok(wanted);
-        }
-        let found = project::Entity::find()
-            .select_only()
-            .column(project::Column::Id)
-            .filter(project::Column::OrgId.eq(org.get()))
-            .filter(project::Column::Id.is_in(wanted.iter().map(|p| p.get())))
-            .into_tuple::<i64>()
-            .all(&self.conn)
-            .await?;
-        if found.len() != wanted.len() {
-            return Err(StoreError::not_found("project"));
-        }
-        Ok(wanted)
     }
 }

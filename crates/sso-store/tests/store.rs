@@ -20,7 +20,7 @@ use sso_store::sea_orm::{
 };
 use sso_store::{
     ConnectionId, ConnectionOptions, CreatedBy, EventCursor, EventOutcome, EventQuery, IdpConfig,
-    NewAuthnRequest, NewEvent, OrgId, Store, StoreError,
+    NewAuthnRequest, NewEvent, NewProject, OrgId, ProjectId, Store, StoreError,
 };
 use sso_testdb::{TestDb, on_both_backends};
 use time::{Duration, OffsetDateTime, macros::datetime};
@@ -63,6 +63,17 @@ async fn org_with_connection(store: &Store, name: &str) -> (OrgId, ConnectionId)
         .await
         .unwrap();
     (org.id, connection.id)
+}
+
+/// Creates (or renames) project `id` of `org`.
+async fn project(store: &Store, org: OrgId, id: &str, name: &str) -> ProjectId {
+    let id = ProjectId::parse(id).unwrap();
+    let new = NewProject {
+        id: id.clone(),
+        name: name.to_owned(),
+    };
+    store.upsert_projects(org, &[new], BASE).await.unwrap();
+    id
 }
 
 fn reason<T: std::fmt::Debug>(result: Result<T, StoreError>) -> &'static str {
@@ -586,7 +597,7 @@ async fn authn_requests_are_consumed_once(db: TestDb) {
 async fn rollback_leaves_nothing_behind(db: TestDb) {
     let store = db.connect().await;
     let (org, connection) = org_with_connection(&store, "A").await;
-    let project = store.create_project(org, "handbook", BASE).await.unwrap();
+    let project = project(&store, org, "handbook", "Handbook").await;
     let request = NewAuthnRequest {
         id: "_r1".into(),
         connection,
@@ -612,9 +623,15 @@ async fn rollback_leaves_nothing_behind(db: TestDb) {
         tx.ensure_membership(org, user.record.id, Role::Member, CreatedBy::Jit, at(1))
             .await
             .unwrap();
-        tx.grant_project_access(org, user.record.id, &[project.id], CreatedBy::Jit, at(1))
-            .await
-            .unwrap();
+        tx.grant_project_access(
+            org,
+            user.record.id,
+            &[project.clone()],
+            CreatedBy::Jit,
+            at(1),
+        )
+        .await
+        .unwrap();
         tx.record_event(
             &NewEvent::new(org, "sso-login", EventOutcome::Success, "jit-new-member"),
             at(1),
@@ -664,7 +681,7 @@ async fn rollback_leaves_nothing_behind(db: TestDb) {
 async fn injected_fault_rolls_back_and_retry_succeeds(db: TestDb) {
     let store = db.connect().await;
     let (org, connection) = org_with_connection(&store, "A").await;
-    let project = store.create_project(org, "handbook", BASE).await.unwrap();
+    let project = project(&store, org, "handbook", "Handbook").await;
     let (install, remove) = match db.backend {
         DbBackend::Sqlite => (
             vec![
@@ -687,18 +704,21 @@ async fn injected_fault_rolls_back_and_retry_succeeds(db: TestDb) {
         store.connection().execute_unprepared(sql).await.unwrap();
     }
 
-    let login = |store: Store| async move {
-        let tx = store.begin().await?;
-        tx.record_assertion(connection, "_a1", at(300), at(1))
-            .await?;
-        let user = tx
-            .get_or_create_user(&email("jane@a.example"), at(1))
-            .await?;
-        tx.ensure_membership(org, user.record.id, Role::Member, CreatedBy::Jit, at(1))
-            .await?;
-        tx.grant_project_access(org, user.record.id, &[project.id], CreatedBy::Jit, at(1))
-            .await?;
-        tx.commit().await
+    let login = |store: Store| {
+        let project = project.clone();
+        async move {
+            let tx = store.begin().await?;
+            tx.record_assertion(connection, "_a1", at(300), at(1))
+                .await?;
+            let user = tx
+                .get_or_create_user(&email("jane@a.example"), at(1))
+                .await?;
+            tx.ensure_membership(org, user.record.id, Role::Member, CreatedBy::Jit, at(1))
+                .await?;
+            tx.grant_project_access(org, user.record.id, &[project], CreatedBy::Jit, at(1))
+                .await?;
+            tx.commit().await
+        }
     };
     let failed = login(store.clone()).await.unwrap_err();
     assert_eq!(failed.reason(), "database");
@@ -919,27 +939,27 @@ async fn connection_configuration_is_versioned(db: TestDb) {
     );
 
     // JIT: role and default projects of this org only; not a configuration change.
-    let p1 = store
-        .create_project(org, "handbook", BASE)
-        .await
-        .unwrap()
-        .id;
-    let p2 = store.create_project(org, "wiki", BASE).await.unwrap().id;
-    let foreign = store
-        .create_project(other, "secret", BASE)
-        .await
-        .unwrap()
-        .id;
+    let p1 = project(&store, org, "handbook", "Handbook").await;
+    let p2 = project(&store, org, "wiki", "Wiki").await;
+    let foreign = project(&store, other, "secret", "Secret").await;
     assert_eq!(
-        reason(store.set_jit(org, Some(Role::Member), &[p1, foreign]).await),
+        reason(
+            store
+                .set_jit(org, Some(Role::Member), &[p1.clone(), foreign])
+                .await
+        ),
         "not-found"
     );
     let c = store
-        .set_jit(org, Some(Role::Member), &[p2, p1, p2])
+        .set_jit(
+            org,
+            Some(Role::Member),
+            &[p2.clone(), p1.clone(), p2.clone()],
+        )
         .await
         .unwrap();
     assert_eq!(c.jit_role, Some(Role::Member));
-    assert_eq!(c.jit_default_projects, [p1, p2]);
+    assert_eq!(c.jit_default_projects, [p1.clone(), p2.clone()]);
     assert_eq!(c.config_version, 3);
     let policy = store.org_snapshot(org).await.unwrap().policy();
     assert_eq!(policy.jit.default_role, Some(Role::Member));
@@ -1016,17 +1036,11 @@ async fn projects_and_access(db: TestDb) {
         .await
         .unwrap()
         .id;
-    let handbook = store.create_project(org, "handbook", BASE).await.unwrap();
-    let wiki = store.create_project(org, "wiki", BASE).await.unwrap();
-    let foreign = store.create_project(other, "handbook", BASE).await.unwrap();
-    assert_eq!(
-        reason(store.create_project(org, "handbook", BASE).await),
-        "conflict"
-    );
-    assert_eq!(
-        store.projects(org).await.unwrap(),
-        [handbook.clone(), wiki.clone()]
-    );
+    let handbook = project(&store, org, "handbook", "Handbook").await;
+    let wiki = project(&store, org, "wiki", "Wiki").await;
+    // Ids are the host product's, per organization: another org may use the same one.
+    let foreign = project(&store, other, "handbook", "Their handbook").await;
+    let secret = project(&store, other, "secret", "Secret").await;
 
     let jane = store
         .get_or_create_user(&email("jane@a.example"), BASE)
@@ -1035,33 +1049,37 @@ async fn projects_and_access(db: TestDb) {
         .record
         .id;
     let granted = store
-        .grant_project_access(org, jane, &[handbook.id, wiki.id], CreatedBy::Jit, BASE)
+        .grant_project_access(
+            org,
+            jane,
+            &[handbook.clone(), wiki.clone()],
+            CreatedBy::Jit,
+            BASE,
+        )
         .await
         .unwrap();
     assert_eq!(granted, 2);
     let again = store
-        .grant_project_access(org, jane, &[handbook.id], CreatedBy::Admin, BASE)
+        .grant_project_access(org, jane, &[handbook.clone()], CreatedBy::Admin, BASE)
         .await
         .unwrap();
     assert_eq!(again, 0);
     assert_eq!(
         reason(
             store
-                .grant_project_access(org, jane, &[foreign.id], CreatedBy::Admin, BASE)
+                .grant_project_access(org, jane, &[secret.clone()], CreatedBy::Admin, BASE)
                 .await
         ),
         "not-found"
     );
     store
-        .grant_project_access(other, jane, &[foreign.id], CreatedBy::Admin, BASE)
+        .grant_project_access(other, jane, &[foreign.clone()], CreatedBy::Admin, BASE)
         .await
         .unwrap();
     assert_eq!(
         store.project_access(org, jane).await.unwrap(),
-        [handbook.id, wiki.id]
+        [handbook, wiki]
     );
-    assert_eq!(
-        store.project_access(other, jane).await.unwrap(),
-        [foreign.id]
-    );
+    assert_eq!(store.project_access(other, jane).await.unwrap(), [foreign]);
+    assert_eq!(count(&store, project_access::Entity).await, 3);
 }

@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
-/// One project; `(org_id, name)` is unique.
+/// One project; `(org_id, external_id)` is unique.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "projects")]
 pub struct Model {
@@ -11,8 +11,11 @@ pub struct Model {
     pub id: i64,
     /// The owning organization.
     pub org_id: i64,
-    /// Name, unique within the organization.
+    /// Display name (a label: two projects may share one).
     pub name: String,
+    /// The host product's id for the project (`ProjectId`), unique within the organization;
+    /// byte-ordered (`COLLATE "C"` on PostgreSQL).
+    pub external_id: String,
     /// When it was created.
     pub created_at: TimeDateTime,
 }
