@@ -90,7 +90,7 @@ fn outcome_json(o: &LoginOutcome) -> Value {
         "user_created": o.user_created,
         "connection": o.connection.get(),
         "role": o.role.code(),
-        "projects": o.projects.iter().map(|p| p.get()).collect::<Vec<_>>(),
+        "projects": o.projects.iter().map(ProjectId::as_str).collect::<Vec<_>>(),
         "membership_created": o.membership_created,
         "session_not_on_or_after": o.session_not_on_or_after.and_then(|t| t.format(&Rfc3339).ok()),
         "return_target": o.return_target,
@@ -134,7 +134,7 @@ fn outcome_from_json(v: &Value) -> Option<StoredOutcome> {
             .get("projects")?
             .as_array()?
             .iter()
-            .map(|p| p.as_i64().map(ProjectId::new))
+            .map(stored_project)
             .collect::<Option<Vec<_>>>()?,
         membership_created: v.get("membership_created")?.as_bool()?,
         session_not_on_or_after,
@@ -145,6 +145,16 @@ fn outcome_from_json(v: &Value) -> Option<StoredOutcome> {
         assertion_id: v.get("assertion_id")?.as_str()?.to_owned(),
         trace: EventId::new(v.get("trace")?.as_i64()?),
     })
+}
+
+/// A project of a stored outcome: its id, or (codes written before projects had the host
+/// product's ids) the decimal row id, which is what such a project's id became.
+fn stored_project(value: &Value) -> Option<ProjectId> {
+    match value {
+        Value::String(id) => ProjectId::parse(id).ok(),
+        Value::Number(n) => ProjectId::parse(&n.as_i64()?.to_string()).ok(),
+        _ => None,
+    }
 }
 
 impl Provisioner {
@@ -239,5 +249,15 @@ mod tests {
         assert_eq!(hash.len(), 64);
         assert_ne!(hash, code_hash(b.as_str()));
         assert!(!format!("{a:?}").contains(a.as_str()));
+    }
+
+    #[test]
+    fn stored_projects_read_back_in_both_forms() {
+        let parse = |v: Value| stored_project(&v).map(|p| p.as_str().to_owned());
+        assert_eq!(parse(json!("wiki/2")).as_deref(), Some("wiki/2"));
+        assert_eq!(parse(json!(41)).as_deref(), Some("41"));
+        assert_eq!(parse(json!("")), None);
+        assert_eq!(parse(json!(1.5)), None);
+        assert_eq!(parse(json!(null)), None);
     }
 }

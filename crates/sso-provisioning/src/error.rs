@@ -6,7 +6,7 @@ use sso_fetch::FetchError;
 use sso_policy::{
     BreakGlassRefusal, JitRefusal, PasswordRefusal, RequireSsoRefusal, SsoLoginRefusal, SsoOff,
 };
-use sso_store::StoreError;
+use sso_store::{ProjectId, StoreError};
 
 /// Why an SSO login was not started or not completed.
 ///
@@ -216,6 +216,49 @@ pub enum AdminError {
         "{0} is the connection's only trusted certificate; add its successor first (last-certificate)"
     )]
     LastCertificate(String),
+    /// Demoting or removing this member would leave the org without an Admin
+    /// (`last-admin`).
+    #[error("{0} is the org's last Admin; make another member Admin first (last-admin)")]
+    LastAdmin(String),
+    /// The project is one of the connection's JIT default projects, so removing it would
+    /// quietly change what new members get (`project-is-jit-default`).
+    #[error(
+        "project {0:?} is a default project of just-in-time provisioning; take it out of the JIT settings first (project-is-jit-default)"
+    )]
+    ProjectIsJitDefault(String),
+    /// An item of a list in the request is malformed or repeated; nothing was changed
+    /// (`invalid-input`).
+    #[error("invalid {field}[{index}]: {detail} (invalid-input)")]
+    InvalidItem {
+        /// The list (`members`, `projects`, `default_project_ids`).
+        field: &'static str,
+        /// The item's position in it, from 0.
+        index: usize,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// An item of a list in the request names a project the org does not have; nothing was
+    /// changed (`not-found`).
+    #[error("{field}[{index}]: the org has no project {project:?} (not-found)")]
+    UnknownProject {
+        /// The list (`members`, `default_project_ids`).
+        field: &'static str,
+        /// The item's position in it, from 0.
+        index: usize,
+        /// The project id as given.
+        project: String,
+    },
+}
+
+impl AdminError {
+    /// The error for `project`, named at `index` of `field`.
+    pub(crate) fn unknown_project(field: &'static str, index: usize, project: &ProjectId) -> Self {
+        Self::UnknownProject {
+            field,
+            index,
+            project: project.as_str().to_owned(),
+        }
+    }
 }
 
 impl AdminError {
@@ -233,6 +276,10 @@ impl AdminError {
             Self::InvalidCertificate(_) => "invalid-certificate",
             Self::CertificateNotFound(_) => "certificate-not-found",
             Self::LastCertificate(_) => "last-certificate",
+            Self::LastAdmin(_) => "last-admin",
+            Self::ProjectIsJitDefault(_) => "project-is-jit-default",
+            Self::InvalidItem { .. } => "invalid-input",
+            Self::UnknownProject { .. } => "not-found",
         }
     }
 }

@@ -112,7 +112,8 @@ mod views;
 
 pub use crate::{
     admin::{
-        ImportedFromUrl, ImportedMetadata, REFRESH_ACTOR, RefreshOutcome, ValidationOptions, kinds,
+        AddedMember, ImportedFromUrl, ImportedMetadata, NewMember, REFRESH_ACTOR, RefreshOutcome,
+        ValidationOptions, kinds,
     },
     codes::{DEFAULT_CODE_LIFETIME, LoginCode},
     error::{AdminError, LoginError, PasswordLoginError, RedeemError, SpMetadataError},
@@ -124,8 +125,10 @@ pub use crate::{
 /// The store's types that are part of this crate's API: the ids, records, cursors and errors
 /// the layers above name, so that they never depend on `sso-store` themselves.
 pub use sso_store::{
-    ConnectionId, ConnectionOptions, ConnectionRecord, EventCursor, EventId, EventOutcome,
-    EventPage, EventQuery, EventRecord, IdpConfig, MAX_CLOCK_SKEW, MAX_PAGE, MetadataSource, OrgId,
-    OrgRecord, OrgSnapshot, ParseIdError, ProjectId, PurgeCounts, RefreshState, StoreError, UserId,
-    UserRecord,
+    ConnectionId, ConnectionOptions, ConnectionRecord, CreatedBy, EventCursor, EventId,
+    EventOutcome, EventPage, EventQuery, EventRecord, IdpConfig, MAX_BATCH, MAX_CLOCK_SKEW,
+    MAX_PAGE, MAX_PROJECT_ID_BYTES, MAX_PROJECT_NAME_CHARS, MemberCursor, MemberPage, MemberQuery,
+    MemberRecord, MetadataSource, NewProject, OrgId, OrgRecord, OrgSnapshot, ParseIdError,
+    ProjectChange, ProjectCursor, ProjectId, ProjectPage, ProjectQuery, ProjectRecord, PurgeCounts,
+    RefreshState, StoreError, UpsertedProject, UserId, UserRecord,
 };

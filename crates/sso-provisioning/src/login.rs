@@ -867,6 +867,7 @@ async fn apply_grant(
                 "membership_created": member.membership_created,
                 "role": member.role.code(),
                 "projects_granted": granted,
+                "default_projects": default_projects.iter().map(ProjectId::as_str).collect::<Vec<_>>(),
                 "default_projects_withheld": default_projects_withheld,
             }),
         );

@@ -17,7 +17,7 @@ use sso_provisioning::{
 };
 use sso_store::entity::{authn_request, consumed_assertion, membership, project_access, user};
 use sso_store::sea_orm::{ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait};
-use sso_store::{CreatedBy, EventOutcome, EventQuery, EventRecord, OrgId, ProjectId};
+use sso_store::{CreatedBy, EventOutcome, EventQuery, EventRecord, NewProject, OrgId, ProjectId};
 use sso_testkit::idp::{BASE_URL, IDP_ENTITY, IDP_SSO_URL, Idp, Response};
 use sso_testkit::{TestDb, on_both_backends};
 use time::{Duration, OffsetDateTime, macros::datetime};
@@ -58,6 +58,17 @@ async fn sso_org(p: &Provisioner, plan: Plan, jit: Option<Role>) -> OrgId {
         .unwrap();
     let _ = p.set_jit(ADMIN, org, jit, &[], BASE).await.unwrap();
     org
+}
+
+/// Project `id` of `org`, created through the audited upsert.
+async fn project(p: &Provisioner, org: OrgId, id: &str, name: &str) -> ProjectId {
+    let id = ProjectId::parse(id).unwrap();
+    let new = NewProject {
+        id: id.clone(),
+        name: name.to_owned(),
+    };
+    p.upsert_projects(ADMIN, org, &[new], BASE).await.unwrap();
+    id
 }
 
 async fn provisioner(db: &TestDb) -> Provisioner {
@@ -119,14 +130,15 @@ on_both_backends!(
 async fn sp_initiated_jit_login(db: TestDb) {
     let p = provisioner(&db).await;
     let org = sso_org(&p, Plan::Enterprise, Some(Role::Member)).await;
-    let handbook = p
-        .store()
-        .create_project(org, "handbook", BASE)
-        .await
-        .unwrap()
-        .id;
+    let handbook = project(&p, org, "proj-handbook", "Handbook").await;
     let _ = p
-        .set_jit(ADMIN, org, Some(Role::Member), &[handbook], BASE)
+        .set_jit(
+            ADMIN,
+            org,
+            Some(Role::Member),
+            std::slice::from_ref(&handbook),
+            BASE,
+        )
         .await
         .unwrap();
 
@@ -284,14 +296,15 @@ async fn racing_replays(db: TestDb) {
 async fn injected_fault(db: TestDb) {
     let p = provisioner(&db).await;
     let org = sso_org(&p, Plan::Enterprise, Some(Role::Member)).await;
-    let project = p
-        .store()
-        .create_project(org, "handbook", BASE)
-        .await
-        .unwrap()
-        .id;
+    let project = project(&p, org, "handbook", "Handbook").await;
     let _ = p
-        .set_jit(ADMIN, org, Some(Role::Member), &[project], BASE)
+        .set_jit(
+            ADMIN,
+            org,
+            Some(Role::Member),
+            std::slice::from_ref(&project),
+            BASE,
+        )
         .await
         .unwrap();
     let (install, remove) = match db.backend {
@@ -594,14 +607,15 @@ async fn jit_off(db: TestDb) {
 async fn default_projects(db: TestDb) {
     let p = provisioner(&db).await;
     let org = sso_org(&p, Plan::Growth, Some(Role::Viewer)).await;
-    let project = p
-        .store()
-        .create_project(org, "wiki", BASE)
-        .await
-        .unwrap()
-        .id;
+    let project = project(&p, org, "wiki", "Wiki").await;
     let refused = p
-        .set_jit(ADMIN, org, Some(Role::Viewer), &[project], at(1))
+        .set_jit(
+            ADMIN,
+            org,
+            Some(Role::Viewer),
+            std::slice::from_ref(&project),
+            at(1),
+        )
         .await
         .unwrap_err();
     assert_eq!(refused.reason(), "plan-without-default-projects");
@@ -616,14 +630,20 @@ async fn default_projects(db: TestDb) {
         .await
         .unwrap();
     let (_, change) = p
-        .set_jit(ADMIN, org, Some(Role::Viewer), &[project], at(71))
+        .set_jit(
+            ADMIN,
+            org,
+            Some(Role::Viewer),
+            std::slice::from_ref(&project),
+            at(71),
+        )
         .await
         .unwrap();
     assert_eq!(change.reason(), "jit-on");
     let enterprise = sso(&p, org, "b@example.com", 80).await.unwrap();
     assert_eq!(
         (enterprise.role, enterprise.projects.as_slice()),
-        (Role::Viewer, [project].as_slice())
+        (Role::Viewer, [project.clone()].as_slice())
     );
 
     p.set_plan(ADMIN, org, Plan::Growth, at(90)).await.unwrap();

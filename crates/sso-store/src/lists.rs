@@ -1,7 +1,7 @@
 //! Paged listings by a text key and bulk changes: the cursors (opaque text on the wire), the
 //! page-size clamp and the bound on one bulk change.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::str::FromStr;
 
 use sso_email::Email;
@@ -24,13 +24,11 @@ fn encode(prefix: &str, key: &str) -> String {
     let mut out = String::with_capacity(prefix.len() + 2 * key.len());
     out.push_str(prefix);
     for byte in key.bytes() {
-        out.push(char::from(HEX[usize::from(byte >> 4)]));
-        out.push(char::from(HEX[usize::from(byte & 0xf)]));
+        // Writing to a String cannot fail.
+        let _ = write!(out, "{byte:02x}");
     }
     out
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// The key of a token [`encode`] wrote with `prefix`, at most `max_bytes` long; `None` for
 /// anything else.

@@ -626,7 +626,7 @@ async fn rollback_leaves_nothing_behind(db: TestDb) {
         tx.grant_project_access(
             org,
             user.record.id,
-            &[project.clone()],
+            std::slice::from_ref(&project),
             CreatedBy::Jit,
             at(1),
         )
@@ -1060,20 +1060,38 @@ async fn projects_and_access(db: TestDb) {
         .unwrap();
     assert_eq!(granted, 2);
     let again = store
-        .grant_project_access(org, jane, &[handbook.clone()], CreatedBy::Admin, BASE)
+        .grant_project_access(
+            org,
+            jane,
+            std::slice::from_ref(&handbook),
+            CreatedBy::Admin,
+            BASE,
+        )
         .await
         .unwrap();
     assert_eq!(again, 0);
     assert_eq!(
         reason(
             store
-                .grant_project_access(org, jane, &[secret.clone()], CreatedBy::Admin, BASE)
+                .grant_project_access(
+                    org,
+                    jane,
+                    std::slice::from_ref(&secret),
+                    CreatedBy::Admin,
+                    BASE
+                )
                 .await
         ),
         "not-found"
     );
     store
-        .grant_project_access(other, jane, &[foreign.clone()], CreatedBy::Admin, BASE)
+        .grant_project_access(
+            other,
+            jane,
+            std::slice::from_ref(&foreign),
+            CreatedBy::Admin,
+            BASE,
+        )
         .await
         .unwrap();
     assert_eq!(

@@ -183,8 +183,10 @@ impl Provisioner {
         .await
     }
 
-    /// Sets the JIT role (`None`: JIT off) and default projects. Adding default projects needs
-    /// a plan with project permissions (Enterprise): `plan-without-default-projects`.
+    /// Sets the JIT role (`None`: JIT off) and default projects, named by the host product's
+    /// ids. Adding default projects needs a plan with project permissions (Enterprise):
+    /// `plan-without-default-projects`; a project the org does not have is `not-found`,
+    /// naming it.
     pub async fn set_jit(
         &self,
         actor: &str,
@@ -195,22 +197,38 @@ impl Provisioner {
     ) -> Result<(ConnectionRecord, JitChange), AdminError> {
         let wanted = json!({
             "role": role.map(Role::code),
-            "default_projects": default_projects.iter().map(|p| p.get()).collect::<Vec<_>>(),
+            "default_projects": default_projects.iter().map(ProjectId::as_str).collect::<Vec<_>>(),
         });
         self.audited(Some(org), kinds::JIT_CHANGED, actor, now, async |tx| {
-            let fail = |e: StoreError| (AdminError::from(e), wanted.clone());
-            let org_record = tx.org(org).await.map_err(fail)?;
-            let current = tx.connection_for_org(org).await.map_err(fail)?;
+            let fail = |e: AdminError| (e, wanted.clone());
+            // Serializes with project removals, which refuse a default project.
+            let org_record = tx.lock_org(org).await.map_err(|e| fail(e.into()))?;
+            let current = tx
+                .connection_for_org(org)
+                .await
+                .map_err(|e| fail(e.into()))?;
             let new = JitSettings {
                 default_role: role,
                 default_projects: default_projects.to_vec(),
             };
             let change = set_jit(org_record.plan, &current.jit(), &new)
-                .map_err(|r| (AdminError::Jit(r), wanted.clone()))?;
+                .map_err(|r| fail(AdminError::Jit(r)))?;
+            let found = tx
+                .projects_by_id(org, default_projects)
+                .await
+                .map_err(|e| fail(e.into()))?;
+            if let Some((index, missing)) = default_projects
+                .iter()
+                .enumerate()
+                .find(|(_, p)| !found.iter().any(|f| f.id == **p))
+            {
+                let error = AdminError::unknown_project("default_project_ids", index, missing);
+                return Err(fail(error));
+            }
             let connection = tx
                 .set_jit(org, role, default_projects)
                 .await
-                .map_err(fail)?;
+                .map_err(|e| fail(e.into()))?;
             let reason = change.reason();
             Ok(Audited::new(
                 (connection, change),

@@ -3,13 +3,17 @@
 //!
 //! By subject: [`orgs`] (orgs, plans, verified domains, traces), [`connection`] (IdP metadata,
 //! options, JIT, require-SSO and break-glass), [`metadata_url`] (metadata by URL and its
-//! refresh) and [`certificates`] (trusted IdP certificates during a rollover). Here: the
-//! audit wrapper they share, and the one way IdP metadata becomes a stored configuration.
+//! refresh), [`certificates`] (trusted IdP certificates during a rollover), [`members`]
+//! (listing, roles, removal, bulk adds; never the last Admin) and [`projects`] (the host
+//! product's projects). Here: the audit wrapper they share, and the one way IdP metadata
+//! becomes a stored configuration.
 
 mod certificates;
 mod connection;
+mod members;
 mod metadata_url;
 mod orgs;
+mod projects;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -22,6 +26,7 @@ use crate::error::AdminError;
 use crate::login::Provisioner;
 
 pub use self::connection::{ImportedMetadata, ValidationOptions};
+pub use self::members::{AddedMember, NewMember};
 pub use self::metadata_url::{ImportedFromUrl, REFRESH_ACTOR, RefreshOutcome};
 
 /// Event kinds of the admin operations.
@@ -53,6 +58,17 @@ pub mod kinds {
     pub const CERTIFICATE_ADDED: &str = "idp-certificate-added";
     /// A trusted IdP certificate was removed (rollover).
     pub const CERTIFICATE_REMOVED: &str = "idp-certificate-removed";
+    /// Projects were created or renamed in bulk (`upserted`): the detail lists what was
+    /// created, renamed and unchanged.
+    pub const PROJECTS_UPSERTED: &str = "projects-upserted";
+    /// A project was removed, with every member's access to it (`removed`, `no-such-project`).
+    pub const PROJECT_REMOVED: &str = "project-removed";
+    /// Members were added in bulk (`added`, or `all-existing` when every one was a member).
+    pub const MEMBERS_ADDED: &str = "members-added";
+    /// A member's role changed (`changed`, `unchanged`).
+    pub const MEMBER_ROLE_CHANGED: &str = "member-role-changed";
+    /// A member was removed with their project access (`removed`, `not-a-member`).
+    pub const MEMBER_REMOVED: &str = "member-removed";
 }
 
 /// A change that went through: what the operation returns, and what its audit event says.
