@@ -3,7 +3,8 @@
 use sso_assertion::{Certificate, ServiceProvider};
 use sso_policy::{Plan, Role};
 use sso_provisioning::{
-    ConnectionRecord, EventCursor, EventRecord, OrgId, OrgRecord, ProjectId, RefreshState,
+    AddedMember, ConnectionRecord, CreatedBy, EventCursor, EventRecord, MemberRecord, OrgId,
+    OrgRecord, ProjectChange, ProjectId, ProjectRecord, RefreshState, UpsertedProject,
 };
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -28,11 +29,21 @@ pub(crate) fn org_id(text: &str) -> Result<OrgId, Status> {
         .map_err(|_| invalid("org_id", &format!("{text:?} is not an organization id")))
 }
 
-/// A project id as the wire carries it (decimal text).
-pub(crate) fn project_id(text: &str) -> Result<ProjectId, Status> {
-    text.trim()
-        .parse()
-        .map_err(|_| invalid("project id", &format!("{text:?} is not a project id")))
+/// A project id as the wire carries it: the host product's text, taken exactly as sent (no
+/// trimming: the id is opaque), `field` naming it in a refusal.
+pub(crate) fn project_id(field: &str, text: &str) -> Result<ProjectId, Status> {
+    ProjectId::parse(text).map_err(|e| invalid(field, &e.to_string()))
+}
+
+/// A page token of a listing (`EventCursor`, `MemberCursor`, `ProjectCursor`): empty for the
+/// first page.
+pub(crate) fn cursor<C: std::str::FromStr>(text: &str) -> Result<Option<C>, Status> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse::<C>()
+        .map(Some)
+        .map_err(|_| invalid("page_token", "not a token this service issued"))
 }
 
 /// The domain plan of a wire plan; `PLAN_UNSPECIFIED` and unknown values are refused.
@@ -107,14 +118,9 @@ pub(crate) fn optional_timestamp(at: Option<OffsetDateTime>) -> String {
     at.map(timestamp).unwrap_or_default()
 }
 
-/// A page token: empty for the first page, else an `EventCursor`.
+/// A page token of the traces: empty for the first page, else an `EventCursor`.
 pub(crate) fn page_token(text: &str) -> Result<Option<EventCursor>, Status> {
-    if text.is_empty() {
-        return Ok(None);
-    }
-    text.parse::<EventCursor>()
-        .map(Some)
-        .map_err(|_| invalid("page_token", "not a token this service issued"))
+    cursor(text)
 }
 
 /// An organization on the wire.
@@ -179,6 +185,54 @@ pub(crate) fn metadata_source(state: &RefreshState) -> v1::MetadataSource {
     }
 }
 
+/// A project on the wire.
+pub(crate) fn project(record: &ProjectRecord) -> v1::Project {
+    v1::Project {
+        id: record.id.to_string(),
+        name: record.name.clone(),
+        created_at: timestamp(record.created_at),
+    }
+}
+
+/// One project of an upsert on the wire.
+pub(crate) fn upserted_project(upserted: &UpsertedProject) -> v1::UpsertedProject {
+    let (change, previous_name) = match &upserted.change {
+        ProjectChange::Created => (v1::ProjectChange::Created, String::new()),
+        ProjectChange::Renamed { from } => (v1::ProjectChange::Renamed, from.clone()),
+        _ => (v1::ProjectChange::Unchanged, String::new()),
+    };
+    v1::UpsertedProject {
+        project: Some(project(&upserted.record)),
+        change: change.into(),
+        previous_name,
+    }
+}
+
+/// A member on the wire.
+pub(crate) fn member(record: &MemberRecord) -> v1::Member {
+    let created_by = match record.created_by {
+        CreatedBy::Jit => v1::CreatedBy::Jit,
+        CreatedBy::Admin => v1::CreatedBy::Admin,
+        _ => v1::CreatedBy::Unspecified,
+    };
+    v1::Member {
+        email: record.user.email.as_str().to_owned(),
+        user_id: record.user.id.to_string(),
+        role: role_to_wire(Some(record.role)).into(),
+        created_by: created_by.into(),
+        created_at: timestamp(record.created_at),
+        project_ids: record.projects.iter().map(ToString::to_string).collect(),
+    }
+}
+
+/// One person of `AddMembers` on the wire.
+pub(crate) fn added_member(added: &AddedMember) -> v1::AddedMember {
+    v1::AddedMember {
+        member: Some(member(&added.member)),
+        created: added.created,
+    }
+}
+
 /// A login trace or audit event on the wire.
 pub(crate) fn trace(event: &EventRecord) -> v1::LoginTrace {
     v1::LoginTrace {
@@ -227,15 +281,32 @@ mod tests {
     }
 
     #[test]
-    fn ids_parse_from_decimal_text_only() {
+    fn org_ids_parse_from_decimal_text_only() {
         assert_eq!(org_id("42").unwrap(), OrgId::new(42));
         assert_eq!(org_id(" 7 ").unwrap(), OrgId::new(7));
-        assert_eq!(project_id("3").unwrap(), ProjectId::new(3));
         for bad in ["", "abc", "-1", "0", "1.5", "99999999999999999999"] {
             let status = org_id(bad).unwrap_err();
             assert_eq!(status.code(), Code::InvalidArgument, "{bad:?}");
             assert_eq!(reason_of(&status), Some(v1::Reason::InvalidInput));
-            assert_eq!(project_id(bad).unwrap_err().code(), Code::InvalidArgument);
+        }
+    }
+
+    #[test]
+    fn project_ids_are_the_host_products_text_as_sent() {
+        assert_eq!(project_id("f", "3").unwrap().as_str(), "3");
+        assert_eq!(
+            project_id("f", "Team / wiki").unwrap().as_str(),
+            "Team / wiki"
+        );
+        for bad in ["", " padded", "a\u{0}b", &"x".repeat(201)] {
+            let status = project_id("projects[2].id", bad).unwrap_err();
+            assert_eq!(status.code(), Code::InvalidArgument, "{bad:?}");
+            assert_eq!(reason_of(&status), Some(v1::Reason::InvalidInput));
+            assert!(
+                status.message().contains("projects[2].id"),
+                "{}",
+                status.message()
+            );
         }
     }
 

@@ -105,6 +105,10 @@ pub(crate) fn admin_status(operation: &str, error: &AdminError) -> Status {
         AdminError::Fetch(_) => Code::Unavailable,
         AdminError::MetadataExpired(_) | AdminError::InvalidCertificate(_) => Code::InvalidArgument,
         AdminError::CertificateNotFound(_) => Code::NotFound,
+        AdminError::InvalidItem { .. } => Code::InvalidArgument,
+        AdminError::UnknownProject { .. } => Code::NotFound,
+        // `LastAdmin`, `ProjectIsJitDefault`, `NoMetadataUrl`, `LastCertificate`: the state
+        // of the org forbids it now.
         _ => Code::FailedPrecondition,
     };
     refusal(code, error.reason(), &error.to_string())
@@ -242,6 +246,46 @@ mod tests {
         assert_eq!(status.code(), Code::AlreadyExists);
         assert_eq!(reason_of(&status), Some(Reason::Conflict));
         assert!(status.message().contains("domain"));
+    }
+
+    #[test]
+    fn members_and_projects_refusals_get_their_codes() {
+        let cases = [
+            (
+                AdminError::LastAdmin("ann@example.com".to_owned()),
+                Code::FailedPrecondition,
+                Reason::LastAdmin,
+            ),
+            (
+                AdminError::ProjectIsJitDefault("wiki".to_owned()),
+                Code::FailedPrecondition,
+                Reason::ProjectIsJitDefault,
+            ),
+            (
+                AdminError::InvalidItem {
+                    field: "members",
+                    index: 3,
+                    detail: "listed twice".to_owned(),
+                },
+                Code::InvalidArgument,
+                Reason::InvalidInput,
+            ),
+            (
+                AdminError::UnknownProject {
+                    field: "members",
+                    index: 1,
+                    project: "nope".to_owned(),
+                },
+                Code::NotFound,
+                Reason::NotFound,
+            ),
+        ];
+        for (error, code, reason) in cases {
+            let status = admin_status("test", &error);
+            assert_eq!(status.code(), code, "{error}");
+            assert_eq!(reason_of(&status), Some(reason), "{error}");
+            assert_eq!(status.message(), error.to_string());
+        }
     }
 
     #[test]

@@ -6,9 +6,12 @@ use std::sync::Arc;
 use sso_assertion::DEFAULT_CLOCK_SKEW;
 use sso_email::Email;
 use sso_fetch::Fetcher;
+use sso_policy::Role;
 use sso_provisioning::{
-    AdminError, ConnectionRecord, EventQuery, ImportedMetadata, MAX_CLOCK_SKEW, MAX_PAGE, OrgId,
-    PasswordLoginError, Provisioner, RefreshOutcome, StoreError, ValidationOptions,
+    AdminError, ConnectionRecord, EventQuery, ImportedMetadata, MAX_BATCH, MAX_CLOCK_SKEW,
+    MAX_PAGE, MemberCursor, MemberQuery, NewMember, NewProject, OrgId, PasswordLoginError,
+    ProjectCursor, ProjectId, ProjectQuery, Provisioner, RefreshOutcome, StoreError,
+    ValidationOptions,
 };
 use time::{Duration, OffsetDateTime};
 use tonic::metadata::MetadataMap;
@@ -36,7 +39,8 @@ pub const ACTOR_METADATA_KEY: &str = "x-sso-actor";
 /// The actor recorded when a request names none.
 pub const DEFAULT_ACTOR: &str = "admin-api";
 
-/// Page size of `ListLoginTraces` when the request gives 0.
+/// Page size of the listings (`ListLoginTraces`, `ListMembers`, `ListProjects`) when the
+/// request gives 0.
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 
 /// Login codes are 43 characters; anything much longer is not one.
@@ -308,6 +312,14 @@ org_requests!(
     v1::RefreshIdpMetadataRequest,
     v1::AddConnectionCertificateRequest,
     v1::RemoveConnectionCertificateRequest,
+    v1::UpsertProjectsRequest,
+    v1::ListProjectsRequest,
+    v1::RemoveProjectRequest,
+    v1::ListMembersRequest,
+    v1::GetMemberRequest,
+    v1::SetMemberRoleRequest,
+    v1::RemoveMemberRequest,
+    v1::AddMembersRequest,
 );
 
 /// What an admin operation on an org starts from: who acts, on which org, at what time, and
@@ -453,8 +465,7 @@ fn clock_skew(seconds: u32) -> Result<Duration, Status> {
     }
 }
 
-/// The page size `ListLoginTraces` asks for: 0 is the default, more than the maximum is
-/// refused.
+/// The page size a listing asks for: 0 is the default, more than the maximum is refused.
 fn page_size(size: u32) -> Result<u32, Status> {
     match size {
         0 => Ok(DEFAULT_PAGE_SIZE),
@@ -464,6 +475,77 @@ fn page_size(size: u32) -> Result<u32, Status> {
             &format!("{s} is more than {MAX_PAGE}"),
         )),
     }
+}
+
+/// Refuses a list of more than [`MAX_BATCH`] items.
+fn batch(field: &str, len: usize) -> Result<(), Status> {
+    if len > MAX_BATCH {
+        return Err(invalid(
+            field,
+            &format!("{len} items; at most {MAX_BATCH} at once"),
+        ));
+    }
+    Ok(())
+}
+
+/// A role the request must give (`ROLE_UNSPECIFIED` is refused).
+fn required_role(field: &str, wire: i32) -> Result<Role, Status> {
+    convert::role(wire)?.ok_or_else(|| invalid(field, "a role is required"))
+}
+
+/// Project ids of a request, each named by its place (`field[i]`) when refused.
+fn project_ids(field: &str, ids: &[String]) -> Result<Vec<ProjectId>, Status> {
+    batch(field, ids.len())?;
+    ids.iter()
+        .enumerate()
+        .map(|(i, id)| convert::project_id(&format!("{field}[{i}]"), id))
+        .collect()
+}
+
+/// The projects of `UpsertProjects`, each id checked and named by its place when refused
+/// (names are checked by the store, which names the item too).
+fn new_projects(inputs: Vec<v1::ProjectInput>) -> Result<Vec<NewProject>, Status> {
+    batch("projects", inputs.len())?;
+    inputs
+        .into_iter()
+        .enumerate()
+        .map(|(i, input)| {
+            Ok(NewProject {
+                id: convert::project_id(&format!("projects[{i}].id"), &input.id)?,
+                name: input.name,
+            })
+        })
+        .collect()
+}
+
+/// The people of `AddMembers`: emails normalized, roles required, project ids checked, each
+/// named by its place when refused.
+fn new_members(inputs: Vec<v1::MemberInput>) -> Result<Vec<NewMember>, Status> {
+    batch("members", inputs.len())?;
+    inputs
+        .into_iter()
+        .enumerate()
+        .map(|(i, input)| {
+            Ok(NewMember {
+                email: email(&format!("members[{i}].email"), &input.email)?,
+                role: required_role(&format!("members[{i}].role"), input.role)?,
+                projects: project_ids(&format!("members[{i}].project_ids"), &input.project_ids)?,
+            })
+        })
+        .collect()
+}
+
+/// The query of `ListMembers`.
+fn member_query(request: &v1::ListMembersRequest) -> Result<MemberQuery, Failed> {
+    let mut query =
+        MemberQuery::new(page_size(request.page_size)?).email_prefix(&request.email_prefix)?;
+    if let Some(role) = convert::role(request.role)? {
+        query = query.role(role);
+    }
+    if let Some(cursor) = convert::cursor::<MemberCursor>(&request.page_token)? {
+        query = query.after(cursor);
+    }
+    Ok(query)
 }
 
 #[tonic::async_trait]
@@ -587,11 +669,7 @@ impl AdminService for AdminServiceImpl {
     ) -> Result<Response<v1::Connection>, Status> {
         self.connection_change("SetJit", request, async |c, r| {
             let role = convert::role(r.role)?;
-            let projects = r
-                .default_project_ids
-                .iter()
-                .map(|p| convert::project_id(p))
-                .collect::<Result<Vec<_>, _>>()?;
+            let projects = project_ids("default_project_ids", &r.default_project_ids)?;
             let p = c.provisioner;
             let (connection, _change) = p.set_jit(c.actor, c.org, role, &projects, c.now).await?;
             Ok(connection.into())
@@ -730,6 +808,130 @@ impl AdminService for AdminServiceImpl {
             )
         })
         .await
+    }
+
+    async fn upsert_projects(
+        &self,
+        request: Request<v1::UpsertProjectsRequest>,
+    ) -> Result<Response<v1::UpsertProjectsResponse>, Status> {
+        let (_, upserted) = self
+            .on_org("UpsertProjects", request, async |c, r| {
+                let projects = new_projects(r.projects)?;
+                let p = c.provisioner;
+                Ok(p.upsert_projects(c.actor, c.org, &projects, c.now).await?)
+            })
+            .await?;
+        Ok(Response::new(v1::UpsertProjectsResponse {
+            projects: upserted.iter().map(convert::upserted_project).collect(),
+        }))
+    }
+
+    async fn list_projects(
+        &self,
+        request: Request<v1::ListProjectsRequest>,
+    ) -> Result<Response<v1::ListProjectsResponse>, Status> {
+        let (_, page) = self
+            .on_org("ListProjects", request, async |c, r| {
+                let mut query = ProjectQuery::new(page_size(r.page_size)?);
+                if let Some(cursor) = convert::cursor::<ProjectCursor>(&r.page_token)? {
+                    query = query.after(cursor);
+                }
+                Ok(c.provisioner.list_projects(c.org, &query).await?)
+            })
+            .await?;
+        Ok(Response::new(v1::ListProjectsResponse {
+            projects: page.projects.iter().map(convert::project).collect(),
+            next_page_token: page.next.map(|c| c.to_string()).unwrap_or_default(),
+        }))
+    }
+
+    async fn remove_project(
+        &self,
+        request: Request<v1::RemoveProjectRequest>,
+    ) -> Result<Response<v1::RemoveProjectResponse>, Status> {
+        let (_, removed) = self
+            .on_org("RemoveProject", request, async |c, r| {
+                let project = convert::project_id("project_id", &r.project_id)?;
+                let p = c.provisioner;
+                Ok(p.remove_project(c.actor, c.org, &project, c.now).await?)
+            })
+            .await?;
+        Ok(Response::new(v1::RemoveProjectResponse { removed }))
+    }
+
+    async fn list_members(
+        &self,
+        request: Request<v1::ListMembersRequest>,
+    ) -> Result<Response<v1::ListMembersResponse>, Status> {
+        let (_, page) = self
+            .on_org("ListMembers", request, async |c, r| {
+                let query = member_query(&r)?;
+                Ok(c.provisioner.list_members(c.org, &query).await?)
+            })
+            .await?;
+        Ok(Response::new(v1::ListMembersResponse {
+            members: page.members.iter().map(convert::member).collect(),
+            next_page_token: page.next.map(|c| c.to_string()).unwrap_or_default(),
+        }))
+    }
+
+    async fn get_member(
+        &self,
+        request: Request<v1::GetMemberRequest>,
+    ) -> Result<Response<v1::Member>, Status> {
+        let (_, member) = self
+            .on_org("GetMember", request, async |c, r| {
+                let email = email("email", &r.email)?;
+                Ok(c.provisioner.member(c.org, &email).await?)
+            })
+            .await?;
+        Ok(Response::new(convert::member(&member)))
+    }
+
+    async fn set_member_role(
+        &self,
+        request: Request<v1::SetMemberRoleRequest>,
+    ) -> Result<Response<v1::Member>, Status> {
+        let (_, member) = self
+            .on_org("SetMemberRole", request, async |c, r| {
+                let email = email("email", &r.email)?;
+                let role = required_role("role", r.role)?;
+                let p = c.provisioner;
+                Ok(p.set_member_role(c.actor, c.org, &email, role, c.now)
+                    .await?)
+            })
+            .await?;
+        Ok(Response::new(convert::member(&member)))
+    }
+
+    async fn remove_member(
+        &self,
+        request: Request<v1::RemoveMemberRequest>,
+    ) -> Result<Response<v1::RemoveMemberResponse>, Status> {
+        let (_, removed) = self
+            .on_org("RemoveMember", request, async |c, r| {
+                let email = email("email", &r.email)?;
+                let p = c.provisioner;
+                Ok(p.remove_member(c.actor, c.org, &email, c.now).await?)
+            })
+            .await?;
+        Ok(Response::new(v1::RemoveMemberResponse { removed }))
+    }
+
+    async fn add_members(
+        &self,
+        request: Request<v1::AddMembersRequest>,
+    ) -> Result<Response<v1::AddMembersResponse>, Status> {
+        let (_, added) = self
+            .on_org("AddMembers", request, async |c, r| {
+                let members = new_members(r.members)?;
+                let p = c.provisioner;
+                Ok(p.add_members(c.actor, c.org, &members, c.now).await?)
+            })
+            .await?;
+        Ok(Response::new(v1::AddMembersResponse {
+            members: added.iter().map(convert::added_member).collect(),
+        }))
     }
 }
 

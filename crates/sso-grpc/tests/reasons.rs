@@ -87,6 +87,8 @@ const LOGIN_AND_ADMIN_REFUSALS: &[&str] = &[
     "invalid-certificate",
     "certificate-not-found",
     "last-certificate",
+    "last-admin",
+    "project-is-jit-default",
 ];
 
 #[test]

@@ -20,6 +20,9 @@ use crate::lists::{MAX_BATCH, ProjectCursor, clamp_page};
 use crate::people::CreatedBy;
 use crate::store::Store;
 
+/// How many ids one `IN (...)` list holds.
+const IN_LIST_CHUNK: usize = 500;
+
 /// The most characters a project name may have.
 pub const MAX_PROJECT_NAME_CHARS: usize = 200;
 
@@ -254,6 +257,7 @@ impl<C: ConnectionTrait> Store<C> {
         let ids: Vec<&ProjectId> = ids.iter().collect();
         let mut models = self.project_models(org, &ids).await?;
         models.sort_by(|a, b| a.external_id.cmp(&b.external_id));
+        models.dedup_by_key(|m| m.id);
         models.into_iter().map(ProjectRecord::from_model).collect()
     }
 
@@ -417,6 +421,7 @@ impl<C: ConnectionTrait> Store<C> {
             .map(|m| m.id)
             .collect();
         keys.sort_unstable();
+        keys.dedup();
         Ok(keys)
     }
 
@@ -437,19 +442,24 @@ impl<C: ConnectionTrait> Store<C> {
         Ok(keys)
     }
 
+    /// The rows of `org`'s projects among `ids`, in any order. Asked in chunks, so no list
+    /// length reaches a backend's limit on bound parameters.
     async fn project_models(
         &self,
         org: OrgId,
         ids: &[&ProjectId],
     ) -> Result<Vec<project::Model>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
+        let mut models = Vec::new();
+        for chunk in ids.chunks(IN_LIST_CHUNK) {
+            models.extend(
+                project::Entity::find()
+                    .filter(project::Column::OrgId.eq(org.get()))
+                    .filter(project::Column::ExternalId.is_in(chunk.iter().map(|id| id.as_str())))
+                    .all(&self.conn)
+                    .await?,
+            );
         }
-        Ok(project::Entity::find()
-            .filter(project::Column::OrgId.eq(org.get()))
-            .filter(project::Column::ExternalId.is_in(ids.iter().map(|id| id.as_str())))
-            .all(&self.conn)
-            .await?)
+        Ok(models)
     }
 }
 

@@ -7,7 +7,7 @@ use sso_policy::{
     BreakGlass, JitChange, JitSettings, RequireSsoChange, Role, break_glass, set_jit,
     set_require_sso,
 };
-use sso_store::{ConnectionRecord, OrgId, OrgRecord, ProjectId, StoreError};
+use sso_store::{ConnectionRecord, MAX_BATCH, OrgId, OrgRecord, ProjectId, StoreError};
 use time::{Duration, OffsetDateTime};
 
 use super::{
@@ -201,6 +201,12 @@ impl Provisioner {
         });
         self.audited(Some(org), kinds::JIT_CHANGED, actor, now, async |tx| {
             let fail = |e: AdminError| (e, wanted.clone());
+            if default_projects.len() > MAX_BATCH {
+                return Err(fail(AdminError::Store(StoreError::InvalidInput {
+                    what: "default projects",
+                    detail: format!("{}; at most {MAX_BATCH}", default_projects.len()),
+                })));
+            }
             // Serializes with project removals, which refuse a default project.
             let org_record = tx.lock_org(org).await.map_err(|e| fail(e.into()))?;
             let current = tx

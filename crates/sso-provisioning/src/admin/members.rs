@@ -211,6 +211,13 @@ fn check_batch(members: &[NewMember]) -> Result<(), AdminError> {
     }
     let mut seen = HashSet::with_capacity(members.len());
     for (index, member) in members.iter().enumerate() {
+        if member.projects.len() > MAX_BATCH {
+            return Err(AdminError::InvalidItem {
+                field: "members",
+                index,
+                detail: format!("{} projects; at most {MAX_BATCH}", member.projects.len()),
+            });
+        }
         if !seen.insert(&member.email) {
             return Err(AdminError::InvalidItem {
                 field: "members",
