@@ -12,6 +12,7 @@ use sso_grpc::v1::{self, Plan, Role};
 use tonic::transport::Channel;
 
 use crate::client::{AdminScope, ClientArgs, Remote, block_on};
+use crate::members::{self, MembersCommand, ProjectsCommand};
 use crate::{Failure, read_text};
 
 #[derive(Debug, Args)]
@@ -39,6 +40,12 @@ enum AdminCommand {
     /// Just-in-time provisioning.
     #[command(subcommand)]
     Jit(JitCommand),
+    /// The organization's members: list, roles, removal, bulk adds.
+    #[command(subcommand)]
+    Members(MembersCommand),
+    /// The host product's projects, by its own ids.
+    #[command(subcommand)]
+    Projects(ProjectsCommand),
     /// Require SSO for the organization's members (on needs a successful SSO login first).
     RequireSso { org: String, state: OnOff },
     /// Lift "require SSO" for an organization, audited.
@@ -154,7 +161,8 @@ enum JitCommand {
         org: String,
         #[arg(long, value_enum)]
         role: RoleArg,
-        /// A default project; repeat for several.
+        /// A default project, by the host product's id (see `projects upsert`); repeat for
+        /// several.
         #[arg(long = "project", value_name = "ID")]
         projects: Vec<String>,
     },
@@ -182,7 +190,7 @@ impl From<PlanArg> for Plan {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum RoleArg {
+pub(crate) enum RoleArg {
     Viewer,
     Member,
     Manager,
@@ -212,7 +220,7 @@ pub(crate) fn run(args: AdminArgs) -> Result<Value, Failure> {
 }
 
 /// The generated client every admin command calls through.
-type Admin = AdminServiceClient<Channel>;
+pub(crate) type Admin = AdminServiceClient<Channel>;
 
 async fn run_async(args: AdminArgs) -> Result<Value, Failure> {
     let remote = Remote::new(&args.client, args.actor.as_deref(), Admin::new)?;
@@ -221,6 +229,8 @@ async fn run_async(args: AdminArgs) -> Result<Value, Failure> {
         AdminCommand::Domain(command) => domain(remote, command).await,
         AdminCommand::Connection(command) => connection(remote, command).await,
         AdminCommand::Jit(command) => jit(remote, command).await,
+        AdminCommand::Members(command) => members::members(remote, command).await,
+        AdminCommand::Projects(command) => members::projects(remote, command).await,
         AdminCommand::RequireSso { org, state } => {
             let message = v1::SetRequireSsoRequest {
                 org_id: org,

@@ -16,6 +16,8 @@
 //! ssoctl admin org create --name "Example Corp" --plan growth
 //! ssoctl admin connection import ORG --metadata idp.xml
 //! ssoctl admin require-sso ORG on
+//! ssoctl admin projects upsert ORG --file projects.json
+//! ssoctl admin members list ORG --role admin
 //! ```
 //!
 //! Login commands call it as a product service would (`--token` or `SSO_AUTH_TOKEN`, scope
@@ -37,6 +39,7 @@ mod admin;
 mod client;
 mod dev_idp;
 mod login;
+mod members;
 mod saml;
 mod xml;
 
