@@ -91,7 +91,8 @@
 //! `request-expired`, `unknown-request`; the store's codes (`database` ...).
 //!
 //! [`AdminError::reason`]: `no-sso-login-since-change` and the SSO-off codes,
-//! `plan-without-default-projects`, `missing-justification`, the metadata codes of
+//! `plan-without-default-projects`, `missing-justification`, `last-admin`,
+//! `project-is-jit-default`, the metadata codes of
 //! `sso-assertion`, and the store's codes (`not-found`, `conflict`, `invalid-input`,
 //! `database`). [`PasswordLoginError::reason`]: `sso-required`, store codes.
 

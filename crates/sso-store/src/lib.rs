@@ -56,6 +56,11 @@
 //!   number of concurrent first logins end with one user and one membership and all succeed.
 //! - **Replays are typed.** A second [`Store::record_assertion`] of an assertion, or a second
 //!   [`Store::consume_authn_request`], fails with [`StoreError::Replayed`] (`replayed`).
+//! - **Projects by the host product's ids.** A [`ProjectId`] is the host product's opaque text,
+//!   unique per organization; members and projects list in byte order with keyset paging
+//!   ([`Store::list_members`], [`Store::list_projects`]) on both backends.
+//! - **Rules over several rows serialize.** [`Store::lock_org`] locks the organization's row
+//!   (`FOR UPDATE`), so a check such as "another Admin remains" holds under concurrent changes.
 //! - **Lockout-protection facts.** A connection's configuration version and the time of the
 //!   last successful login with that version are kept together
 //!   ([`Store::record_successful_login`]), and [`OrgSnapshot::policy`] hands them to

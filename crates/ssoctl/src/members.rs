@@ -401,10 +401,13 @@ mod tests {
 
     use super::*;
 
-    fn file(name: &str, text: &str) -> PathBuf {
+    /// `read` on a temporary file holding `text`, removed afterwards.
+    fn with_file<T>(name: &str, text: &str, read: impl FnOnce(&Path) -> T) -> T {
         let path = std::env::temp_dir().join(format!("ssoctl_{name}_{}.json", std::process::id()));
         std::fs::write(&path, text).unwrap();
-        path
+        let out = read(&path);
+        let _ = std::fs::remove_file(&path);
+        out
     }
 
     fn usage(result: Result<impl std::fmt::Debug, Failure>) -> String {
@@ -416,12 +419,13 @@ mod tests {
 
     #[test]
     fn member_files_read_or_name_the_bad_item() {
-        let good = file(
+        let members = with_file(
             "members_good",
             r#"[{"email":"a@example.com","role":"Admin"},
                 {"email":"b@example.com","role":"viewer","project_ids":["p 1","p2"]}]"#,
-        );
-        let members = member_inputs(&good).unwrap();
+            member_inputs,
+        )
+        .unwrap();
         assert_eq!(members.len(), 2);
         assert_eq!(members[0].role(), Role::Admin);
         assert!(members[0].project_ids.is_empty());
@@ -445,28 +449,30 @@ mod tests {
             ("members_object", r#"{"email":"a@x.example"}"#, "JSON array"),
             ("members_json", "[", "EOF"),
         ] {
-            let message = usage(member_inputs(&file(name, text)));
+            let message = usage(with_file(name, text, member_inputs));
             assert!(message.contains(mentions), "{name}: {message}");
         }
     }
 
     #[test]
     fn project_files_read_or_name_the_bad_item() {
-        let good = file(
+        let projects = with_file(
             "projects_good",
             r#"[{"id":"a/1","name":"A"},{"id":"b","name":"B"}]"#,
-        );
-        let projects = project_inputs(&good).unwrap();
+            project_inputs,
+        )
+        .unwrap();
         assert_eq!(
             (projects[0].id.as_str(), projects[1].name.as_str()),
             ("a/1", "B")
         );
-        let message = usage(project_inputs(&file("projects_bad", r#"[{"id":"a"}]"#)));
+        let message = usage(with_file("projects_bad", r#"[{"id":"a"}]"#, project_inputs));
         assert!(message.contains("item 0: \"name\" is missing"), "{message}");
-        let message = usage(project_inputs(&file(
+        let message = usage(with_file(
             "projects_type",
             r#"[{"id":7,"name":"x"}]"#,
-        )));
+            project_inputs,
+        ));
         assert!(message.contains("not a string"), "{message}");
     }
 }
