@@ -104,6 +104,7 @@ mod instant;
 mod logins;
 mod metadata_source;
 mod migration;
+mod org_list;
 mod orgs;
 mod people;
 mod store;
@@ -118,6 +119,7 @@ pub use crate::{
     metadata_source::{
         DueRefresh, MAX_REFRESH_INTERVAL, MIN_REFRESH_INTERVAL, MetadataSource, RefreshState,
     },
+    org_list::{MAX_NAME_PREFIX, OrgCursor, OrgPage, OrgQuery},
     orgs::{OrgRecord, OrgSnapshot},
     people::{CreatedBy, Ensured, MembershipRecord, ProjectRecord, UserRecord},
     store::{Store, StoreBuilder, Transaction},
