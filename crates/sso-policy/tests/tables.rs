@@ -772,6 +772,10 @@ fn require_sso_status_table() {
             sentence.starts_with("Require SSO is ") && sentence.ends_with('.'),
             "{sentence}"
         );
-        assert_eq!(sentence.matches(". ").count(), 0, "one sentence: {sentence}");
+        assert_eq!(
+            sentence.matches(". ").count(),
+            0,
+            "one sentence: {sentence}"
+        );
     }
 }

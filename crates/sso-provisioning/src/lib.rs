@@ -118,14 +118,14 @@ pub use crate::{
     error::{AdminError, LoginError, PasswordLoginError, RedeemError, SpMetadataError},
     login::{DEFAULT_REQUEST_LIFETIME, LoginOutcome, LoginStart, PasswordCheck, Provisioner},
     trace::{SSO_LOGIN, SSO_LOGIN_CODE, SSO_LOGIN_START},
-    views::SpMetadata,
+    views::{ConnectionView, SpMetadata, connection_warnings},
 };
 
 /// The store's types that are part of this crate's API: the ids, records, cursors and errors
 /// the layers above name, so that they never depend on `sso-store` themselves.
 pub use sso_store::{
     ConnectionId, ConnectionOptions, ConnectionRecord, EventCursor, EventId, EventOutcome,
-    EventPage, EventQuery, EventRecord, IdpConfig, MAX_CLOCK_SKEW, MAX_PAGE, MetadataSource, OrgId,
-    OrgRecord, OrgSnapshot, ParseIdError, ProjectId, PurgeCounts, RefreshState, StoreError, UserId,
-    UserRecord,
+    EventPage, EventQuery, EventRecord, IdpConfig, MAX_CLOCK_SKEW, MAX_NAME_PREFIX, MAX_PAGE,
+    MetadataSource, OrgCursor, OrgId, OrgPage, OrgQuery, OrgRecord, OrgSnapshot, ParseIdError,
+    ProjectId, PurgeCounts, RefreshState, StoreError, UserId, UserRecord,
 };
