@@ -1,10 +1,10 @@
 //! Wire <-> domain conversions: plans, roles, ids, timestamps and records.
 
 use sso_assertion::{Certificate, ServiceProvider};
-use sso_policy::{Plan, Role};
+use sso_policy::{Plan, Role, require_sso_status};
 use sso_provisioning::{
-    AddedMember, ConnectionRecord, CreatedBy, EventCursor, EventRecord, MemberRecord, OrgId,
-    OrgRecord, ProjectChange, ProjectId, ProjectRecord, RefreshState, UpsertedProject,
+    AddedMember, ConnectionView, CreatedBy, EventCursor, EventRecord, MemberRecord, OrgCursor,
+    OrgId, OrgSnapshot, ProjectChange, ProjectId, ProjectRecord, RefreshState, UpsertedProject,
 };
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -123,23 +123,37 @@ pub(crate) fn page_token(text: &str) -> Result<Option<EventCursor>, Status> {
     cursor(text)
 }
 
-/// An organization on the wire.
-pub(crate) fn org(record: &OrgRecord, verified_domains: Vec<String>) -> v1::Org {
+/// An org-list page token: empty for the first page, else an `OrgCursor`.
+pub(crate) fn org_page_token(text: &str) -> Result<Option<OrgCursor>, Status> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse::<OrgCursor>()
+        .map(Some)
+        .map_err(|_| invalid("page_token", "not a token this service issued"))
+}
+
+/// An organization on the wire, with whether "require SSO" applies now: `sso-policy`'s
+/// `require_sso_status`, the one rule the password check also follows.
+pub(crate) fn org(snapshot: &OrgSnapshot) -> v1::Org {
+    let record = &snapshot.org;
+    let status = require_sso_status(&snapshot.policy());
     v1::Org {
         id: record.id.to_string(),
         name: record.name.clone(),
         plan: plan_to_wire(record.plan).into(),
         require_sso: record.require_sso,
-        verified_domains,
+        verified_domains: snapshot.verified_domains.clone(),
+        require_sso_in_effect: status.enforced(),
+        require_sso_status: status.code().to_owned(),
+        require_sso_explanation: status.explanation().to_owned(),
     }
 }
 
-/// A connection on the wire, with the org's SP endpoints and the admin's warnings.
-pub(crate) fn connection(
-    record: &ConnectionRecord,
-    sp: &ServiceProvider,
-    warnings: Vec<String>,
-) -> v1::Connection {
+/// A connection on the wire, as an admin reads it, with the org's SP endpoints.
+pub(crate) fn connection(view: &ConnectionView, sp: &ServiceProvider) -> v1::Connection {
+    let record = &view.connection;
+    let options = &record.options;
     let idp_certificate_fingerprints = record
         .idp
         .certificates
@@ -165,7 +179,19 @@ pub(crate) fn connection(
         last_successful_login_at: optional_timestamp(record.last_successful_login_at),
         sp_entity_id: sp.entity_id().to_owned(),
         acs_url: sp.acs_url().to_owned(),
-        warnings,
+        warnings: view.warnings.clone(),
+        allow_unsolicited: options.allow_unsolicited,
+        allow_sha1: options.allow_sha1,
+        clock_skew_seconds: u32::try_from(options.clock_skew.whole_seconds()).unwrap_or_default(),
+        metadata_origin: if view.source.is_some() {
+            "url"
+        } else {
+            "inline"
+        }
+        .to_owned(),
+        metadata_source: view.source.as_ref().map(metadata_source),
+        configuration_changed_at: timestamp(record.configuration_changed_at),
+        proven: view.proven,
     }
 }
 
@@ -325,5 +351,11 @@ mod tests {
         let status = page_token("garbage").unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument);
         assert_eq!(reason_of(&status), Some(v1::Reason::InvalidInput));
+        assert_eq!(org_page_token("").unwrap(), None);
+        assert!(org_page_token("org.12").unwrap().is_some());
+        for bad in ["12", "1740819605000000.12", "org.0"] {
+            let status = org_page_token(bad).unwrap_err();
+            assert_eq!(status.code(), Code::InvalidArgument, "{bad}");
+        }
     }
 }

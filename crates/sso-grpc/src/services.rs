@@ -9,9 +9,9 @@ use sso_fetch::Fetcher;
 use sso_policy::Role;
 use sso_provisioning::{
     AdminError, ConnectionRecord, EventQuery, ImportedMetadata, MAX_BATCH, MAX_CLOCK_SKEW,
-    MAX_PAGE, MemberCursor, MemberQuery, NewMember, NewProject, OrgId, PasswordLoginError,
-    ProjectCursor, ProjectId, ProjectQuery, Provisioner, RefreshOutcome, StoreError,
-    ValidationOptions,
+    MAX_NAME_PREFIX, MAX_PAGE, MemberCursor, MemberQuery, NewMember, NewProject, OrgId, OrgQuery,
+    PasswordLoginError, ProjectCursor, ProjectId, ProjectQuery, Provisioner, RefreshOutcome,
+    StoreError, ValidationOptions,
 };
 use time::{Duration, OffsetDateTime};
 use tonic::metadata::MetadataMap;
@@ -39,8 +39,8 @@ pub const ACTOR_METADATA_KEY: &str = "x-sso-actor";
 /// The actor recorded when a request names none.
 pub const DEFAULT_ACTOR: &str = "admin-api";
 
-/// Page size of the listings (`ListLoginTraces`, `ListMembers`, `ListProjects`) when the
-/// request gives 0.
+/// Page size of the listings (`ListLoginTraces`, `ListOrgs`, `ListMembers`, `ListProjects`)
+/// when the request gives 0.
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 
 /// Login codes are 43 characters; anything much longer is not one.
@@ -135,15 +135,23 @@ impl Shared {
             .org(org)
             .await
             .map_err(|e| store_status(operation, &e))?;
-        Ok(convert::org(&snapshot.org, snapshot.verified_domains))
+        Ok(convert::org(&snapshot))
     }
 
-    fn connection(&self, record: &ConnectionRecord, warnings: Vec<String>) -> v1::Connection {
-        convert::connection(
-            record,
-            &self.provisioner.service_provider(record.org),
-            warnings,
-        )
+    /// A connection an operation returned, on the wire as an admin reads it now: options,
+    /// metadata source, current warnings, proof.
+    async fn connection(
+        &self,
+        operation: &str,
+        record: ConnectionRecord,
+    ) -> Result<v1::Connection, Status> {
+        let view = self
+            .provisioner
+            .describe_connection(record, self.now())
+            .await
+            .map_err(|e| store_status(operation, &e))?;
+        let sp = self.provisioner.service_provider(view.connection.org);
+        Ok(convert::connection(&view, &sp))
     }
 }
 
@@ -308,6 +316,7 @@ org_requests!(
     v1::SetRequireSsoRequest,
     v1::BreakGlassRequest,
     v1::ListLoginTracesRequest,
+    v1::GetConnectionRequest,
     v1::ImportIdpMetadataFromUrlRequest,
     v1::RefreshIdpMetadataRequest,
     v1::AddConnectionCertificateRequest,
@@ -358,18 +367,15 @@ impl From<StoreError> for Failed {
     }
 }
 
-/// A connection as an admin operation left it, with the warnings to show.
+/// A connection as an admin operation left it (its warnings are computed again on the way
+/// out, the same for every call).
 struct Changed {
     connection: ConnectionRecord,
-    warnings: Vec<String>,
 }
 
 impl From<ConnectionRecord> for Changed {
     fn from(connection: ConnectionRecord) -> Self {
-        Self {
-            connection,
-            warnings: Vec::new(),
-        }
+        Self { connection }
     }
 }
 
@@ -377,7 +383,6 @@ impl From<ImportedMetadata> for Changed {
     fn from(imported: ImportedMetadata) -> Self {
         Self {
             connection: imported.connection,
-            warnings: imported.warnings,
         }
     }
 }
@@ -443,7 +448,8 @@ impl AdminServiceImpl {
         let (_, changed) = self.on_org(operation_name, request, operation).await?;
         Ok(Response::new(
             self.shared
-                .connection(&changed.connection, changed.warnings),
+                .connection(operation_name, changed.connection)
+                .await?,
         ))
     }
 }
@@ -568,7 +574,62 @@ impl AdminService for AdminServiceImpl {
             .create_org(&actor, name, plan, self.shared.now())
             .await
             .map_err(|e| admin_status(OP, &e))?;
-        Ok(Response::new(convert::org(&org, Vec::new())))
+        Ok(Response::new(self.shared.org(OP, org.id).await?))
+    }
+
+    async fn list_orgs(
+        &self,
+        request: Request<v1::ListOrgsRequest>,
+    ) -> Result<Response<v1::ListOrgsResponse>, Status> {
+        const OP: &str = "ListOrgs";
+        let request = request.into_inner();
+        if request.name_prefix.chars().count() > MAX_NAME_PREFIX {
+            return Err(invalid(
+                "name_prefix",
+                &format!("longer than {MAX_NAME_PREFIX} characters"),
+            ));
+        }
+        let mut query =
+            OrgQuery::new(page_size(request.page_size)?).name_prefix(request.name_prefix);
+        if let Some(cursor) = convert::org_page_token(&request.page_token)? {
+            query = query.after(cursor);
+        }
+        let page = self
+            .shared
+            .provisioner
+            .list_orgs(&query)
+            .await
+            .map_err(|e| store_status(OP, &e))?;
+        Ok(Response::new(v1::ListOrgsResponse {
+            orgs: page.orgs.iter().map(convert::org).collect(),
+            next_page_token: page.next.map(|c| c.to_string()).unwrap_or_default(),
+        }))
+    }
+
+    async fn get_connection(
+        &self,
+        request: Request<v1::GetConnectionRequest>,
+    ) -> Result<Response<v1::Connection>, Status> {
+        const OP: &str = "GetConnection";
+        let (_, view) = self
+            .on_org(OP, request, async |c, _| {
+                c.provisioner
+                    .connection_view(c.org, c.now)
+                    .await?
+                    .ok_or_else(|| {
+                        Failed::Request(refusal(
+                            Code::NotFound,
+                            "no-connection",
+                            "the org has no SSO connection",
+                        ))
+                    })
+            })
+            .await?;
+        let sp = self
+            .shared
+            .provisioner
+            .service_provider(view.connection.org);
+        Ok(Response::new(convert::connection(&view, &sp)))
     }
 
     async fn get_org(
@@ -739,11 +800,13 @@ impl AdminService for AdminServiceImpl {
                 .await?)
             })
             .await?;
+        const OP: &str = "ImportIdpMetadataFromUrl";
         Ok(Response::new(v1::ImportIdpMetadataFromUrlResponse {
-            connection: Some(self.shared.connection(
-                &imported.imported.connection,
-                imported.imported.warnings.clone(),
-            )),
+            connection: Some(
+                self.shared
+                    .connection(OP, imported.imported.connection)
+                    .await?,
+            ),
             source: Some(convert::metadata_source(&imported.source)),
         }))
     }
@@ -752,15 +815,15 @@ impl AdminService for AdminServiceImpl {
         &self,
         request: Request<v1::RefreshIdpMetadataRequest>,
     ) -> Result<Response<v1::RefreshIdpMetadataResponse>, Status> {
-        let (_, (outcome, connection, source)) = self
-            .on_org("RefreshIdpMetadata", request, async |c, _| {
+        const OP: &str = "RefreshIdpMetadata";
+        let (_, (outcome, connection)) = self
+            .on_org(OP, request, async |c, _| {
                 let p = c.provisioner;
                 let outcome = p
                     .refresh_idp_metadata(c.fetcher, c.actor, c.org, c.now)
                     .await?;
-                let connection = p.connection(c.org).await?;
-                let source = p.metadata_source(c.org).await?;
-                Ok((outcome, connection, source))
+                let connection = p.connection_view(c.org, c.now).await?;
+                Ok((outcome, connection))
             })
             .await?;
         let (result, failure) = match &outcome {
@@ -774,8 +837,19 @@ impl AdminService for AdminServiceImpl {
                 .into(),
             reason_code: failure.map(|e| e.reason().to_owned()).unwrap_or_default(),
             message: failure.map(ToString::to_string).unwrap_or_default(),
-            connection: Some(self.shared.connection(&connection, Vec::new())),
-            source: source.as_ref().map(convert::metadata_source),
+            source: connection
+                .as_ref()
+                .and_then(|v| v.source.as_ref())
+                .map(convert::metadata_source),
+            connection: connection.as_ref().map(|view| {
+                convert::connection(
+                    view,
+                    &self
+                        .shared
+                        .provisioner
+                        .service_provider(view.connection.org),
+                )
+            }),
         }))
     }
 

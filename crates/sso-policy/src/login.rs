@@ -175,6 +175,41 @@ impl RequireSsoStatus {
     pub fn enforced(self) -> bool {
         self == Self::Enforced
     }
+
+    /// The state as an admin reads it, a stable code: `off`, `enforced`, or why the
+    /// requirement is set but suspended (`plan-without-sso`, `no-connection`,
+    /// `connection-disabled`, `no-sso-login-since-change`). Unlike [`reason`](Self::reason),
+    /// which answers a password check, it names the state of the setting.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Enforced => "enforced",
+            Self::Suspended(_) | Self::Unproven => self.reason(),
+        }
+    }
+
+    /// One sentence for the admin: what applies now and, when suspended, what would make it
+    /// apply again.
+    pub fn explanation(self) -> &'static str {
+        match self {
+            Self::Off => "Require SSO is off: members may also sign in with a password.",
+            Self::Enforced => {
+                "Require SSO is enforced: members and people at the verified domains sign in with SSO only."
+            }
+            Self::Suspended(SsoOff::PlanWithoutSso) => {
+                "Require SSO is set but suspended because the plan does not include SSO; it applies again on a plan with SSO."
+            }
+            Self::Suspended(SsoOff::NoConnection) => {
+                "Require SSO is set but suspended because the org has no SSO connection."
+            }
+            Self::Suspended(SsoOff::ConnectionDisabled) => {
+                "Require SSO is set but suspended because the SSO connection is disabled; it applies again once the connection is enabled."
+            }
+            Self::Unproven => {
+                "Require SSO is set but suspended until the current connection configuration completes a successful SSO or test login."
+            }
+        }
+    }
 }
 
 impl fmt::Display for RequireSsoStatus {

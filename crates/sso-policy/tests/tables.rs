@@ -343,6 +343,27 @@ const JIT_SETTINGS: &str = "
 
 /// Rows of a table: (columns, outcome), checking that the columns cover every combination of
 /// the values in `axes` exactly once.
+/// What GetOrg reports about "require SSO": the code, and whether it is in effect.
+const REQUIRE_SSO_STATUS: &str = "
+# plan        connection      setting  => code (in effect)
+  plus        none            off      => off
+  plus        none            on       => plan-without-sso
+  plus        disabled        off      => off
+  plus        disabled        on       => plan-without-sso
+  plus        enabled-never   off      => off
+  plus        enabled-never   on       => plan-without-sso
+  plus        enabled-proven  off      => off
+  plus        enabled-proven  on       => plan-without-sso
+  growth      none            off      => off
+  growth      none            on       => no-connection
+  growth      disabled        off      => off
+  growth      disabled        on       => connection-disabled
+  growth      enabled-never   off      => off
+  growth      enabled-never   on       => no-sso-login-since-change
+  growth      enabled-proven  off      => off
+  growth      enabled-proven  on       => enforced (in effect)
+";
+
 fn rows<'t>(table: &'t str, axes: &[&[&str]]) -> Vec<(Vec<&'t str>, &'t str)> {
     let rows: Vec<(Vec<&str>, &str)> = table
         .lines()
@@ -724,4 +745,37 @@ fn refusals_explain_themselves() {
         break_glass(&org, "").unwrap_err().to_string(),
         "break-glass needs a justification for the audit log (missing-justification)"
     );
+}
+
+#[test]
+fn require_sso_status_table() {
+    let axes: &[&[&str]] = &[
+        &["plus", "growth"],
+        &["none", "disabled", "enabled-never", "enabled-proven"],
+        &["off", "on"],
+    ];
+    for (cols, expected) in rows(REQUIRE_SSO_STATUS, axes) {
+        let [p, c, setting] = cols[..] else {
+            unreachable!()
+        };
+        let mut org = org(p, c);
+        org.require_sso = setting == "on";
+        let status = require_sso_status(&org);
+        let got = if status.enforced() {
+            format!("{} (in effect)", status.code())
+        } else {
+            status.code().to_owned()
+        };
+        assert_eq!(got, expected, "row {cols:?}");
+        let sentence = status.explanation();
+        assert!(
+            sentence.starts_with("Require SSO is ") && sentence.ends_with('.'),
+            "{sentence}"
+        );
+        assert_eq!(
+            sentence.matches(". ").count(),
+            0,
+            "one sentence: {sentence}"
+        );
+    }
 }

@@ -120,7 +120,7 @@ pub use crate::{
     error::{AdminError, LoginError, PasswordLoginError, RedeemError, SpMetadataError},
     login::{DEFAULT_REQUEST_LIFETIME, LoginOutcome, LoginStart, PasswordCheck, Provisioner},
     trace::{SSO_LOGIN, SSO_LOGIN_CODE, SSO_LOGIN_START},
-    views::SpMetadata,
+    views::{ConnectionView, SpMetadata, connection_warnings},
 };
 
 /// The store's types that are part of this crate's API: the ids, records, cursors and errors
@@ -128,8 +128,9 @@ pub use crate::{
 pub use sso_store::{
     ConnectionId, ConnectionOptions, ConnectionRecord, CreatedBy, EventCursor, EventId,
     EventOutcome, EventPage, EventQuery, EventRecord, IdpConfig, MAX_BATCH, MAX_CLOCK_SKEW,
-    MAX_PAGE, MAX_PROJECT_ID_BYTES, MAX_PROJECT_NAME_CHARS, MemberCursor, MemberPage, MemberQuery,
-    MemberRecord, MetadataSource, NewProject, OrgId, OrgRecord, OrgSnapshot, ParseIdError,
-    ProjectChange, ProjectCursor, ProjectId, ProjectPage, ProjectQuery, ProjectRecord, PurgeCounts,
-    RefreshState, StoreError, UpsertedProject, UserId, UserRecord,
+    MAX_NAME_PREFIX, MAX_PAGE, MAX_PROJECT_ID_BYTES, MAX_PROJECT_NAME_CHARS, MemberCursor,
+    MemberPage, MemberQuery, MemberRecord, MetadataSource, NewProject, OrgCursor, OrgId, OrgPage,
+    OrgQuery, OrgRecord, OrgSnapshot, ParseIdError, ProjectChange, ProjectCursor, ProjectId,
+    ProjectPage, ProjectQuery, ProjectRecord, PurgeCounts, RefreshState, StoreError,
+    UpsertedProject, UserId, UserRecord,
 };

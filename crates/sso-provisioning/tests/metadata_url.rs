@@ -336,6 +336,18 @@ async fn refresh_good_unchanged_and_broken(db: TestDb) {
     login(&p, &OLD, org, 4010).await.unwrap();
     login(&p, &NEW, org, 4020).await.unwrap();
 
+    // The same keys listed the other way round: a set, so unchanged, still proven.
+    served.set(200, &metadata_with(&[&NEW, &OLD]));
+    let reordered = p
+        .refresh_idp_metadata(&fetcher(), ADMIN, org, at(4030))
+        .await
+        .unwrap();
+    let RefreshOutcome::Unchanged(connection) = reordered else {
+        panic!("expected no change, got {reordered:?}");
+    };
+    assert_eq!(connection.config_version, v1 + 1);
+    assert_eq!(connection.last_successful_login_at, Some(at(4010)));
+
     // The IdP drops the old key.
     served.set(200, &NEW.metadata());
     let done = p.refresh_due_metadata(&fetcher(), at(7200)).await.unwrap();
@@ -402,12 +414,13 @@ async fn refresh_good_unchanged_and_broken(db: TestDb) {
         .iter()
         .map(|e| (e.outcome, e.reason.as_str(), e.actor.as_deref()))
         .collect();
-    assert_eq!(seen.len(), 7, "{seen:?}");
+    assert_eq!(seen.len(), 8, "{seen:?}");
     assert_eq!(
-        seen[6],
+        seen[7],
         (EventOutcome::Success, "unchanged", Some(REFRESH_ACTOR))
     );
-    assert_eq!(seen[5], (EventOutcome::Success, "changed", Some(ADMIN)));
+    assert_eq!(seen[6], (EventOutcome::Success, "changed", Some(ADMIN)));
+    assert_eq!(seen[5], (EventOutcome::Success, "unchanged", Some(ADMIN)));
     assert_eq!(
         seen[4],
         (EventOutcome::Success, "changed", Some(REFRESH_ACTOR))
@@ -421,17 +434,26 @@ async fn refresh_good_unchanged_and_broken(db: TestDb) {
         );
         assert!(failed.detail["error"].as_str().unwrap().len() > 10);
     }
-    let changed = &refreshes[5];
+    let changed = &refreshes[6];
     assert_eq!(
         changed.detail["previous"]["certificates"][0],
         fingerprint(&OLD).as_str()
     );
     assert_eq!(changed.detail["certificates"].as_array().unwrap().len(), 2);
 
-    // A connection whose metadata came as XML has nothing to refresh.
-    p.import_idp_metadata(ADMIN, org, &NEW.metadata(), at(9000))
+    // A connection whose metadata came as XML has nothing to refresh. The XML says what the
+    // connection has: no configuration change, but the source is now the XML.
+    login(&p, &NEW, org, 8000).await.unwrap();
+    let inline = p
+        .import_idp_metadata(ADMIN, org, &NEW.metadata(), at(9000))
         .await
         .unwrap();
+    assert_eq!(inline.connection.config_version, v3);
+    assert_eq!(inline.connection.last_successful_login_at, Some(at(8000)));
+    assert_eq!(inline.connection.idp.metadata_url, None);
+    assert_eq!(p.metadata_source(org).await.unwrap(), None);
+    let audit = &events(&p, org, kinds::METADATA_IMPORTED).await[0];
+    assert_eq!(audit.reason, "unchanged");
     let none = p
         .refresh_idp_metadata(&fetcher(), ADMIN, org, at(9100))
         .await
@@ -443,6 +465,21 @@ async fn refresh_good_unchanged_and_broken(db: TestDb) {
             .unwrap()
             .is_empty()
     );
+
+    // The same metadata by URL again: unchanged, still proven, and the URL is the source.
+    served.set(200, &NEW.metadata());
+    let by_url = p
+        .import_idp_metadata_from_url(&fetcher(), ADMIN, org, &url, None, None, at(9200))
+        .await
+        .unwrap();
+    assert_eq!(by_url.imported.connection.config_version, v3);
+    assert_eq!(
+        by_url.imported.connection.last_successful_login_at,
+        Some(at(8000))
+    );
+    assert_eq!(by_url.source.source.url, url);
+    let audit = &events(&p, org, kinds::METADATA_IMPORTED).await[0];
+    assert_eq!(audit.reason, "unchanged");
 }
 
 async fn due_refreshes_are_claimed_once(db: TestDb) {

@@ -11,13 +11,15 @@ use std::sync::{Arc, LazyLock};
 
 use serde_json::Value;
 use sso_email::{Email, EmailSource};
-use sso_policy::{Plan, Role};
+use sso_policy::{Plan, Role, require_sso_status};
 use sso_provisioning::{
     LoginError, LoginOutcome, Provisioner, SSO_LOGIN, ValidationOptions, kinds,
 };
 use sso_store::entity::{authn_request, consumed_assertion, membership, project_access, user};
 use sso_store::sea_orm::{ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait};
-use sso_store::{CreatedBy, EventOutcome, EventQuery, EventRecord, NewProject, OrgId, ProjectId};
+use sso_store::{
+    CreatedBy, EventOutcome, EventQuery, EventRecord, NewProject, OrgId, OrgQuery, ProjectId,
+};
 use sso_testkit::idp::{BASE_URL, IDP_ENTITY, IDP_SSO_URL, Idp, Response};
 use sso_testkit::{TestDb, on_both_backends};
 use time::{Duration, OffsetDateTime, macros::datetime};
@@ -114,6 +116,9 @@ on_both_backends!(
     injected_fault,
     plan_downgrade,
     configuration_change_suspends_require_sso,
+    identical_metadata_is_no_change,
+    connection_view_reads_as_stored,
+    orgs_are_listed_with_their_status,
     lockout_protection,
     verified_domains,
     jit_off,
@@ -441,7 +446,8 @@ async fn configuration_change_suspends_require_sso(db: TestDb) {
     let refused = p.check_password_login(&jane, org).await.unwrap_err();
     assert_eq!(refused.reason(), "sso-required");
 
-    p.import_idp_metadata(ADMIN, org, &IDP.metadata(), at(80))
+    // The IdP's key changes: a new configuration, not proven yet.
+    p.import_idp_metadata(ADMIN, org, &NEW_IDP.metadata(), at(80))
         .await
         .unwrap();
     let allowed = p.check_password_login(&jane, org).await.unwrap();
@@ -449,9 +455,207 @@ async fn configuration_change_suspends_require_sso(db: TestDb) {
     let snapshot = p.store().org_snapshot(org).await.unwrap();
     assert!(snapshot.org.require_sso, "the setting is kept");
 
-    sso(&p, org, "jane@example.com", 90).await.unwrap();
+    let start = p.begin_login(org, None, at(90)).await.unwrap();
+    let raw = NEW_IDP.response(
+        &Response::new(org, "_new", "jane@example.com", at(90)).answering(&start.request_id),
+    );
+    p.complete_login(org, &raw, Some(&start.relay_state), at(90))
+        .await
+        .unwrap();
     let refused = p.check_password_login(&jane, org).await.unwrap_err();
     assert_eq!(refused.reason(), "sso-required");
+}
+
+/// Metadata that says what the connection already has (entity, certificates as a set, SSO
+/// endpoints) is no configuration change, whatever else differs in the document: the version
+/// stays, the proof stays, require-SSO stays enforced, the event says `unchanged`. A change in
+/// any of those is a new configuration.
+async fn identical_metadata_is_no_change(db: TestDb) {
+    let p = provisioner(&db).await;
+    let org = sso_org(&p, Plan::Growth, Some(Role::Member)).await;
+    let jane = Email::parse("jane@example.com").unwrap();
+    sso(&p, org, "jane@example.com", 60).await.unwrap();
+    let _ = p.set_require_sso(ADMIN, org, true, at(70)).await.unwrap();
+    let before = p.connection(org).await.unwrap();
+    let xml = String::from_utf8(IDP.metadata()).unwrap();
+
+    // The same document, and the same configuration in another document.
+    let cosmetic = xml
+        .replacen(
+            "<md:EntityDescriptor ",
+            r#"<md:EntityDescriptor validUntil="2030-01-01T00:00:00Z" "#,
+            1,
+        )
+        .replace(">\n<", ">\n\n  <");
+    for (t, document) in [(80, xml.clone()), (81, cosmetic.clone())] {
+        let again = p
+            .import_idp_metadata(ADMIN, org, document.as_bytes(), at(t))
+            .await
+            .unwrap();
+        let connection = &again.connection;
+        assert_eq!(connection.config_version, before.config_version);
+        assert_eq!(
+            connection.configuration_changed_at,
+            before.configuration_changed_at
+        );
+        assert_eq!(
+            connection.last_successful_login_at,
+            before.last_successful_login_at
+        );
+        assert_eq!(
+            connection.idp.metadata_xml.as_deref(),
+            Some(document.as_str())
+        );
+        let event = &traces(&p, org, kinds::METADATA_IMPORTED).await[0];
+        assert_eq!(
+            (event.outcome, event.reason.as_str()),
+            (EventOutcome::Success, "unchanged")
+        );
+        let refused = p.check_password_login(&jane, org).await.unwrap_err();
+        assert_eq!(refused.reason(), "sso-required");
+    }
+    let view = p.connection_view(org, at(82)).await.unwrap().unwrap();
+    assert!(view.proven);
+
+    // Each of these is a change: another entity ID, one more SSO endpoint, a signing
+    // request wanted, another certificate. Every one is imported on a proven configuration.
+    let redirect =
+        r#"<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect""#;
+    let changes = [
+        xml.replace(IDP_ENTITY, "https://idp.test/other"),
+        xml.replacen(
+            redirect,
+            &format!(
+                r#"<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="{IDP_SSO_URL}/post"/>{redirect}"#
+            ),
+            1,
+        ),
+        xml.replacen(
+            "<md:IDPSSODescriptor ",
+            r#"<md:IDPSSODescriptor WantAuthnRequestsSigned="true" "#,
+            1,
+        ),
+        String::from_utf8(NEW_IDP.metadata()).unwrap(),
+    ];
+    let mut version = before.config_version;
+    for (n, document) in changes.iter().enumerate() {
+        let t = 100 + 10 * i64::try_from(n).unwrap();
+        // Prove the current configuration first (the first change swaps the entity: the IdP
+        // must answer as that entity, which the test IdP does not, so go back first).
+        if n > 0 {
+            p.import_idp_metadata(ADMIN, org, &IDP.metadata(), at(t))
+                .await
+                .unwrap();
+            version = p.connection(org).await.unwrap().config_version;
+            sso(&p, org, "jane@example.com", t + 1).await.unwrap();
+        }
+        let changed = p
+            .import_idp_metadata(ADMIN, org, document.as_bytes(), at(t + 2))
+            .await
+            .unwrap();
+        assert_eq!(changed.connection.config_version, version + 1, "change {n}");
+        assert_eq!(
+            changed.connection.last_successful_login_at, None,
+            "change {n}"
+        );
+        let event = &traces(&p, org, kinds::METADATA_IMPORTED).await[0];
+        assert_eq!(event.reason, "replaced", "change {n}");
+        assert_eq!(
+            p.check_password_login(&jane, org).await.unwrap().reason(),
+            "no-sso-login-since-change",
+            "change {n}"
+        );
+        version += 1;
+    }
+}
+
+/// The connection as an admin reads it: options, metadata source, warnings, and the proof
+/// of the current configuration, before and after a login.
+async fn connection_view_reads_as_stored(db: TestDb) {
+    let p = provisioner(&db).await;
+    let bare = p
+        .create_org(ADMIN, "Bare", Plan::Growth, BASE)
+        .await
+        .unwrap()
+        .id;
+    assert_eq!(p.connection_view(bare, BASE).await.unwrap(), None);
+    let missing = p
+        .connection_view(OrgId::new(999_999), BASE)
+        .await
+        .unwrap_err();
+    assert_eq!(missing.reason(), "not-found");
+
+    let org = sso_org(&p, Plan::Growth, Some(Role::Member)).await;
+    let view = p.connection_view(org, at(1)).await.unwrap().unwrap();
+    assert!(!view.proven);
+    assert_eq!(view.source, None, "imported as XML");
+    assert!(view.warnings.is_empty(), "{:?}", view.warnings);
+    assert_eq!(view.connection.options.clock_skew, Duration::seconds(180));
+
+    let options = ValidationOptions {
+        allow_unsolicited: true,
+        allow_sha1: false,
+        clock_skew: Duration::seconds(300),
+    };
+    p.set_connection_options(ADMIN, org, &options, at(2))
+        .await
+        .unwrap();
+    let view = p.connection_view(org, at(3)).await.unwrap().unwrap();
+    assert!(view.connection.options.allow_unsolicited);
+    assert!(!view.connection.options.allow_sha1);
+    assert_eq!(view.connection.options.clock_skew, Duration::seconds(300));
+    assert_eq!(view.connection.configuration_changed_at, at(2));
+
+    sso(&p, org, "jane@example.com", 60).await.unwrap();
+    let view = p.connection_view(org, at(61)).await.unwrap().unwrap();
+    assert!(view.proven);
+    assert_eq!(view.connection.last_successful_login_at, Some(at(60)));
+
+    // A certificate close to its end is a warning; one that no longer reads too.
+    let expiring = sso_certgen::CertifiedKey::builder("expiring idp")
+        .valid_unix(
+            (BASE - Duration::days(300)).unix_timestamp(),
+            (BASE + Duration::days(10)).unix_timestamp(),
+        )
+        .build()
+        .unwrap();
+    p.add_connection_certificate(ADMIN, org, expiring.certificate_pem(), at(62))
+        .await
+        .unwrap();
+    let view = p.connection_view(org, at(63)).await.unwrap().unwrap();
+    assert!(!view.proven, "adding a certificate is a change");
+    assert_eq!(view.warnings.len(), 1, "{:?}", view.warnings);
+    assert!(
+        view.warnings[0].contains("expires on"),
+        "{:?}",
+        view.warnings
+    );
+}
+
+/// Orgs listed a page at a time, with their connection: what GetOrg's require-SSO status
+/// needs.
+async fn orgs_are_listed_with_their_status(db: TestDb) {
+    let p = provisioner(&db).await;
+    let org = sso_org(&p, Plan::Growth, Some(Role::Member)).await;
+    sso(&p, org, "jane@example.com", 60).await.unwrap();
+    let _ = p.set_require_sso(ADMIN, org, true, at(70)).await.unwrap();
+    let other = p
+        .create_org(ADMIN, "Other", Plan::Plus, BASE)
+        .await
+        .unwrap()
+        .id;
+    let page = p.list_orgs(&OrgQuery::new(1)).await.unwrap();
+    assert_eq!(page.orgs.len(), 1);
+    assert_eq!(page.orgs[0].org.id, org);
+    let status = require_sso_status(&page.orgs[0].policy());
+    assert_eq!((status.enforced(), status.code()), (true, "enforced"));
+    let rest = p
+        .list_orgs(&OrgQuery::new(1).after(page.next.unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(rest.orgs[0].org.id, other);
+    assert_eq!(require_sso_status(&rest.orgs[0].policy()).code(), "off");
+    assert!(rest.next.is_none());
 }
 
 /// The reason of a refused `begin_login`.

@@ -110,7 +110,7 @@ impl ConnectionRecord {
         }
     }
 
-    fn from_model(
+    pub(crate) fn from_model(
         m: sso_connection::Model,
         jit_default_projects: Vec<ProjectId>,
     ) -> Result<Self, StoreError> {
@@ -255,6 +255,51 @@ impl<C: ConnectionTrait> Store<C> {
             )
             .filter(sso_connection::Column::Id.eq(id));
         configuration_changed(update, now).exec(&self.conn).await?;
+        self.connection_for_org(org).await
+    }
+
+    /// Stores a new reading of the IdP's metadata that says what the connection already has
+    /// (the caller compared entity, certificates and endpoints): the document, its URL and the
+    /// certificates as now published are kept, and the configuration version and the proof
+    /// of a working configuration are not touched. Only if the configuration is still
+    /// `expected_version`: `conflict` when it changed in between, so a concurrent real change
+    /// is never overwritten with a document that no longer matches it.
+    pub async fn keep_idp_configuration(
+        &self,
+        org: OrgId,
+        expected_version: i64,
+        idp: &IdpConfig,
+    ) -> Result<ConnectionRecord, StoreError> {
+        check_idp(idp)?;
+        let certificates = Value::Array(
+            idp.certificates
+                .iter()
+                .map(|pem| Value::String(pem.clone()))
+                .collect(),
+        );
+        let updated = sso_connection::Entity::update_many()
+            .col_expr(
+                sso_connection::Column::IdpMetadataXml,
+                Expr::value(idp.metadata_xml.clone()),
+            )
+            .col_expr(
+                sso_connection::Column::IdpMetadataUrl,
+                Expr::value(idp.metadata_url.clone()),
+            )
+            .col_expr(
+                sso_connection::Column::IdpCertificates,
+                Expr::value(certificates),
+            )
+            .filter(sso_connection::Column::OrgId.eq(org.get()))
+            .filter(sso_connection::Column::ConfigVersion.eq(expected_version))
+            .exec(&self.conn)
+            .await?;
+        if updated.rows_affected == 0 {
+            self.connection_for_org(org).await?;
+            return Err(StoreError::Conflict {
+                what: "connection configuration (it changed meanwhile)",
+            });
+        }
         self.connection_for_org(org).await
     }
 

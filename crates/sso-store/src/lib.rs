@@ -111,6 +111,7 @@ mod logins;
 mod members;
 mod metadata_source;
 mod migration;
+mod org_list;
 mod orgs;
 mod people;
 mod projects;
@@ -128,6 +129,7 @@ pub use crate::{
     metadata_source::{
         DueRefresh, MAX_REFRESH_INTERVAL, MIN_REFRESH_INTERVAL, MetadataSource, RefreshState,
     },
+    org_list::{MAX_NAME_PREFIX, OrgCursor, OrgPage, OrgQuery},
     orgs::{OrgRecord, OrgSnapshot},
     people::{CreatedBy, Ensured, MembershipRecord, UserRecord},
     projects::{

@@ -20,7 +20,8 @@ use sso_store::sea_orm::{
 };
 use sso_store::{
     ConnectionId, ConnectionOptions, CreatedBy, EventCursor, EventOutcome, EventQuery, IdpConfig,
-    NewAuthnRequest, NewEvent, NewProject, OrgId, ProjectId, Store, StoreError,
+    NewAuthnRequest, NewEvent, NewProject, OrgCursor, OrgId, OrgQuery, ProjectId, Store,
+    StoreError,
 };
 use sso_testdb::{TestDb, on_both_backends};
 use time::{Duration, OffsetDateTime, macros::datetime};
@@ -108,6 +109,8 @@ on_both_backends!(
     connection_configuration_is_versioned,
     require_sso_changes_are_timed,
     projects_and_access,
+    orgs_page_in_creation_order,
+    identical_metadata_keeps_the_configuration,
 );
 
 async fn migrations_are_idempotent(db: TestDb) {
@@ -1100,4 +1103,176 @@ async fn projects_and_access(db: TestDb) {
     );
     assert_eq!(store.project_access(other, jane).await.unwrap(), [foreign]);
     assert_eq!(count(&store, project_access::Entity).await, 3);
+}
+
+/// Orgs list oldest first, a page at a time, with what the policy needs; a name prefix
+/// compares exactly on both backends; a cursor from one page never repeats an org.
+async fn orgs_page_in_creation_order(db: TestDb) {
+    let store = db.connect().await;
+    let empty = store.list_orgs(&OrgQuery::new(10)).await.unwrap();
+    assert!(empty.orgs.is_empty() && empty.next.is_none());
+
+    let mut made = Vec::new();
+    for name in ["Acme 1", "acme 2", "Beta", "Acme 3", "Acme_4", "Acmé 5"] {
+        made.push(store.create_org(name, Plan::Growth, BASE).await.unwrap().id);
+    }
+    store
+        .add_verified_domain(made[0], "acme.example", BASE)
+        .await
+        .unwrap();
+    store
+        .add_verified_domain(made[0], "acme.test", BASE)
+        .await
+        .unwrap();
+    let c = store
+        .import_idp_metadata(made[0], &idp("https://idp.example"), BASE)
+        .await
+        .unwrap();
+    let project = ProjectId::parse("p").unwrap();
+    store
+        .upsert_projects(
+            made[0],
+            &[NewProject {
+                id: project.clone(),
+                name: "P".to_owned(),
+            }],
+            BASE,
+        )
+        .await
+        .unwrap();
+    store
+        .set_jit(made[0], Some(Role::Member), std::slice::from_ref(&project))
+        .await
+        .unwrap();
+
+    // Every org, two a page, in id order, each listed once.
+    let mut seen = Vec::new();
+    let mut query = OrgQuery::new(2);
+    let mut pages = 0;
+    loop {
+        let page = store.list_orgs(&query).await.unwrap();
+        pages += 1;
+        assert!(page.orgs.len() <= 2);
+        seen.extend(page.orgs.iter().map(|o| o.org.id));
+        match page.next {
+            Some(next) => {
+                // The cursor survives the wire as text.
+                let text = next.to_string();
+                query = OrgQuery::new(2).after(text.parse::<OrgCursor>().unwrap());
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen, made);
+    assert_eq!(pages, 3);
+
+    // The page carries the same snapshot as `org_snapshot`.
+    let first = store.list_orgs(&OrgQuery::new(1)).await.unwrap();
+    assert_eq!(first.orgs[0], store.org_snapshot(made[0]).await.unwrap());
+    let listed = first.orgs[0].connection.as_ref().unwrap();
+    assert_eq!(listed.id, c.id);
+    assert_eq!(listed.jit_default_projects, [project]);
+    assert_eq!(
+        first.orgs[0].verified_domains,
+        ["acme.example", "acme.test"]
+    );
+
+    // A prefix: exact, letter case counts, `_` and `%` are plain characters, and
+    // characters (not bytes) are counted.
+    let names = |page: sso_store::OrgPage| -> Vec<String> {
+        page.orgs.into_iter().map(|o| o.org.name).collect()
+    };
+    let acme = store
+        .list_orgs(&OrgQuery::new(10).name_prefix("Acme"))
+        .await
+        .unwrap();
+    assert_eq!(names(acme), ["Acme 1", "Acme 3", "Acme_4"]);
+    let underscore = store
+        .list_orgs(&OrgQuery::new(10).name_prefix("Acme_"))
+        .await
+        .unwrap();
+    assert_eq!(names(underscore), ["Acme_4"]);
+    let percent = store
+        .list_orgs(&OrgQuery::new(10).name_prefix("%"))
+        .await
+        .unwrap();
+    assert!(percent.orgs.is_empty());
+    let accented = store
+        .list_orgs(&OrgQuery::new(10).name_prefix("Acmé"))
+        .await
+        .unwrap();
+    assert_eq!(names(accented), ["Acmé 5"]);
+    let everything = store
+        .list_orgs(&OrgQuery::new(10).name_prefix(""))
+        .await
+        .unwrap();
+    assert_eq!(everything.orgs.len(), 6);
+    // Paging within a prefix.
+    let page = store
+        .list_orgs(&OrgQuery::new(2).name_prefix("Acme"))
+        .await
+        .unwrap();
+    let rest = store
+        .list_orgs(
+            &OrgQuery::new(2)
+                .name_prefix("Acme")
+                .after(page.next.unwrap()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(names(rest.clone()), ["Acme_4"]);
+    assert!(rest.next.is_none());
+
+    let long = store
+        .list_orgs(&OrgQuery::new(10).name_prefix("x".repeat(201)))
+        .await
+        .unwrap_err();
+    assert_eq!(long.reason(), "invalid-input");
+}
+
+/// A new reading of metadata that says the same is stored without a configuration change,
+/// and never over a change made in between.
+async fn identical_metadata_keeps_the_configuration(db: TestDb) {
+    let store = db.connect().await;
+    let org = store.create_org("A", Plan::Growth, BASE).await.unwrap().id;
+    let c = store
+        .import_idp_metadata(org, &idp("https://idp.example"), BASE)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .record_successful_login(c.id, 1, at(60))
+            .await
+            .unwrap()
+    );
+
+    let mut again = idp("https://idp.example");
+    again.metadata_xml = Some("<EntityDescriptor validUntil='2030-01-01T00:00:00Z'/>".into());
+    again.metadata_url = Some("https://idp.example/metadata".into());
+    let kept = store.keep_idp_configuration(org, 1, &again).await.unwrap();
+    assert_eq!(kept.config_version, 1);
+    assert_eq!(kept.last_successful_login_at, Some(at(60)));
+    assert_eq!(kept.configuration_changed_at, BASE);
+    assert_eq!(kept.idp, again);
+
+    // A real change in between: the stale reading is refused, the change stands.
+    let mut rolled = idp("https://idp.example");
+    rolled.certificates =
+        vec!["-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----".into()];
+    let changed = store
+        .import_idp_metadata(org, &rolled, at(120))
+        .await
+        .unwrap();
+    assert_eq!(changed.config_version, 2);
+    let stale = store
+        .keep_idp_configuration(org, 1, &again)
+        .await
+        .unwrap_err();
+    assert_eq!(stale.reason(), "conflict");
+    assert_eq!(store.connection_for_org(org).await.unwrap().idp, rolled);
+    let missing = store
+        .keep_idp_configuration(OrgId::new(999_999), 1, &again)
+        .await
+        .unwrap_err();
+    assert_eq!(missing.reason(), "not-found");
 }

@@ -28,8 +28,8 @@ pub(crate) struct AdminArgs {
 
 #[derive(Debug, Subcommand)]
 enum AdminCommand {
-    /// Organizations.
-    #[command(subcommand)]
+    /// Organizations (`orgs` works too).
+    #[command(subcommand, visible_alias = "orgs")]
     Org(OrgCommand),
     /// Verified email domains of an organization.
     #[command(subcommand)]
@@ -76,8 +76,20 @@ enum OrgCommand {
         #[arg(long, value_enum)]
         plan: PlanArg,
     },
-    /// Show an organization.
+    /// Show an organization, with whether "require SSO" is in effect now and why not.
     Get { org: String },
+    /// List organizations, oldest first, a page at a time.
+    List {
+        /// At most 1000; the server's default when absent.
+        #[arg(long, value_name = "N")]
+        page_size: Option<u32>,
+        /// The next_page_token of the previous page.
+        #[arg(long, value_name = "T")]
+        page_token: Option<String>,
+        /// Only organizations whose name starts with this (letter case counts).
+        #[arg(long, value_name = "TEXT")]
+        name_prefix: Option<String>,
+    },
     /// Change an organization's plan.
     SetPlan {
         org: String,
@@ -96,6 +108,9 @@ enum DomainCommand {
 
 #[derive(Debug, Subcommand)]
 enum ConnectionCommand {
+    /// Show the connection as stored: options, metadata source, warnings, and whether the
+    /// current configuration is proven by a login.
+    Get { org: String },
     /// Import (or replace) the IdP metadata.
     Import {
         org: String,
@@ -275,6 +290,18 @@ async fn org(remote: Remote<Admin>, command: OrgCommand) -> Result<Value, Failur
             let message = v1::GetOrgRequest { org_id: org };
             remote.call(message, Admin::get_org, org_json).await
         }
+        OrgCommand::List {
+            page_size,
+            page_token,
+            name_prefix,
+        } => {
+            let message = v1::ListOrgsRequest {
+                page_size: page_size.unwrap_or(0),
+                page_token: page_token.unwrap_or_default(),
+                name_prefix: name_prefix.unwrap_or_default(),
+            };
+            remote.call(message, Admin::list_orgs, orgs_json).await
+        }
         OrgCommand::SetPlan { org, plan } => {
             let message = v1::SetPlanRequest {
                 org_id: org,
@@ -310,6 +337,12 @@ async fn domain(remote: Remote<Admin>, command: DomainCommand) -> Result<Value, 
 
 async fn connection(remote: Remote<Admin>, command: ConnectionCommand) -> Result<Value, Failure> {
     match command {
+        ConnectionCommand::Get { org } => {
+            let message = v1::GetConnectionRequest { org_id: org };
+            remote
+                .call(message, Admin::get_connection, connection_json)
+                .await
+        }
         ConnectionCommand::Import {
             org,
             metadata,
@@ -428,13 +461,34 @@ async fn jit(remote: Remote<Admin>, command: JitCommand) -> Result<Value, Failur
 fn org_json(org: &v1::Org) -> Value {
     json!({
         "ok": true,
-        "org": {
-            "id": org.id,
-            "name": org.name,
-            "plan": org.plan().as_str_name(),
-            "require_sso": org.require_sso,
-            "verified_domains": org.verified_domains,
-        },
+        "org": org_fields(org),
+    })
+}
+
+/// An org as `org get` and `org list` print it.
+fn org_fields(org: &v1::Org) -> Value {
+    json!({
+        "id": org.id,
+        "name": org.name,
+        "plan": org.plan().as_str_name(),
+        "require_sso": org.require_sso,
+        "require_sso_in_effect": org.require_sso_in_effect,
+        "require_sso_status": org.require_sso_status,
+        "require_sso_explanation": org.require_sso_explanation,
+        "verified_domains": org.verified_domains,
+    })
+}
+
+fn orgs_json(response: &v1::ListOrgsResponse) -> Value {
+    let next = if response.next_page_token.is_empty() {
+        Value::Null
+    } else {
+        Value::from(response.next_page_token.as_str())
+    };
+    json!({
+        "ok": true,
+        "orgs": response.orgs.iter().map(org_fields).collect::<Vec<_>>(),
+        "next_page_token": next,
     })
 }
 
@@ -462,6 +516,16 @@ fn connection_json(connection: &v1::Connection) -> Value {
             "sp_entity_id": connection.sp_entity_id,
             "acs_url": connection.acs_url,
             "warnings": connection.warnings,
+            "allow_unsolicited": connection.allow_unsolicited,
+            "allow_sha1": connection.allow_sha1,
+            "clock_skew_seconds": connection.clock_skew_seconds,
+            "metadata_origin": connection.metadata_origin,
+            "metadata_source": connection
+                .metadata_source
+                .as_ref()
+                .map_or(Value::Null, source_json),
+            "configuration_changed_at": connection.configuration_changed_at,
+            "proven": connection.proven,
         },
     })
 }

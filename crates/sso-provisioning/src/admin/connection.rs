@@ -10,9 +10,9 @@ use sso_policy::{
 use sso_store::{ConnectionRecord, MAX_BATCH, OrgId, OrgRecord, ProjectId, StoreError};
 use time::{Duration, OffsetDateTime};
 
+use super::idp_change::store_idp;
 use super::{
-    Audited, certificate_details, idp_config, import_reason, kinds, metadata_sha256,
-    metadata_warnings, with,
+    Audited, certificate_details, idp_config, kinds, metadata_sha256, metadata_warnings, with,
 };
 use crate::error::AdminError;
 use crate::login::Provisioner;
@@ -55,7 +55,10 @@ impl Default for ValidationOptions {
 impl Provisioner {
     /// Imports IdP metadata (XML) into the org's connection: creates it (disabled, JIT off) or
     /// replaces its IdP configuration, which bumps the configuration version and forgets the
-    /// last successful login (so require-SSO needs a new successful login first).
+    /// last successful login (so require-SSO needs a new successful login first). Metadata
+    /// with the same entity ID, signing certificates (as a set) and SSO endpoints as the
+    /// connection has is no configuration change: the document is kept, the version and the
+    /// proof stay, and the audit event says `unchanged`.
     pub async fn import_idp_metadata(
         &self,
         actor: &str,
@@ -92,8 +95,7 @@ impl Provisioner {
                 let metadata = parsed.map_err(|e| (e, json!({})))?;
                 let warnings = metadata_warnings(&metadata, now);
                 let idp = idp_config(&metadata, metadata_xml, None);
-                let connection = tx
-                    .import_idp_metadata(org, &idp, now)
+                let (connection, stored) = store_idp(tx, org, &metadata, &idp, now)
                     .await
                     .map_err(|e| (e.into(), json!({ "entity_id": idp.entity_id })))?;
                 let detail = json!({
@@ -104,7 +106,7 @@ impl Provisioner {
                     "warnings": warnings,
                     "metadata_sha256": metadata_sha256(metadata_xml),
                 });
-                let reason = import_reason(connection.config_version);
+                let reason = stored.reason();
                 let imported = ImportedMetadata {
                     connection,
                     warnings,

@@ -2,7 +2,7 @@
 //! connection's schedule, claimed in the database so that servers sharing it run each once.
 
 use serde_json::{Value, json};
-use sso_assertion::{Fingerprint, IdpMetadata};
+use sso_assertion::IdpMetadata;
 use sso_fetch::Fetcher;
 use sso_store::{
     ConnectionRecord, EventOutcome, IdpConfig, MAX_REFRESH_INTERVAL, MIN_REFRESH_INTERVAL,
@@ -10,9 +10,10 @@ use sso_store::{
 };
 use time::{Duration, OffsetDateTime};
 
+use super::idp_change::{Stored, store_idp};
 use super::{
     Audited, ImportedMetadata, certificate_details, fingerprint_details, fingerprints, idp_config,
-    import_reason, kinds, metadata_sha256, metadata_warnings, with,
+    kinds, metadata_sha256, metadata_warnings, with,
 };
 use crate::error::AdminError;
 use crate::login::Provisioner;
@@ -37,10 +38,11 @@ pub struct ImportedFromUrl {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum RefreshOutcome {
-    /// The certificates or the SSO URL changed: the connection has the new configuration
-    /// (a new configuration version).
+    /// The entity, certificates or SSO endpoints changed: the connection has the new
+    /// configuration (a new configuration version).
     Changed(ConnectionRecord),
-    /// The metadata says what the connection already has; nothing changed.
+    /// The metadata says what the connection already has: the document is kept, the
+    /// configuration version and its proof are unchanged.
     Unchanged(ConnectionRecord),
     /// Fetching, parsing or validating failed: the connection keeps its configuration.
     Failed(AdminError),
@@ -107,21 +109,6 @@ fn interval_ok(interval: Option<Duration>) -> bool {
     })
 }
 
-/// Whether fetched metadata says what the connection already has: the same certificates
-/// (all readable) and the same SSO URL.
-fn unchanged(current: &ConnectionRecord, fetched: &Fetched) -> bool {
-    let mut before = fingerprints(&current.idp.certificates);
-    let mut after: Vec<Option<Fingerprint>> = fetched
-        .metadata
-        .signing_certificates
-        .iter()
-        .map(|c| Some(*c.fingerprint()))
-        .collect();
-    before.sort();
-    after.sort();
-    before == after && !before.contains(&None) && fetched.idp.sso_url == current.idp.sso_url
-}
-
 impl Provisioner {
     /// Imports IdP metadata from `url` with `fetcher` (HTTPS, public addresses, bounded size,
     /// time and redirects: see `sso-fetch`), choosing `entity_id` when the document describes
@@ -171,8 +158,7 @@ impl Provisioner {
                 let fetched = fetched.map_err(|e| (e, asked.clone()))?;
                 let warnings = metadata_warnings(&fetched.metadata, now);
                 let fail = |e: StoreError| (AdminError::from(e), asked.clone());
-                let connection = tx
-                    .import_idp_metadata(org, &fetched.idp, now)
+                let (connection, stored) = store_idp(tx, org, &fetched.metadata, &fetched.idp, now)
                     .await
                     .map_err(fail)?;
                 let state = tx
@@ -186,7 +172,7 @@ impl Provisioner {
                 );
                 let detail = with(detail, "warnings", json!(warnings));
                 let detail = with(detail, "refresh_interval_seconds", interval_seconds.clone());
-                let reason = import_reason(connection.config_version);
+                let reason = stored.reason();
                 let imported = ImportedMetadata {
                     connection,
                     warnings,
@@ -201,9 +187,9 @@ impl Provisioner {
         .await
     }
 
-    /// Fetches the org's metadata again from the URL it was imported from. New certificates
-    /// or a new SSO URL replace the configuration (a new configuration version); the same
-    /// ones change nothing; a fetch, parse or validation failure keeps the configuration as
+    /// Fetches the org's metadata again from the URL it was imported from. A new entity ID,
+    /// new certificates or new SSO endpoints replace the configuration (a new configuration
+    /// version); the same ones keep it (the comparison of every import); a fetch, parse or validation failure keeps the configuration as
     /// it is. Each outcome is an `idp-metadata-refreshed` event the org's admins can list.
     /// `Err` only when there is no URL (`no-metadata-url`) or the database fails.
     pub async fn refresh_idp_metadata(
@@ -236,10 +222,7 @@ impl Provisioner {
             "certificates": fingerprint_details(&fingerprints(&current.idp.certificates)),
         });
         match fetch_metadata(fetcher, &state.source.url, Some(&entity), now).await {
-            Ok(fetched) => {
-                self.apply_refresh(actor, &state, current, fetched, kept, now)
-                    .await
-            }
+            Ok(fetched) => self.apply_refresh(actor, &state, fetched, kept, now).await,
             Err(error) => {
                 self.record_failed_refresh(actor, &state, &error, kept, now)
                     .await?;
@@ -248,24 +231,21 @@ impl Provisioner {
         }
     }
 
-    /// Stores refreshed metadata when it says something new, and records the refresh.
+    /// Stores refreshed metadata (a new configuration only when it says something new, see
+    /// `idp_change`), and records the refresh.
     async fn apply_refresh(
         &self,
         actor: &str,
         state: &RefreshState,
-        current: ConnectionRecord,
         fetched: Fetched,
         kept: Value,
         now: OffsetDateTime,
     ) -> Result<RefreshOutcome, AdminError> {
-        let unchanged = unchanged(&current, &fetched);
         let tx = self.store.begin().await?;
-        let (outcome, connection) = if unchanged {
-            ("unchanged", current)
-        } else {
-            let connection = tx.import_idp_metadata(state.org, &fetched.idp, now).await?;
-            ("changed", connection)
-        };
+        let (connection, stored) =
+            store_idp(&tx, state.org, &fetched.metadata, &fetched.idp, now).await?;
+        let unchanged = stored == Stored::Unchanged;
+        let outcome = if unchanged { "unchanged" } else { "changed" };
         let detail = with(
             with(fetched.detail, "previous", kept),
             "config_version",

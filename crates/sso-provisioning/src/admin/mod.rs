@@ -6,10 +6,12 @@
 //! refresh), [`certificates`] (trusted IdP certificates during a rollover), [`members`]
 //! (listing, roles, removal, bulk adds; never the last Admin) and [`projects`] (the host
 //! product's projects). Here: the audit wrapper they share, and the one way IdP metadata
-//! becomes a stored configuration.
+//! becomes a stored configuration; [`idp_change`] decides whether new metadata is a
+//! configuration change at all.
 
 mod certificates;
 mod connection;
+mod idp_change;
 mod members;
 mod metadata_url;
 mod orgs;
@@ -223,15 +225,6 @@ fn fingerprint_details(fingerprints: &[Option<Fingerprint>]) -> Value {
         .iter()
         .map(|f| f.map_or(Value::Null, |f| Value::String(f.to_string())))
         .collect()
-}
-
-/// `created` for a new connection (configuration version 1), `replaced` otherwise.
-fn import_reason(config_version: i64) -> &'static str {
-    if config_version == 1 {
-        "created"
-    } else {
-        "replaced"
-    }
 }
 
 /// The SHA-256 of a metadata document, base64, as audit events record it.
