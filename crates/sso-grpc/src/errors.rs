@@ -41,11 +41,48 @@ pub(crate) fn store_status(operation: &str, error: &StoreError) -> Status {
 }
 
 /// The status of a refused or failed SSO login (start or completion). The message is the
-/// end-user-safe one; the admin reads the detail in the login trace.
+/// end-user-safe one; the admin reads the detail in the login trace. A response that answered
+/// a test login is never a sign-in: `FAILED_PRECONDITION` with `test-login-completed`, or the
+/// refusal's own code and reason, with a message saying it was a test and where its result is.
 pub(crate) fn login_status(operation: &str, error: &LoginError) -> Status {
-    let code = match error {
+    let code = match login_code(operation, error) {
+        Ok(code) => code,
+        Err(internal) => return internal,
+    };
+    let message = match error.test_login() {
+        Some(test_login) => test_message(test_login, error),
+        None => error.user_message().to_owned(),
+    };
+    refusal(code, error.reason(), &message)
+}
+
+/// The status of a test login that could not be started, for the admin who asked: the admin
+/// detail, never an infrastructure failure's.
+pub(crate) fn test_login_status(operation: &str, error: &LoginError) -> Status {
+    match login_code(operation, error) {
+        Ok(code) => refusal(code, error.reason(), &error.to_string()),
+        Err(internal) => internal,
+    }
+}
+
+/// What a caller of `CompleteSsoLogin` reads when the response answered a test login.
+fn test_message(test_login: &str, error: &LoginError) -> String {
+    let outcome = match error {
+        LoginError::TestLoginCompleted { .. } => "its result is recorded".to_owned(),
+        _ => format!("it failed ({})", error.reason()),
+    };
+    format!(
+        "This response answered test login {test_login} of the organization's SSO connection, \
+         not a sign-in: nobody was signed in and {outcome}. An admin reads the result with \
+         AdminService.GetTestLogin (ssoctl admin test-login get)."
+    )
+}
+
+/// The gRPC code of a login refusal, or the `INTERNAL` status (detail logged) of a failure.
+fn login_code(operation: &str, error: &LoginError) -> Result<Code, Status> {
+    Ok(match error {
         LoginError::Store(e) if e.is_infrastructure() => {
-            return logged_internal(operation, e.reason(), e);
+            return Err(logged_internal(operation, e.reason(), e));
         }
         LoginError::Store(e) => store_code(e),
         LoginError::OrgNotFound => Code::NotFound,
@@ -59,19 +96,20 @@ pub(crate) fn login_status(operation: &str, error: &LoginError) -> Status {
         | LoginError::Request(_)
         | LoginError::Replayed { .. }
         | LoginError::RequestExpired
-        | LoginError::UnknownRequest => Code::FailedPrecondition,
+        | LoginError::UnknownRequest
+        | LoginError::TestLoginCompleted { .. } => Code::FailedPrecondition,
         LoginError::Invalid(_) | LoginError::NoEmail(_) | LoginError::Refused(_) => {
             Code::PermissionDenied
         }
         LoginError::ReturnTarget(_) => Code::InvalidArgument,
+        LoginError::TestLoginFailed { cause, .. } => return login_code(operation, cause),
         _ => {
             if !error.is_refusal() {
-                return logged_internal(operation, error.reason(), error);
+                return Err(logged_internal(operation, error.reason(), error));
             }
             Code::FailedPrecondition
         }
-    };
-    refusal(code, error.reason(), error.user_message())
+    })
 }
 
 /// The status of a login code that was not exchanged. Unknown, used and expired codes are

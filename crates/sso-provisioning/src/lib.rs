@@ -107,6 +107,7 @@ mod admin;
 mod codes;
 mod error;
 mod login;
+mod test_login;
 mod trace;
 mod views;
 
@@ -117,7 +118,10 @@ pub use crate::{
     codes::{DEFAULT_CODE_LIFETIME, LoginCode},
     error::{AdminError, LoginError, PasswordLoginError, RedeemError, SpMetadataError},
     login::{DEFAULT_REQUEST_LIFETIME, LoginOutcome, LoginStart, PasswordCheck, Provisioner},
-    trace::{SSO_LOGIN, SSO_LOGIN_CODE, SSO_LOGIN_START},
+    test_login::{
+        JitPreview, TEST_RESULT_KEPT, TestLogin, TestLoginCheck, TestLoginStart, TestLoginStatus,
+    },
+    trace::{SSO_LOGIN, SSO_LOGIN_CODE, SSO_LOGIN_START, SSO_TEST_LOGIN, SSO_TEST_LOGIN_START},
     views::SpMetadata,
 };
 

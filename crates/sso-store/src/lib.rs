@@ -107,6 +107,7 @@ mod migration;
 mod orgs;
 mod people;
 mod store;
+mod test_logins;
 
 pub use crate::{
     codes::{LoginCodeRecord, NewLoginCode},
@@ -114,13 +115,14 @@ pub use crate::{
     error::{DatabaseError, StoreError},
     events::{EventCursor, EventOutcome, EventPage, EventQuery, EventRecord, MAX_PAGE, NewEvent},
     ids::{ConnectionId, EventId, OrgId, ParseIdError, ProjectId, UserId},
-    logins::{AuthnRequestRecord, NewAuthnRequest, PurgeCounts},
+    logins::{AuthnRequestRecord, NewAuthnRequest, PurgeCounts, RequestPurpose},
     metadata_source::{
         DueRefresh, MAX_REFRESH_INTERVAL, MIN_REFRESH_INTERVAL, MetadataSource, RefreshState,
     },
     orgs::{OrgRecord, OrgSnapshot},
     people::{CreatedBy, Ensured, MembershipRecord, ProjectRecord, UserRecord},
     store::{Store, StoreBuilder, Transaction},
+    test_logins::{NewTestLogin, TestLoginRecord, TestLoginResult, TestLoginState},
 };
 
 /// The sea-orm this crate is built on, for tests that query the tables directly
