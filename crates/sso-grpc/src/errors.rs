@@ -239,6 +239,54 @@ mod tests {
     }
 
     #[test]
+    fn a_test_login_response_is_never_a_sign_in() {
+        let done = LoginError::TestLoginCompleted {
+            test_login: "_t1".to_owned(),
+        };
+        let status = login_status("test", &done);
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        assert_eq!(reason_of(&status), Some(Reason::TestLoginCompleted));
+        for words in ["test login _t1", "nobody was signed in", "GetTestLogin"] {
+            assert!(status.message().contains(words), "{}", status.message());
+        }
+
+        let failed = LoginError::TestLoginFailed {
+            test_login: "_t2".to_owned(),
+            cause: Box::new(LoginError::Replayed { what: "assertion" }),
+        };
+        let status = login_status("test", &failed);
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        assert_eq!(reason_of(&status), Some(Reason::Replayed));
+        assert!(
+            status.message().contains("it failed (replayed)"),
+            "{}",
+            status.message()
+        );
+
+        let broken = LoginError::TestLoginFailed {
+            test_login: "_t3".to_owned(),
+            cause: Box::new(LoginError::Store(db_error())),
+        };
+        let status = login_status("test", &broken);
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("secret"), "{}", status.message());
+    }
+
+    #[test]
+    fn a_refused_test_start_tells_the_admin_why() {
+        let status = test_login_status("test", &LoginError::SsoOff(SsoOff::NoConnection));
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        assert_eq!(reason_of(&status), Some(Reason::NoConnection));
+        assert!(
+            status.message().contains("no SSO connection"),
+            "{}",
+            status.message()
+        );
+        let status = test_login_status("test", &LoginError::Store(db_error()));
+        assert_eq!(status.code(), Code::Internal);
+    }
+
+    #[test]
     fn infrastructure_failures_are_internal_and_never_leak() {
         let statuses = [
             login_status("test", &LoginError::Store(db_error())),

@@ -87,6 +87,7 @@ const LOGIN_AND_ADMIN_REFUSALS: &[&str] = &[
     "invalid-certificate",
     "certificate-not-found",
     "last-certificate",
+    "test-login-completed",
 ];
 
 #[test]
