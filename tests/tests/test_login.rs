@@ -166,8 +166,16 @@ fn assert_test_page(page: &HttpResponse, status: u16, title: &str, test: &str) {
     assert!(page.body.contains("Nobody was signed in"), "{}", page.body);
     assert!(!page.body.contains("code="), "{}", page.body);
     // The checks' JSON details are on the page, escaped.
-    assert!(page.body.contains("&quot;issuer&quot;"), "{}", page.body);
-    assert!(!page.body.contains("\"issuer\""), "{}", page.body);
+    assert!(
+        page.body.contains("{&quot;connection_enabled&quot;:true}"),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("\"connection_enabled\""),
+        "{}",
+        page.body
+    );
 }
 
 async fn test_login(name: &str, database_url: Option<String>) {

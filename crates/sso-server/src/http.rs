@@ -171,11 +171,10 @@ async fn test_result(
          changed.</p>",
         id = escape::html(id),
     );
-    if !matches!(error, LoginError::TestLoginCompleted { .. }) {
+    if let LoginError::TestLoginFailed { cause, .. } = error {
         body.push_str(&format!(
-            "<p>This response was refused: {detail} (<code>{reason}</code>).</p>",
-            detail = escape::html(&error.to_string()),
-            reason = escape::html(error.reason()),
+            "<p>This response was refused: {detail}</p>",
+            detail = escape::html(&cause.to_string()),
         ));
     }
     match state.provisioner.test_login(org, id, now).await {
