@@ -1,5 +1,6 @@
 //! The HTTP listener beside gRPC: liveness, SP metadata, and the ACS endpoint that completes
-//! logins for services that do not run their own.
+//! logins for services that do not run their own (and shows the result of an admin's test
+//! login, which is never a sign-in).
 
 use axum::Router;
 use axum::extract::rejection::FormRejection;
@@ -79,7 +80,8 @@ struct AcsForm {
 /// Completes the login posted by the browser and sends it on to the return target with a
 /// single-use `code` (redeemed with `AuthService.RedeemLoginCode`), or with `error=<reason>`
 /// when the login was refused and the return target is known. Otherwise a short page says
-/// what happened; the org's admin reads the detail in the login traces.
+/// what happened; the org's admin reads the detail in the login traces. A response to a test
+/// login gets its result page instead: no code, no redirect.
 async fn acs(
     State(state): State<HttpState>,
     Path(org): Path<String>,
