@@ -3,8 +3,9 @@
 use sso_assertion::{Certificate, ServiceProvider};
 use sso_policy::{Plan, Role, require_sso_status};
 use sso_provisioning::{
-    AddedMember, ConnectionView, CreatedBy, EventCursor, EventRecord, MemberRecord, OrgCursor,
-    OrgId, OrgSnapshot, ProjectChange, ProjectId, ProjectRecord, RefreshState, UpsertedProject,
+    AddedMember, ConnectionView, CreatedBy, EventCursor, EventRecord, JitPreview, MemberRecord,
+    OrgCursor, OrgId, OrgSnapshot, ProjectChange, ProjectId, ProjectRecord, RefreshState,
+    TestLogin, TestLoginCheck, TestLoginStatus, UpsertedProject,
 };
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -269,6 +270,95 @@ pub(crate) fn trace(event: &EventRecord) -> v1::LoginTrace {
         reason: reason(&event.reason).into(),
         reason_code: event.reason.clone(),
         detail_json: event.detail.to_string(),
+    }
+}
+
+/// A test login and its findings on the wire.
+pub(crate) fn test_login(test: &TestLogin) -> v1::TestLogin {
+    let state = match test.state {
+        TestLoginStatus::Pending => v1::TestLoginState::Pending,
+        TestLoginStatus::Succeeded => v1::TestLoginState::Succeeded,
+        TestLoginStatus::Failed => v1::TestLoginState::Failed,
+        TestLoginStatus::Expired => v1::TestLoginState::Expired,
+        _ => v1::TestLoginState::Unspecified,
+    };
+    let reason_code = test.reason.clone().unwrap_or_default();
+    v1::TestLogin {
+        id: test.id.clone(),
+        org_id: test.org.to_string(),
+        state: state.into(),
+        config_version: u64::try_from(test.config_version).unwrap_or_default(),
+        proved_configuration: test.proved_configuration,
+        started_at: timestamp(test.started_at),
+        expires_at: timestamp(test.expires_at),
+        completed_at: optional_timestamp(test.completed_at),
+        started_by: test.started_by.clone(),
+        reason: optional_reason(&reason_code).into(),
+        reason_code,
+        message: test.message.clone().unwrap_or_default(),
+        checks: test.checks.iter().map(test_login_check).collect(),
+        email: test.email.clone().unwrap_or_default(),
+        email_source: test
+            .email_source
+            .map(|s| s.code().to_owned())
+            .unwrap_or_default(),
+        jit: test.jit.as_ref().map(jit_preview),
+        connection_enabled: test.connection_enabled.unwrap_or(false),
+        trace_id: test.trace.map(|t| t.to_string()).unwrap_or_default(),
+    }
+}
+
+/// The wire reason of a code; `REASON_UNSPECIFIED` for none.
+fn optional_reason(code: &str) -> v1::Reason {
+    if code.is_empty() {
+        v1::Reason::Unspecified
+    } else {
+        reason(code)
+    }
+}
+
+fn test_login_check(check: &TestLoginCheck) -> v1::TestLoginCheck {
+    let reason_code = check.reason.clone().unwrap_or_default();
+    v1::TestLoginCheck {
+        name: check.name.clone(),
+        passed: check.passed,
+        reason: optional_reason(&reason_code).into(),
+        reason_code,
+        detail: check.detail.clone(),
+    }
+}
+
+fn jit_preview(preview: &JitPreview) -> v1::JitPreview {
+    match preview {
+        JitPreview::ExistingMember { role } => v1::JitPreview {
+            decision: "existing-member".to_owned(),
+            role: role_to_wire(Some(*role)).into(),
+            ..v1::JitPreview::default()
+        },
+        JitPreview::NewMember {
+            role,
+            projects,
+            user_exists,
+            default_projects_withheld,
+        } => v1::JitPreview {
+            decision: "jit-new-member".to_owned(),
+            role: role_to_wire(Some(*role)).into(),
+            project_ids: projects.iter().map(ToString::to_string).collect(),
+            user_exists: *user_exists,
+            default_projects_withheld: *default_projects_withheld,
+            ..v1::JitPreview::default()
+        },
+        JitPreview::Refused {
+            reason: code,
+            detail,
+        } => v1::JitPreview {
+            decision: "refused".to_owned(),
+            reason: reason(code).into(),
+            reason_code: code.clone(),
+            detail: detail.clone(),
+            ..v1::JitPreview::default()
+        },
+        _ => v1::JitPreview::default(),
     }
 }
 

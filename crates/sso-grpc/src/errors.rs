@@ -41,11 +41,48 @@ pub(crate) fn store_status(operation: &str, error: &StoreError) -> Status {
 }
 
 /// The status of a refused or failed SSO login (start or completion). The message is the
-/// end-user-safe one; the admin reads the detail in the login trace.
+/// end-user-safe one; the admin reads the detail in the login trace. A response that answered
+/// a test login is never a sign-in: `FAILED_PRECONDITION` with `test-login-completed`, or the
+/// refusal's own code and reason, with a message saying it was a test and where its result is.
 pub(crate) fn login_status(operation: &str, error: &LoginError) -> Status {
-    let code = match error {
+    let code = match login_code(operation, error) {
+        Ok(code) => code,
+        Err(internal) => return internal,
+    };
+    let message = match error.test_login() {
+        Some(test_login) => test_message(test_login, error),
+        None => error.user_message().to_owned(),
+    };
+    refusal(code, error.reason(), &message)
+}
+
+/// The status of a test login that could not be started, for the admin who asked: the admin
+/// detail, never an infrastructure failure's.
+pub(crate) fn test_login_status(operation: &str, error: &LoginError) -> Status {
+    match login_code(operation, error) {
+        Ok(code) => refusal(code, error.reason(), &error.to_string()),
+        Err(internal) => internal,
+    }
+}
+
+/// What a caller of `CompleteSsoLogin` reads when the response answered a test login.
+fn test_message(test_login: &str, error: &LoginError) -> String {
+    let outcome = match error {
+        LoginError::TestLoginCompleted { .. } => "its result is recorded".to_owned(),
+        _ => format!("it failed ({})", error.reason()),
+    };
+    format!(
+        "This response answered test login {test_login} of the organization's SSO connection, \
+         not a sign-in: nobody was signed in and {outcome}. An admin reads the result with \
+         AdminService.GetTestLogin (ssoctl admin test-login get)."
+    )
+}
+
+/// The gRPC code of a login refusal, or the `INTERNAL` status (detail logged) of a failure.
+fn login_code(operation: &str, error: &LoginError) -> Result<Code, Status> {
+    Ok(match error {
         LoginError::Store(e) if e.is_infrastructure() => {
-            return logged_internal(operation, e.reason(), e);
+            return Err(logged_internal(operation, e.reason(), e));
         }
         LoginError::Store(e) => store_code(e),
         LoginError::OrgNotFound => Code::NotFound,
@@ -59,19 +96,20 @@ pub(crate) fn login_status(operation: &str, error: &LoginError) -> Status {
         | LoginError::Request(_)
         | LoginError::Replayed { .. }
         | LoginError::RequestExpired
-        | LoginError::UnknownRequest => Code::FailedPrecondition,
+        | LoginError::UnknownRequest
+        | LoginError::TestLoginCompleted { .. } => Code::FailedPrecondition,
         LoginError::Invalid(_) | LoginError::NoEmail(_) | LoginError::Refused(_) => {
             Code::PermissionDenied
         }
         LoginError::ReturnTarget(_) => Code::InvalidArgument,
+        LoginError::TestLoginFailed { cause, .. } => return login_code(operation, cause),
         _ => {
             if !error.is_refusal() {
-                return logged_internal(operation, error.reason(), error);
+                return Err(logged_internal(operation, error.reason(), error));
             }
             Code::FailedPrecondition
         }
-    };
-    refusal(code, error.reason(), error.user_message())
+    })
 }
 
 /// The status of a login code that was not exchanged. Unknown, used and expired codes are
@@ -202,6 +240,54 @@ mod tests {
             assert_eq!(reason_of(&status), Some(reason), "{error}");
             assert_eq!(status.message(), error.user_message());
         }
+    }
+
+    #[test]
+    fn a_test_login_response_is_never_a_sign_in() {
+        let done = LoginError::TestLoginCompleted {
+            test_login: "_t1".to_owned(),
+        };
+        let status = login_status("test", &done);
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        assert_eq!(reason_of(&status), Some(Reason::TestLoginCompleted));
+        for words in ["test login _t1", "nobody was signed in", "GetTestLogin"] {
+            assert!(status.message().contains(words), "{}", status.message());
+        }
+
+        let failed = LoginError::TestLoginFailed {
+            test_login: "_t2".to_owned(),
+            cause: Box::new(LoginError::Replayed { what: "assertion" }),
+        };
+        let status = login_status("test", &failed);
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        assert_eq!(reason_of(&status), Some(Reason::Replayed));
+        assert!(
+            status.message().contains("it failed (replayed)"),
+            "{}",
+            status.message()
+        );
+
+        let broken = LoginError::TestLoginFailed {
+            test_login: "_t3".to_owned(),
+            cause: Box::new(LoginError::Store(db_error())),
+        };
+        let status = login_status("test", &broken);
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("secret"), "{}", status.message());
+    }
+
+    #[test]
+    fn a_refused_test_start_tells_the_admin_why() {
+        let status = test_login_status("test", &LoginError::SsoOff(SsoOff::NoConnection));
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        assert_eq!(reason_of(&status), Some(Reason::NoConnection));
+        assert!(
+            status.message().contains("no SSO connection"),
+            "{}",
+            status.message()
+        );
+        let status = test_login_status("test", &LoginError::Store(db_error()));
+        assert_eq!(status.code(), Code::Internal);
     }
 
     #[test]

@@ -8,10 +8,10 @@ use sso_email::Email;
 use sso_fetch::Fetcher;
 use sso_policy::Role;
 use sso_provisioning::{
-    AdminError, ConnectionRecord, EventQuery, ImportedMetadata, MAX_BATCH, MAX_CLOCK_SKEW,
-    MAX_NAME_PREFIX, MAX_PAGE, MemberCursor, MemberQuery, NewMember, NewProject, OrgId, OrgQuery,
-    PasswordLoginError, ProjectCursor, ProjectId, ProjectQuery, Provisioner, RefreshOutcome,
-    StoreError, ValidationOptions,
+    AdminError, ConnectionRecord, EventQuery, ImportedMetadata, LoginError, MAX_BATCH,
+    MAX_CLOCK_SKEW, MAX_NAME_PREFIX, MAX_PAGE, MemberCursor, MemberQuery, NewMember, NewProject,
+    OrgId, OrgQuery, PasswordLoginError, ProjectCursor, ProjectId, ProjectQuery, Provisioner,
+    RefreshOutcome, StoreError, ValidationOptions,
 };
 use time::{Duration, OffsetDateTime};
 use tonic::metadata::MetadataMap;
@@ -20,7 +20,7 @@ use tonic::{Code, Request, Response, Status};
 use crate::convert::{self, invalid};
 use crate::errors::{
     SSO_REQUIRED_MESSAGE, admin_status, login_status, password_status, redeem_status,
-    sp_metadata_status, store_status,
+    sp_metadata_status, store_status, test_login_status,
 };
 use crate::status::{reason, refusal};
 use crate::v1::{self, admin_service_server::AdminService, auth_service_server::AuthService};
@@ -45,6 +45,10 @@ pub const DEFAULT_PAGE_SIZE: u32 = 50;
 
 /// Login codes are 43 characters; anything much longer is not one.
 const MAX_LOGIN_CODE: usize = 128;
+
+/// Test login ids are AuthnRequest IDs (an underscore and 40 hex digits); anything much
+/// longer is not one.
+const MAX_TEST_LOGIN_ID: usize = 128;
 
 /// The provisioner and clock both services share.
 #[derive(Clone)]
@@ -329,6 +333,8 @@ org_requests!(
     v1::SetMemberRoleRequest,
     v1::RemoveMemberRequest,
     v1::AddMembersRequest,
+    v1::BeginTestLoginRequest,
+    v1::GetTestLoginRequest,
 );
 
 /// What an admin operation on an org starts from: who acts, on which org, at what time, and
@@ -347,6 +353,7 @@ enum Failed {
     Request(Status),
     Admin(AdminError),
     Store(StoreError),
+    Login(LoginError),
 }
 
 impl From<Status> for Failed {
@@ -364,6 +371,12 @@ impl From<AdminError> for Failed {
 impl From<StoreError> for Failed {
     fn from(error: StoreError) -> Self {
         Self::Store(error)
+    }
+}
+
+impl From<LoginError> for Failed {
+    fn from(error: LoginError) -> Self {
+        Self::Login(error)
     }
 }
 
@@ -416,6 +429,7 @@ impl AdminServiceImpl {
             Err(Failed::Request(status)) => Err(status),
             Err(Failed::Admin(e)) => Err(admin_status(operation_name, &e)),
             Err(Failed::Store(e)) => Err(store_status(operation_name, &e)),
+            Err(Failed::Login(e)) => Err(test_login_status(operation_name, &e)),
         }
     }
 
@@ -866,6 +880,46 @@ impl AdminService for AdminServiceImpl {
             )
         })
         .await
+    }
+
+    async fn begin_test_login(
+        &self,
+        request: Request<v1::BeginTestLoginRequest>,
+    ) -> Result<Response<v1::BeginTestLoginResponse>, Status> {
+        let (org, start) = self
+            .on_org("BeginTestLogin", request, async |c, _| {
+                Ok(c.provisioner
+                    .begin_test_login(c.actor, c.org, c.now)
+                    .await?)
+            })
+            .await?;
+        Ok(Response::new(v1::BeginTestLoginResponse {
+            redirect_url: start.redirect_url,
+            post_form_html: start.post_form.unwrap_or_default(),
+            test_login_id: start.test_login,
+            expires_at: convert::timestamp(start.expires_at),
+            org_id: org.to_string(),
+            config_version: u64::try_from(start.config_version).unwrap_or_default(),
+            connection_enabled: start.connection_enabled,
+        }))
+    }
+
+    async fn get_test_login(
+        &self,
+        request: Request<v1::GetTestLoginRequest>,
+    ) -> Result<Response<v1::TestLogin>, Status> {
+        let (_, test) = self
+            .on_org("GetTestLogin", request, async |c, r| {
+                let id = r.test_login_id.trim();
+                if id.is_empty() || id.len() > MAX_TEST_LOGIN_ID {
+                    return Err(
+                        invalid("test_login_id", "give the id BeginTestLogin returned").into(),
+                    );
+                }
+                Ok(c.provisioner.test_login(c.org, id, c.now).await?)
+            })
+            .await?;
+        Ok(Response::new(convert::test_login(&test)))
     }
 
     async fn remove_connection_certificate(

@@ -89,6 +89,7 @@ const LOGIN_AND_ADMIN_REFUSALS: &[&str] = &[
     "last-certificate",
     "last-admin",
     "project-is-jit-default",
+    "test-login-completed",
 ];
 
 #[test]

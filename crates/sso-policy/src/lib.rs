@@ -99,7 +99,8 @@ mod settings;
 pub use crate::{
     login::{
         PasswordAllowed, PasswordRefusal, PasswordSubject, RequireSsoStatus, SsoLoginGrant,
-        SsoLoginRefusal, password_login, require_sso_status, sso_login,
+        SsoLoginRefusal, password_login, require_sso_status, sso_login, sso_login_preview,
+        test_login_allowed,
     },
     org::{Connection, JitSettings, Membership, Org, SsoOff, sso_in_effect},
     plan::{Feature, PLAN_FEATURES, Plan, Role},

@@ -130,6 +130,32 @@ pub fn sso_login<P: Clone>(
     })
 }
 
+/// Whether an admin may run a test login of `org`'s connection: the plan includes SSO and a
+/// connection exists. The connection may be disabled, so that it can be tested before anyone
+/// depends on it.
+pub fn test_login_allowed<P>(org: &Org<P>) -> Result<(), SsoOff> {
+    match sso_in_effect(org) {
+        Ok(()) | Err(SsoOff::ConnectionDisabled) => Ok(()),
+        Err(off) => Err(off),
+    }
+}
+
+/// What [`sso_login`] would decide for this person once the connection is enabled: the
+/// preview a test login shows, which never provisions anyone. Refused only for the plan, a
+/// missing connection, or the person (not a member with JIT off, or an unverified domain).
+pub fn sso_login_preview<P: Clone>(
+    org: &Org<P>,
+    email_domain: &str,
+    membership: Membership,
+) -> Result<SsoLoginGrant<P>, SsoLoginRefusal> {
+    test_login_allowed(org).map_err(SsoLoginRefusal::SsoOff)?;
+    let mut enabled = org.clone();
+    if let Some(connection) = &mut enabled.connection {
+        connection.enabled = true;
+    }
+    sso_login(&enabled, email_domain, membership)
+}
+
 /// Who asks to sign in with email and password, as far as the decision cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PasswordSubject<'a> {

@@ -12,7 +12,7 @@ use proptest::prelude::*;
 use sso_policy::{
     BreakGlass, Connection, Feature, JitSettings, Membership, Org, PasswordSubject, Plan,
     RequireSsoChange, Role, SsoLoginGrant, break_glass, password_login, require_sso_status,
-    set_jit, set_require_sso, sso_in_effect, sso_login,
+    set_jit, set_require_sso, sso_in_effect, sso_login, sso_login_preview, test_login_allowed,
 };
 use time::{Duration, OffsetDateTime, macros::datetime};
 
@@ -157,6 +157,25 @@ proptest! {
             }
             (Ok(grant), Membership::NotMember) => prop_assert!(false, "unexpected {:?}", grant),
             (Err(_), _) => {}
+        }
+    }
+
+    /// A test login's preview is the login's decision once the connection is enabled, and is
+    /// offered exactly when the plan has SSO and a connection exists.
+    #[test]
+    fn the_test_preview_is_the_decision_of_the_enabled_connection(
+        org in org(), domain in email_domain(), membership in membership(),
+    ) {
+        let allowed = test_login_allowed(&org).is_ok();
+        prop_assert_eq!(allowed, org.plan.includes(Feature::Sso) && org.connection.is_some());
+        let preview = sso_login_preview(&org, &domain, membership);
+        let mut enabled = org.clone();
+        if let Some(connection) = &mut enabled.connection {
+            connection.enabled = true;
+        }
+        prop_assert_eq!(&preview, &sso_login(&enabled, &domain, membership));
+        if sso_in_effect(&org).is_ok() {
+            prop_assert_eq!(&preview, &sso_login(&org, &domain, membership));
         }
     }
 

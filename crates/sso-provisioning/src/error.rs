@@ -64,6 +64,26 @@ pub enum LoginError {
     /// Something of our own failed (`internal`): the random source.
     #[error("internal failure: {0} (internal)")]
     Internal(String),
+    /// The response answered an admin's test login: it was validated and traced like a
+    /// sign-in, its result is recorded under the test login's id, and nobody was signed in
+    /// (`test-login-completed`). Never a sign-in, whatever the response says.
+    #[error(
+        "this response answered test login {test_login}: the result is recorded and nobody was \
+         signed in (test-login-completed)"
+    )]
+    TestLoginCompleted {
+        /// The test login, as `Provisioner::test_login` names it.
+        test_login: String,
+    },
+    /// The response to an admin's test login was refused; the test's result records why.
+    /// The reason is the refusal's own (`untrusted-key`, `replayed` ...).
+    #[error("test login {test_login} failed: {cause}")]
+    TestLoginFailed {
+        /// The test login, as `Provisioner::test_login` names it.
+        test_login: String,
+        /// Why the response was refused.
+        cause: Box<LoginError>,
+    },
 }
 
 impl LoginError {
@@ -83,6 +103,18 @@ impl LoginError {
             Self::Store(e) => e.reason(),
             Self::ReturnTarget(_) => "return-target-not-allowed",
             Self::Internal(_) => "internal",
+            Self::TestLoginCompleted { .. } => "test-login-completed",
+            Self::TestLoginFailed { cause, .. } => cause.reason(),
+        }
+    }
+
+    /// The test login this attempt answered, when it answered one.
+    pub fn test_login(&self) -> Option<&str> {
+        match self {
+            Self::TestLoginCompleted { test_login } | Self::TestLoginFailed { test_login, .. } => {
+                Some(test_login)
+            }
+            _ => None,
         }
     }
 
@@ -117,16 +149,25 @@ impl LoginError {
             Self::Store(_) | Self::Internal(_) => {
                 "Sign-in is unavailable right now. Please try again."
             }
+            Self::TestLoginCompleted { .. } => {
+                "This was a test of your organization's single sign-on, not a sign-in: nobody was signed in. Your administrator sees the result."
+            }
+            Self::TestLoginFailed { .. } => {
+                "This was a test of your organization's single sign-on, and it failed: nobody was signed in. Your administrator sees why."
+            }
         }
     }
 
     /// Whether a rule refused the login (`true`) rather than something breaking (`false`:
     /// the database, an unusable configuration).
     pub fn is_refusal(&self) -> bool {
-        !matches!(
-            self,
-            Self::Store(_) | Self::Misconfigured(_) | Self::Internal(_)
-        )
+        match self {
+            Self::TestLoginFailed { cause, .. } => cause.is_refusal(),
+            _ => !matches!(
+                self,
+                Self::Store(_) | Self::Misconfigured(_) | Self::Internal(_)
+            ),
+        }
     }
 }
 

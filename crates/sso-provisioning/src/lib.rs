@@ -81,6 +81,18 @@
 //! back; then only the trace is written, on its own, with every check that ran, the reason
 //! code, the admin detail and the email places tried.
 //!
+//! # Test logins
+//!
+//! [`Provisioner::begin_test_login`] sends an AuthnRequest marked as a test (the plan must
+//! include SSO and a connection must exist, enabled or not). Its response, completed through
+//! the same calls, runs every check above and, in its transaction, consumes the request and
+//! records the assertion ID, but only previews the JIT decision (`sso_policy::sso_login_preview`)
+//! and marks as proven the configuration version the test started under (when it is still the
+//! current one): no user, membership or project access is written. The caller gets
+//! [`LoginError::TestLoginCompleted`] (or the refusal inside [`LoginError::TestLoginFailed`]),
+//! never a login; [`Provisioner::test_login`] reads the result, and each response is traced as
+//! [`SSO_TEST_LOGIN`].
+//!
 //! # Reason codes
 //!
 //! [`LoginError::reason`]: `org-not-found`; `plan-without-sso`, `no-connection`,
@@ -88,7 +100,8 @@
 //! `sso-assertion` (`idp-endpoint-missing`, `sp-key-missing` ...); every validation code of
 //! `sso-assertion` (`wrong-audience`, `digest-mismatch`, `expired`, `unsolicited-response`
 //! ...); `no-valid-email`; `not-a-member`, `domain-not-verified`; `replayed`,
-//! `request-expired`, `unknown-request`; the store's codes (`database` ...).
+//! `request-expired`, `unknown-request`; `test-login-completed` (a test login's response: never a
+//! sign-in); the store's codes (`database` ...).
 //!
 //! [`AdminError::reason`]: `no-sso-login-since-change` and the SSO-off codes,
 //! `plan-without-default-projects`, `missing-justification`, `last-admin`,
@@ -108,6 +121,7 @@ mod admin;
 mod codes;
 mod error;
 mod login;
+mod test_login;
 mod trace;
 mod views;
 
@@ -119,7 +133,10 @@ pub use crate::{
     codes::{DEFAULT_CODE_LIFETIME, LoginCode},
     error::{AdminError, LoginError, PasswordLoginError, RedeemError, SpMetadataError},
     login::{DEFAULT_REQUEST_LIFETIME, LoginOutcome, LoginStart, PasswordCheck, Provisioner},
-    trace::{SSO_LOGIN, SSO_LOGIN_CODE, SSO_LOGIN_START},
+    test_login::{
+        JitPreview, TEST_RESULT_KEPT, TestLogin, TestLoginCheck, TestLoginStart, TestLoginStatus,
+    },
+    trace::{SSO_LOGIN, SSO_LOGIN_CODE, SSO_LOGIN_START, SSO_TEST_LOGIN, SSO_TEST_LOGIN_START},
     views::{ConnectionView, SpMetadata, connection_warnings},
 };
 

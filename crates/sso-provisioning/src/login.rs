@@ -6,16 +6,19 @@ use sso_assertion::{
     ValidationContext, VerifiedAssertion, new_message_id, validate,
 };
 use sso_email::{Claims, Email, EmailMatch, EmailSource, find_email};
-use sso_policy::{Membership, Role, SsoLoginGrant, SsoOff, sso_in_effect, sso_login};
+use sso_policy::{
+    Membership, Role, SsoLoginGrant, SsoOff, sso_in_effect, sso_login, test_login_allowed,
+};
 use sso_store::{
-    ConnectionId, ConnectionRecord, CreatedBy, EventId, EventOutcome, MembershipRecord,
-    NewAuthnRequest, NewEvent, OrgId, OrgSnapshot, ProjectId, Store, StoreError, Transaction,
-    UserRecord,
+    AuthnRequestRecord, ConnectionId, ConnectionRecord, CreatedBy, EventId, EventOutcome,
+    MembershipRecord, NewAuthnRequest, NewEvent, OrgId, OrgSnapshot, ProjectId, Store, StoreError,
+    Transaction, UserRecord,
 };
 use time::{Duration, OffsetDateTime};
 
 use crate::codes::LoginCode;
 use crate::error::LoginError;
+use crate::test_login::TestRequest;
 use crate::trace::{SSO_LOGIN, SSO_LOGIN_START, Trace};
 
 /// How long an AuthnRequest waits for its response by default.
@@ -97,7 +100,7 @@ pub struct LoginOutcome {
     pub trace: EventId,
 }
 
-fn time_json(t: Option<OffsetDateTime>) -> Value {
+pub(crate) fn time_json(t: Option<OffsetDateTime>) -> Value {
     t.and_then(|t| {
         t.format(&time::format_description::well_known::Rfc3339)
             .ok()
@@ -106,12 +109,26 @@ fn time_json(t: Option<OffsetDateTime>) -> Value {
 }
 
 /// What the transaction needs from the checks before it.
-struct Checked<'a> {
-    org: OrgId,
-    snapshot: &'a OrgSnapshot,
-    connection: &'a ConnectionRecord,
-    verified: VerifiedAssertion,
-    email: EmailMatch,
+pub(crate) struct Checked<'a> {
+    pub(crate) org: OrgId,
+    pub(crate) snapshot: &'a OrgSnapshot,
+    pub(crate) connection: &'a ConnectionRecord,
+    pub(crate) verified: VerifiedAssertion,
+    pub(crate) email: EmailMatch,
+}
+
+/// A response as it arrived on the ACS URL.
+struct Response<'a> {
+    /// The `SAMLResponse` form field.
+    raw: &'a [u8],
+    /// The `RelayState` form field, if any.
+    relay_state: Option<&'a str>,
+}
+
+/// The requests a response may answer, and the request its RelayState names.
+struct Outstanding {
+    ids: Vec<String>,
+    named: Option<AuthnRequestRecord>,
 }
 
 /// What the trace records about a response that passed validation.
@@ -282,17 +299,31 @@ impl Provisioner {
                 return self.refuse_start(org, error, now).await;
             }
         };
-        let config = match self.request_config(connection) {
-            Ok(config) => config,
+        let (request, start) = match self.prepare_request(connection, return_target, now) {
+            Ok(prepared) => prepared,
             Err(error) => return self.refuse_start(org, error, now).await,
         };
+        self.store.create_authn_request(&request, now).await?;
+        Ok(start)
+    }
+
+    /// An AuthnRequest for `connection`, written but not stored: the row to store, and what
+    /// the caller hands the browser. The RelayState is fresh and opaque; the return target
+    /// stays in the row.
+    pub(crate) fn prepare_request(
+        &self,
+        connection: &ConnectionRecord,
+        return_target: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<(NewAuthnRequest, LoginStart), LoginError> {
+        let config = self.request_config(connection)?;
         let relay_state = new_message_id().map_err(LoginError::Request)?;
         let relay_state = relay_state.trim_start_matches('_').to_owned();
         let has_redirect = config
             .idp_sso_services()
             .iter()
             .any(|e| e.binding == Binding::HttpRedirect);
-        let made = if has_redirect {
+        let (request, redirect_url, post_form) = if has_redirect {
             config
                 .redirect_request(&relay_state, now)
                 .map(|(request, url)| (request, url.to_string(), None))
@@ -300,31 +331,24 @@ impl Provisioner {
             config
                 .post_request(&relay_state, now)
                 .map(|(request, form)| (request, String::new(), Some(form)))
-        };
-        let (request, redirect_url, post_form) = match made {
-            Ok(made) => made,
-            Err(e) => return self.refuse_start(org, LoginError::Request(e), now).await,
-        };
+        }
+        .map_err(LoginError::Request)?;
         let expires_at = now + self.request_lifetime;
-        self.store
-            .create_authn_request(
-                &NewAuthnRequest {
-                    id: request.id.clone(),
-                    connection: connection.id,
-                    relay_state: relay_state.clone(),
-                    return_target: return_target.map(str::to_owned),
-                    expires_at,
-                },
-                now,
-            )
-            .await?;
-        Ok(LoginStart {
+        let row = NewAuthnRequest {
+            id: request.id.clone(),
+            connection: connection.id,
+            relay_state: relay_state.clone(),
+            return_target: return_target.map(str::to_owned),
+            expires_at,
+        };
+        let start = LoginStart {
             redirect_url,
             post_form,
             request_id: request.id,
             relay_state,
             expires_at,
-        })
+        };
+        Ok((row, start))
     }
 
     /// The configuration for writing requests: from the imported metadata when there is one
@@ -358,7 +382,7 @@ impl Provisioner {
         Err(error)
     }
 
-    async fn snapshot(&self, org: OrgId) -> Result<OrgSnapshot, LoginError> {
+    pub(crate) async fn snapshot(&self, org: OrgId) -> Result<OrgSnapshot, LoginError> {
         match self.store.org_snapshot(org).await {
             Ok(snapshot) => Ok(snapshot),
             Err(StoreError::NotFound { .. }) => Err(LoginError::OrgNotFound),
@@ -419,36 +443,74 @@ impl Provisioner {
     ) -> Result<LoginOutcome, LoginError> {
         let snapshot = self.snapshot(org).await?;
         let mut trace = Trace::default();
+        let mut test = None;
         let checked = match self
-            .check_response(org, &snapshot, raw_response, relay_state, &mut trace, now)
+            .check_response(
+                org,
+                &snapshot,
+                Response {
+                    raw: raw_response,
+                    relay_state,
+                },
+                &mut test,
+                &mut trace,
+                now,
+            )
             .await
         {
             Ok(checked) => checked,
-            Err((check, error)) => return self.refuse(org, trace, check, error, now).await,
+            Err((check, error)) => {
+                return match test {
+                    Some(test) => Err(self.refuse_test(org, &test, trace, check, error, now).await),
+                    None => self.refuse(org, trace, check, error, now).await,
+                };
+            }
         };
-        self.commit_login(&checked, trace, code, now).await
+        match test {
+            // A test login's response never signs anyone in: it ends in an error either way.
+            Some(test) => Err(self.commit_test(&checked, &test, trace, now).await),
+            None => self.commit_login(&checked, trace, code, now).await,
+        }
     }
 
-    /// Everything before the transaction, writing nothing: SSO in effect, the connection's
-    /// validation settings, the requests the response may answer, the response itself and
-    /// the email. On refusal, the check that refused and why.
+    /// Everything before the transaction, writing nothing: SSO in effect (or, for a test
+    /// login, SSO available), the connection's validation settings, the requests the response
+    /// may answer, the response itself and the email. On refusal, the check that refused and
+    /// why. `test` is set as soon as the attempt is known to answer a test login: from the
+    /// request its RelayState names, or else from the request its signed `InResponseTo` names.
     async fn check_response<'s>(
         &self,
         org: OrgId,
         snapshot: &'s OrgSnapshot,
-        raw_response: &[u8],
-        relay_state: Option<&str>,
+        response: Response<'_>,
+        test: &mut Option<TestRequest>,
         trace: &mut Trace,
         now: OffsetDateTime,
     ) -> Result<Checked<'s>, Failed> {
-        let connection = match (sso_in_effect(&snapshot.policy()), &snapshot.connection) {
-            (Ok(()), Some(connection)) => connection,
-            (Err(off), _) => return Err(("sso-in-effect", LoginError::SsoOff(off))),
-            (Ok(()), None) => {
-                return Err(("sso-in-effect", LoginError::SsoOff(SsoOff::NoConnection)));
-            }
+        let policy = snapshot.policy();
+        let in_effect = sso_in_effect(&policy);
+        let Some(connection) = &snapshot.connection else {
+            let off = in_effect.err().unwrap_or(SsoOff::NoConnection);
+            return Err(("sso-in-effect", LoginError::SsoOff(off)));
         };
-        trace.passed("sso-in-effect");
+        let outstanding = self
+            .outstanding_requests(connection.id, response.relay_state, trace, now)
+            .await
+            .map_err(|error| ("authn-request", error))?;
+        *test = outstanding.named.as_ref().and_then(TestRequest::of);
+        if let Some(test) = test {
+            trace.fact("test_login", json!(test.id));
+            trace.fact("connection_enabled", json!(connection.enabled));
+            // A test may run before the connection is switched on.
+            test_login_allowed(&policy).map_err(|off| ("sso-testable", LoginError::SsoOff(off)))?;
+            trace.passed_with(
+                "sso-testable",
+                json!({ "connection_enabled": connection.enabled }),
+            );
+        } else {
+            in_effect.map_err(|off| ("sso-in-effect", LoginError::SsoOff(off)))?;
+            trace.passed("sso-in-effect");
+        }
         trace.fact("connection", json!(connection.id.get()));
         trace.fact("config_version", json!(connection.config_version));
         let config = self
@@ -464,14 +526,20 @@ impl Provisioner {
             trace.fact("warnings", json!(warnings));
         }
 
-        let outstanding = self
-            .outstanding_requests(connection.id, relay_state, trace, now)
-            .await
-            .map_err(|error| ("authn-request", error))?;
-        let ids: Vec<&str> = outstanding.iter().map(String::as_str).collect();
-        let verified = validate(raw_response, &config, &ValidationContext::new(now, &ids))
+        let ids: Vec<&str> = outstanding.ids.iter().map(String::as_str).collect();
+        let verified = validate(response.raw, &config, &ValidationContext::new(now, &ids))
             .map_err(|e| ("response-valid", LoginError::Invalid(e)))?;
         trace.passed_with("response-valid", verified_facts(&verified));
+        if test.is_none() {
+            *test = self
+                .answered_test(connection.id, &verified, outstanding.named.as_ref())
+                .await
+                .map_err(|error| ("authn-request", error))?;
+            if let Some(test) = test {
+                trace.fact("test_login", json!(test.id));
+                trace.fact("connection_enabled", json!(connection.enabled));
+            }
+        }
         let claims = Claims::from(&verified);
         let email = match find_email(&claims) {
             Ok(found) => found,
@@ -488,6 +556,28 @@ impl Provisioner {
             verified,
             email,
         })
+    }
+
+    /// The test login a verified response answers when its RelayState did not name one (an
+    /// IdP that drops the RelayState): the request its `InResponseTo` names, if that was sent
+    /// for a test on this connection.
+    async fn answered_test(
+        &self,
+        connection: ConnectionId,
+        verified: &VerifiedAssertion,
+        named: Option<&AuthnRequestRecord>,
+    ) -> Result<Option<TestRequest>, LoginError> {
+        let Some(id) = verified.in_response_to() else {
+            return Ok(None);
+        };
+        if named.is_some_and(|r| r.id == id) {
+            return Ok(None);
+        }
+        let request = self.store.authn_request(id).await?;
+        Ok(request
+            .filter(|r| r.connection == connection)
+            .as_ref()
+            .and_then(TestRequest::of))
     }
 
     /// The login's transaction: provisioning, the success trace, the login code if one is
@@ -558,14 +648,15 @@ impl Provisioner {
 
     /// The request IDs validation may accept: the one the RelayState names (whatever its
     /// state: consuming it in the transaction decides, so a second use is `replayed`), or,
-    /// without a RelayState, the newest open requests of the connection.
+    /// without a RelayState, the newest open requests of the connection. With the request the
+    /// RelayState names, when it names one.
     async fn outstanding_requests(
         &self,
         connection: ConnectionId,
         relay_state: Option<&str>,
         trace: &mut Trace,
         now: OffsetDateTime,
-    ) -> Result<Vec<String>, LoginError> {
+    ) -> Result<Outstanding, LoginError> {
         let Some(relay_state) = relay_state.filter(|r| !r.is_empty()) else {
             let open = self
                 .store
@@ -575,7 +666,10 @@ impl Provisioner {
                 "relay_state",
                 json!({ "given": false, "open_requests": open.len() }),
             );
-            return Ok(open);
+            return Ok(Outstanding {
+                ids: open,
+                named: None,
+            });
         };
         let found = self
             .store
@@ -588,16 +682,23 @@ impl Provisioner {
                     json!({
                         "given": true,
                         "request": request.id,
+                        "purpose": request.purpose.code(),
                         "expires_at": time_json(Some(request.expires_at)),
                         "consumed": request.consumed_at.is_some(),
                     }),
                 );
-                Ok(vec![request.id])
+                Ok(Outstanding {
+                    ids: vec![request.id.clone()],
+                    named: Some(request),
+                })
             }
             None => {
                 // An IdP-initiated login may carry a RelayState of its own: not ours, not used.
                 trace.fact("relay_state", json!({ "given": true, "request": null }));
-                Ok(Vec::new())
+                Ok(Outstanding {
+                    ids: Vec::new(),
+                    named: None,
+                })
             }
         }
     }
@@ -617,7 +718,7 @@ impl Provisioner {
         Err(error)
     }
 
-    async fn write_trace(
+    pub(crate) async fn write_trace(
         &self,
         org: OrgId,
         kind: &str,
@@ -691,9 +792,9 @@ pub struct PasswordCheck {
     pub member: Option<sso_policy::Role>,
 }
 
-type Failed = (&'static str, LoginError);
+pub(crate) type Failed = (&'static str, LoginError);
 
-fn step(check: &'static str) -> impl Fn(StoreError) -> Failed {
+pub(crate) fn step(check: &'static str) -> impl Fn(StoreError) -> Failed {
     move |e| (check, LoginError::Store(e))
 }
 
@@ -771,26 +872,50 @@ async fn spend_one_time_values(
     trace: &mut Trace,
     now: OffsetDateTime,
 ) -> Result<Option<String>, Failed> {
-    let connection = c.connection.id;
     let mut return_target = None;
     if let Some(request) = c.verified.in_response_to() {
-        let consumed = tx
-            .consume_authn_request(connection, request, now)
-            .await
-            .map_err(|e| {
-                let error = match e {
-                    StoreError::Replayed { what } => LoginError::Replayed { what },
-                    StoreError::Expired { .. } => LoginError::RequestExpired,
-                    StoreError::NotFound { .. } => LoginError::UnknownRequest,
-                    other => LoginError::Store(other),
-                };
-                ("authn-request", error)
-            })?;
-        return_target = consumed.return_target;
-        trace.passed("authn-request");
+        return_target = consume_request(tx, c.connection.id, request, trace, now)
+            .await?
+            .return_target;
     }
+    record_assertion(tx, c, trace, now).await?;
+    Ok(return_target)
+}
+
+/// Consumes AuthnRequest `request` of `connection`, once (check `authn-request`).
+pub(crate) async fn consume_request(
+    tx: &Transaction,
+    connection: ConnectionId,
+    request: &str,
+    trace: &mut Trace,
+    now: OffsetDateTime,
+) -> Result<AuthnRequestRecord, Failed> {
+    let consumed = tx
+        .consume_authn_request(connection, request, now)
+        .await
+        .map_err(|e| {
+            let error = match e {
+                StoreError::Replayed { what } => LoginError::Replayed { what },
+                StoreError::Expired { .. } => LoginError::RequestExpired,
+                StoreError::NotFound { .. } => LoginError::UnknownRequest,
+                other => LoginError::Store(other),
+            };
+            ("authn-request", error)
+        })?;
+    trace.passed("authn-request");
+    Ok(consumed)
+}
+
+/// Records the assertion ID in the replay cache (check `replay`): a second use, on any
+/// server, is `replayed`.
+pub(crate) async fn record_assertion(
+    tx: &Transaction,
+    c: &Checked<'_>,
+    trace: &mut Trace,
+    now: OffsetDateTime,
+) -> Result<(), Failed> {
     tx.record_assertion(
-        connection,
+        c.connection.id,
         c.verified.assertion_id(),
         c.verified.remember_until(),
         now,
@@ -801,7 +926,7 @@ async fn spend_one_time_values(
         other => ("replay", LoginError::Store(other)),
     })?;
     trace.passed("replay");
-    Ok(return_target)
+    Ok(())
 }
 
 /// The member a login signs in, after the policy's grant was applied.

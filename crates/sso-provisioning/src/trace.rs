@@ -11,6 +11,11 @@ pub const SSO_LOGIN: &str = "sso-login";
 pub const SSO_LOGIN_START: &str = "sso-login-start";
 /// The event kind of a login code redeemed a second time.
 pub const SSO_LOGIN_CODE: &str = "sso-login-code";
+/// The event kind of a response to an admin's test login (succeeded or refused): traced like
+/// a sign-in, provisioning nobody.
+pub const SSO_TEST_LOGIN: &str = "sso-test-login";
+/// The event kind of an admin starting a test login (started or refused).
+pub const SSO_TEST_LOGIN_START: &str = "sso-test-login-start";
 
 /// What a login attempt found, built up as the checks run.
 #[derive(Debug, Default)]

@@ -1,5 +1,6 @@
 //! The HTTP listener beside gRPC: liveness, SP metadata, and the ACS endpoint that completes
-//! logins for services that do not run their own.
+//! logins for services that do not run their own (and shows the result of an admin's test
+//! login, which is never a sign-in).
 
 use axum::Router;
 use axum::extract::rejection::FormRejection;
@@ -79,7 +80,8 @@ struct AcsForm {
 /// Completes the login posted by the browser and sends it on to the return target with a
 /// single-use `code` (redeemed with `AuthService.RedeemLoginCode`), or with `error=<reason>`
 /// when the login was refused and the return target is known. Otherwise a short page says
-/// what happened; the org's admin reads the detail in the login traces.
+/// what happened; the org's admin reads the detail in the login traces. A response to a test
+/// login gets its result page instead: no code, no redirect.
 async fn acs(
     State(state): State<HttpState>,
     Path(org): Path<String>,
@@ -138,8 +140,55 @@ async fn acs(
                 }
             }
         }
+        // A test login: its result, never a sign-in, a code or a redirect to the app.
+        Err(error) if error.test_login().is_some() => test_result(&state, org, &error, now).await,
         Err(error) => refused(&state, org, relay_state, &error).await,
     }
+}
+
+/// The page shown after a response to an admin's test login: the attempt's outcome, then the
+/// test's recorded result (every check, the email and its source, what JIT would do, whether
+/// the configuration is proven), all escaped. `200` when the test completed, `403` (or `500`
+/// for a failure of ours) when this response was refused.
+async fn test_result(
+    state: &HttpState,
+    org: OrgId,
+    error: &LoginError,
+    now: OffsetDateTime,
+) -> Response {
+    let Some(id) = error.test_login() else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let (status, title) = match error {
+        LoginError::TestLoginCompleted { .. } => (StatusCode::OK, "SSO test login completed"),
+        e if !e.is_refusal() => {
+            tracing::error!(%org, reason = e.reason(), "ACS: test login failed: {e}");
+            (StatusCode::INTERNAL_SERVER_ERROR, "SSO test login failed")
+        }
+        _ => (StatusCode::FORBIDDEN, "SSO test login failed"),
+    };
+    let mut body = format!(
+        "<p>This was a test of the organization's SSO connection (test login <code>{id}</code>). \
+         Nobody was signed in and no user, membership or project access was created or \
+         changed.</p>",
+        id = escape::html(id),
+    );
+    if let LoginError::TestLoginFailed { cause, .. } = error {
+        body.push_str(&format!(
+            "<p>This response was refused: {detail}</p>",
+            detail = escape::html(&cause.to_string()),
+        ));
+    }
+    match state.provisioner.test_login(org, id, now).await {
+        Ok(test) => body.push_str(&crate::test_page::render(&test)),
+        Err(e) => {
+            tracing::warn!(%org, "ACS: test login result not read: {e}");
+            body.push_str(
+                "<p>The recorded result could not be read; ask for it with GetTestLogin.</p>",
+            );
+        }
+    }
+    html_page(status, title, &body)
 }
 
 /// The answer to a refused or failed login.
@@ -220,13 +269,18 @@ fn page(status: StatusCode, title: &str, message: &str, reason: Option<&str>) ->
             )
         })
         .unwrap_or_default();
-    let body = format!(
+    let body = format!("<p>{}</p>{reason}", escape::html(message));
+    html_page(status, title, &body)
+}
+
+/// An uncached HTML page with this title and `body` (HTML the caller has escaped).
+fn html_page(status: StatusCode, title: &str, body: &str) -> Response {
+    let page = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
-         <body><h1>{title}</h1><p>{message}</p>{reason}</body></html>\n",
+         <body><h1>{title}</h1>{body}</body></html>\n",
         title = escape::html(title),
-        message = escape::html(message),
     );
-    let mut response = (status, Html(body)).into_response();
+    let mut response = (status, Html(page)).into_response();
     no_store(response.headers_mut());
     response
 }

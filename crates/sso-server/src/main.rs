@@ -13,6 +13,7 @@ mod auth;
 mod config;
 mod http;
 mod refresh;
+mod test_page;
 mod tls;
 
 use std::net::SocketAddr;
@@ -351,6 +352,7 @@ async fn purge_periodically(provisioner: Provisioner, stop: impl std::future::Fu
                 authn_requests = purged.authn_requests,
                 assertions = purged.assertions,
                 login_codes = purged.login_codes,
+                test_logins = purged.test_logins,
                 "purged expired one-time values"
             ),
             Err(e) => tracing::warn!("purging expired one-time values failed: {e}"),

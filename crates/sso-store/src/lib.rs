@@ -116,6 +116,7 @@ mod orgs;
 mod people;
 mod projects;
 mod store;
+mod test_logins;
 
 pub use crate::{
     codes::{LoginCodeRecord, NewLoginCode},
@@ -124,7 +125,7 @@ pub use crate::{
     events::{EventCursor, EventOutcome, EventPage, EventQuery, EventRecord, MAX_PAGE, NewEvent},
     ids::{ConnectionId, EventId, MAX_PROJECT_ID_BYTES, OrgId, ParseIdError, ProjectId, UserId},
     lists::{MAX_BATCH, MemberCursor, ProjectCursor},
-    logins::{AuthnRequestRecord, NewAuthnRequest, PurgeCounts},
+    logins::{AuthnRequestRecord, NewAuthnRequest, PurgeCounts, RequestPurpose},
     members::{MemberPage, MemberQuery, MemberRecord},
     metadata_source::{
         DueRefresh, MAX_REFRESH_INTERVAL, MIN_REFRESH_INTERVAL, MetadataSource, RefreshState,
@@ -137,6 +138,7 @@ pub use crate::{
         ProjectRecord, UpsertedProject,
     },
     store::{Store, StoreBuilder, Transaction},
+    test_logins::{NewTestLogin, TestLoginRecord, TestLoginResult, TestLoginState},
 };
 
 /// The sea-orm this crate is built on, for tests that query the tables directly

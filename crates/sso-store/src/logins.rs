@@ -7,7 +7,7 @@ use sea_orm::{
 };
 use time::OffsetDateTime;
 
-use crate::entity::{authn_request, consumed_assertion, login_code};
+use crate::entity::{authn_request, consumed_assertion, login_code, test_login};
 use crate::error::StoreError;
 use crate::ids::ConnectionId;
 use crate::instant::{from_db, to_db};
@@ -28,6 +28,37 @@ pub struct NewAuthnRequest {
     pub expires_at: OffsetDateTime,
 }
 
+/// What an AuthnRequest was sent for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RequestPurpose {
+    /// A sign-in ([`Store::create_authn_request`]).
+    Login,
+    /// An admin's test of the connection ([`Store::create_test_login`]): its response is
+    /// validated like a sign-in's but provisions nobody.
+    Test,
+}
+
+impl RequestPurpose {
+    /// Stable code, as stored.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::Test => "test",
+        }
+    }
+
+    /// The purpose stored as `code`. Anything but `login` reads as [`Self::Test`], which can
+    /// never sign anyone in.
+    pub(crate) fn from_code(code: &str) -> Self {
+        if code == Self::Login.code() {
+            Self::Login
+        } else {
+            Self::Test
+        }
+    }
+}
+
 /// An AuthnRequest as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -46,6 +77,8 @@ pub struct AuthnRequestRecord {
     pub expires_at: OffsetDateTime,
     /// When a response consumed it.
     pub consumed_at: Option<OffsetDateTime>,
+    /// What it was sent for.
+    pub purpose: RequestPurpose,
 }
 
 impl From<authn_request::Model> for AuthnRequestRecord {
@@ -58,6 +91,7 @@ impl From<authn_request::Model> for AuthnRequestRecord {
             created_at: from_db(m.created_at),
             expires_at: from_db(m.expires_at),
             consumed_at: m.consumed_at.map(from_db),
+            purpose: RequestPurpose::from_code(&m.purpose),
         }
     }
 }
@@ -72,6 +106,8 @@ pub struct PurgeCounts {
     pub assertions: u64,
     /// Login codes past their expiry, redeemed or not.
     pub login_codes: u64,
+    /// Test logins past the time their result is kept.
+    pub test_logins: u64,
 }
 
 fn check_expiry(expires_at: OffsetDateTime, now: OffsetDateTime) -> Result<(), StoreError> {
@@ -92,6 +128,16 @@ impl<C: ConnectionTrait> Store<C> {
         request: &NewAuthnRequest,
         now: OffsetDateTime,
     ) -> Result<AuthnRequestRecord, StoreError> {
+        self.insert_authn_request(request, RequestPurpose::Login, now)
+            .await
+    }
+
+    pub(crate) async fn insert_authn_request(
+        &self,
+        request: &NewAuthnRequest,
+        purpose: RequestPurpose,
+        now: OffsetDateTime,
+    ) -> Result<AuthnRequestRecord, StoreError> {
         check_expiry(request.expires_at, now)?;
         let model = authn_request::Model {
             id: request.id.clone(),
@@ -101,6 +147,7 @@ impl<C: ConnectionTrait> Store<C> {
             created_at: to_db(now)?,
             expires_at: to_db(request.expires_at)?,
             consumed_at: None,
+            purpose: purpose.code().to_owned(),
         };
         authn_request::Entity::insert(authn_request::ActiveModel {
             id: Set(model.id.clone()),
@@ -110,6 +157,7 @@ impl<C: ConnectionTrait> Store<C> {
             created_at: Set(model.created_at),
             expires_at: Set(model.expires_at),
             consumed_at: Set(None),
+            purpose: Set(model.purpose.clone()),
         })
         .exec_without_returning(&self.conn)
         .await
@@ -248,8 +296,8 @@ impl<C: ConnectionTrait> Store<C> {
     }
 
     /// Deletes AuthnRequests, replay-cache entries and login codes whose expiry is at or before
-    /// `now`.
-    /// Neither can be accepted any more, so nothing is lost.
+    /// `now` (none can be accepted any more, so nothing is lost), and test logins whose result
+    /// has been kept long enough.
     pub async fn purge_expired(&self, now: OffsetDateTime) -> Result<PurgeCounts, StoreError> {
         let now = to_db(now)?;
         let authn_requests = authn_request::Entity::delete_many()
@@ -267,10 +315,16 @@ impl<C: ConnectionTrait> Store<C> {
             .exec(&self.conn)
             .await?
             .rows_affected;
+        let test_logins = test_login::Entity::delete_many()
+            .filter(test_login::Column::KeepUntil.lte(now))
+            .exec(&self.conn)
+            .await?
+            .rows_affected;
         Ok(PurgeCounts {
             authn_requests,
             assertions,
             login_codes,
+            test_logins,
         })
     }
 }

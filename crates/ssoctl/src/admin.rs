@@ -55,6 +55,9 @@ enum AdminCommand {
         #[arg(long, value_name = "TEXT")]
         justification: String,
     },
+    /// Test the organization's connection without signing anyone in.
+    #[command(subcommand)]
+    TestLogin(TestLoginCommand),
     /// Login traces of an organization, newest first.
     Traces {
         org: String,
@@ -170,6 +173,16 @@ enum ConnectionCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum TestLoginCommand {
+    /// Start a test login: open the printed redirect_url in a browser and sign in at the IdP.
+    /// Works on a disabled connection too; provisions nobody.
+    Begin { org: String },
+    /// Show a test login's state, checks, email, JIT preview and whether it proved the
+    /// configuration.
+    Get { org: String, test_login: String },
+}
+
+#[derive(Debug, Subcommand)]
 enum JitCommand {
     /// Turn just-in-time provisioning on with a role and default projects.
     Set {
@@ -260,6 +273,7 @@ async fn run_async(args: AdminArgs) -> Result<Value, Failure> {
             };
             remote.call(message, Admin::break_glass, org_json).await
         }
+        AdminCommand::TestLogin(command) => test_login(remote, command).await,
         AdminCommand::Traces {
             org,
             page_size,
@@ -456,6 +470,117 @@ async fn jit(remote: Remote<Admin>, command: JitCommand) -> Result<Value, Failur
         },
     };
     remote.call(message, Admin::set_jit, connection_json).await
+}
+
+async fn test_login(remote: Remote<Admin>, command: TestLoginCommand) -> Result<Value, Failure> {
+    match command {
+        TestLoginCommand::Begin { org } => {
+            let message = v1::BeginTestLoginRequest { org_id: org };
+            remote
+                .call(message, Admin::begin_test_login, test_login_start_json)
+                .await
+        }
+        TestLoginCommand::Get { org, test_login } => {
+            let message = v1::GetTestLoginRequest {
+                org_id: org,
+                test_login_id: test_login,
+            };
+            remote
+                .call(message, Admin::get_test_login, test_login_json)
+                .await
+        }
+    }
+}
+
+/// Empty text as `null`.
+fn text_or_null(text: &str) -> Value {
+    if text.is_empty() {
+        Value::Null
+    } else {
+        Value::from(text)
+    }
+}
+
+/// A reason code as `null` when there is none.
+fn reason_json(reason: v1::Reason, code: &str) -> (Value, Value) {
+    if code.is_empty() {
+        (Value::Null, Value::Null)
+    } else {
+        (Value::from(reason.as_str_name()), Value::from(code))
+    }
+}
+
+fn test_login_start_json(start: &v1::BeginTestLoginResponse) -> Value {
+    json!({
+        "ok": true,
+        "test_login": {
+            "id": start.test_login_id,
+            "org_id": start.org_id,
+            "redirect_url": text_or_null(&start.redirect_url),
+            "post_form_html": text_or_null(&start.post_form_html),
+            "expires_at": start.expires_at,
+            "config_version": start.config_version,
+            "connection_enabled": start.connection_enabled,
+        },
+    })
+}
+
+fn test_login_json(test: &v1::TestLogin) -> Value {
+    let checks: Vec<Value> = test
+        .checks
+        .iter()
+        .map(|check| {
+            let (reason, code) = reason_json(check.reason(), &check.reason_code);
+            json!({
+                "name": check.name,
+                "passed": check.passed,
+                "reason": reason,
+                "reason_code": code,
+                "detail": text_or_null(&check.detail),
+            })
+        })
+        .collect();
+    let jit = test.jit.as_ref().map_or(Value::Null, |jit| {
+        let (reason, code) = reason_json(jit.reason(), &jit.reason_code);
+        let role = match jit.role() {
+            Role::Unspecified => Value::Null,
+            role => Value::from(role.as_str_name()),
+        };
+        json!({
+            "decision": jit.decision,
+            "role": role,
+            "project_ids": jit.project_ids,
+            "user_exists": jit.user_exists,
+            "default_projects_withheld": jit.default_projects_withheld,
+            "reason": reason,
+            "reason_code": code,
+            "detail": text_or_null(&jit.detail),
+        })
+    });
+    let (reason, code) = reason_json(test.reason(), &test.reason_code);
+    json!({
+        "ok": true,
+        "test_login": {
+            "id": test.id,
+            "org_id": test.org_id,
+            "state": test.state().as_str_name(),
+            "config_version": test.config_version,
+            "proved_configuration": test.proved_configuration,
+            "connection_enabled": test.connection_enabled,
+            "started_by": test.started_by,
+            "started_at": test.started_at,
+            "expires_at": test.expires_at,
+            "completed_at": text_or_null(&test.completed_at),
+            "reason": reason,
+            "reason_code": code,
+            "message": text_or_null(&test.message),
+            "email": text_or_null(&test.email),
+            "email_source": text_or_null(&test.email_source),
+            "jit": jit,
+            "checks": checks,
+            "trace_id": text_or_null(&test.trace_id),
+        },
+    })
 }
 
 fn org_json(org: &v1::Org) -> Value {

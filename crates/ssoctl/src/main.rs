@@ -15,6 +15,8 @@
 //! ```text
 //! ssoctl admin org create --name "Example Corp" --plan growth
 //! ssoctl admin connection import ORG --metadata idp.xml
+//! ssoctl admin test-login begin ORG
+//! ssoctl admin test-login get ORG TEST_LOGIN_ID
 //! ssoctl admin require-sso ORG on
 //! ssoctl admin projects upsert ORG --file projects.json
 //! ssoctl admin members list ORG --role admin

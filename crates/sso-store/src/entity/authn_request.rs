@@ -23,6 +23,9 @@ pub struct Model {
     pub expires_at: TimeDateTime,
     /// When a response consumed it; set at most once.
     pub consumed_at: Option<TimeDateTime>,
+    /// What it was sent for: `login` (a sign-in) or `test` (an admin's test login, which
+    /// provisions nothing).
+    pub purpose: String,
 }
 
 /// No relations are navigated through sea-orm; foreign keys live in the migrations.

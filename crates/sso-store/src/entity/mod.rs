@@ -16,5 +16,6 @@ pub mod organization;
 pub mod project;
 pub mod project_access;
 pub mod sso_connection;
+pub mod test_login;
 pub mod user;
 pub mod verified_domain;

@@ -10,6 +10,7 @@ mod m0001_initial;
 mod m0002_login_codes;
 mod m0003_metadata_url;
 mod m0004_project_external_ids;
+mod m0006_test_logins;
 
 /// Every migration of the crate, oldest first.
 pub(crate) struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_login_codes::Migration),
             Box::new(m0003_metadata_url::Migration),
             Box::new(m0004_project_external_ids::Migration),
+            Box::new(m0006_test_logins::Migration),
         ]
     }
 }
