@@ -23,6 +23,7 @@ mod certificate;
 mod config;
 mod metadata;
 mod ns;
+mod placement;
 mod request;
 mod sp_metadata;
 mod validate;

@@ -6,13 +6,14 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use sso_xml::{Document, Limits, Node};
+use sso_xml::{Document, ErrorKind as XmlErrorKind, Limits, Node};
 use sso_xmldsig::{DecryptedElement, DecryptionKey, Decryptor, Fingerprint, VerifiedElement};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::config::{ConnectionConfig, RequiredSignature};
 use crate::ns;
+use crate::placement::check_signature_place;
 use crate::verified::{Attribute, NameId, SignedParts, VerifiedAssertion};
 
 /// The largest response accepted, before and after base64 decoding.
@@ -51,6 +52,9 @@ pub enum ValidationErrorKind {
     InvalidEncoding,
     /// Refused by the hardened XML parser; the inner reason says why.
     InvalidXml(&'static str),
+    /// The XML declaration names an encoding other than UTF-8 (in any letter case), even when
+    /// every byte is ASCII: one encoding means one way to read every byte.
+    UnsupportedEncoding,
     /// The root is not a SAML 2.0 `samlp:Response`.
     NotAResponse,
     /// `Version` is not `2.0`, or `ID` or `IssueInstant` is missing.
@@ -65,6 +69,9 @@ pub enum ValidationErrorKind {
     Signature(&'static str),
     /// A `ds:Signature` somewhere other than on the Response or the Assertion.
     UnexpectedSignature,
+    /// The Response's or the Assertion's `ds:Signature` is not where the SAML schema puts it:
+    /// right after the `saml:Issuer` (first, when a Response has no Issuer).
+    MisplacedSignature,
     /// No verified signature covers the assertion (or not the one the connection requires).
     Unsigned,
     /// An encrypted assertion arrived and the connection has no SP key.
@@ -149,6 +156,7 @@ impl ValidationError {
             K::TooLarge => "response-too-large",
             K::InvalidEncoding => "invalid-encoding",
             K::InvalidXml(_) => "invalid-xml",
+            K::UnsupportedEncoding => "unsupported-encoding",
             K::NotAResponse => "not-a-response",
             K::MalformedResponse => "malformed-response",
             K::StatusNotSuccess => "status-not-success",
@@ -156,6 +164,7 @@ impl ValidationError {
             K::MultipleAssertions => "multiple-assertions",
             K::Signature(code) => code,
             K::UnexpectedSignature => "unexpected-signature",
+            K::MisplacedSignature => "misplaced-signature",
             K::Unsigned => "unsigned-assertion",
             K::NoDecryptionKey => "no-decryption-key",
             K::DecryptionFailed => "decryption-failed",
@@ -302,8 +311,13 @@ pub fn validate(
 ) -> Result<VerifiedAssertion> {
     let xml = decode_input(raw)?;
     let mut v = Validation::new(config, ctx);
-    let doc = Document::parse_with(&xml, &v.limits)
-        .map_err(|e| ValidationError::new(K::InvalidXml(e.reason()), e.to_string()))?;
+    let doc = Document::parse_with(&xml, &v.limits).map_err(|e| {
+        let kind = match e.kind() {
+            XmlErrorKind::UnsupportedEncoding(_) => K::UnsupportedEncoding,
+            _ => K::InvalidXml(e.reason()),
+        };
+        ValidationError::new(kind, e.to_string())
+    })?;
     let response = check_response(doc.root_element())?;
     let found = the_one_assertion(&doc, response)?;
     check_signature_places(&doc, response, found)?;
@@ -426,8 +440,9 @@ fn the_one_assertion<'d>(doc: &'d Document, response: Node<'d>) -> Result<FoundA
     Ok(FoundAssertion { element, encrypted })
 }
 
-/// Only the Response and the (plaintext) Assertion may hold a signature: every other
-/// `ds:Signature` in the document is refused before any is verified.
+/// Only the Response and the (plaintext) Assertion may hold a signature, each where the SAML
+/// schema puts it (right after the Issuer): every other `ds:Signature` in the document, and
+/// one of theirs out of place, is refused before any is verified.
 fn check_signature_places(
     doc: &Document,
     response: Node<'_>,
@@ -450,10 +465,23 @@ fn check_signature_places(
             ));
         }
     }
+    if let Some(sig) = response_sig {
+        in_place(response, sig)?;
+    }
+    if let Some(sig) = assertion_sig {
+        in_place(found.element, sig)?;
+    }
     Ok(())
 }
 
-/// In a decrypted assertion's document, only the assertion's own signature may appear.
+/// `signature` stands where the schema of `element` puts it.
+fn in_place(element: Node<'_>, signature: Node<'_>) -> Result<()> {
+    check_signature_place(element, signature)
+        .map_err(|detail| ValidationError::new(K::MisplacedSignature, detail))
+}
+
+/// In a decrypted assertion's document, only the assertion's own signature may appear, right
+/// after its Issuer.
 fn check_decrypted_signature_places(assertion: Node<'_>) -> Result<()> {
     let own = signature_child(assertion);
     for sig in assertion
@@ -471,7 +499,10 @@ fn check_decrypted_signature_places(assertion: Node<'_>) -> Result<()> {
             ));
         }
     }
-    Ok(())
+    match own {
+        Some(sig) => in_place(assertion, sig),
+        None => Ok(()),
+    }
 }
 
 impl<'v> Validation<'v> {

@@ -383,9 +383,51 @@ impl El {
     }
 }
 
+const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
+const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
+const EXC_C14N_COMMENTS: &str = "http://www.w3.org/2001/10/xml-exc-c14n#WithComments";
+const C14N: &str = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315";
+const C14N11: &str = "http://www.w3.org/2006/12/xml-c14n11";
+
+/// What the signatures a [`Doc`] places on the Assertion and the Response look like: the
+/// reference URI (`None`: `#` and the element's ID) and the transforms.
+#[derive(Clone, Debug)]
+struct Shape {
+    uri: Option<&'static str>,
+    transforms: &'static [&'static str],
+}
+
+const SAML_SHAPE: Shape = Shape {
+    uri: None,
+    transforms: &[ENVELOPED, EXC_C14N],
+};
+
+/// Where a [`Doc`] places the signature among the signed element's children.
+#[derive(Clone, Copy, Debug)]
+enum Place {
+    /// Right after the Issuer (first without one), where SAML puts it.
+    AfterIssuer,
+    /// The first child, before the Issuer.
+    First,
+    /// Right after the first child element named so.
+    After(&'static str),
+    /// The last child.
+    Last,
+}
+
 /// An empty enveloped-signature template over `#id`: exclusive c14n, RSA-SHA256, SHA-256.
 fn signature_template(id: &str, key_info: bool, object: Option<&El>) -> El {
+    shaped_signature_template(id, &SAML_SHAPE, key_info, object)
+}
+
+/// An empty signature template over `#id` (or the shape's URI) with the shape's transforms.
+fn shaped_signature_template(id: &str, shape: &Shape, key_info: bool, object: Option<&El>) -> El {
     let alg = |name: &str, uri: &str| el(name).a("Algorithm", uri);
+    let mut transforms = el("ds:Transforms");
+    for t in shape.transforms {
+        transforms = transforms.c(alg("ds:Transform", t));
+    }
+    let uri = shape.uri.map_or_else(|| format!("#{id}"), str::to_owned);
     let mut sig = el("ds:Signature")
         .a("xmlns:ds", DSIG)
         .c(el("ds:SignedInfo")
@@ -398,16 +440,8 @@ fn signature_template(id: &str, key_info: bool, object: Option<&El>) -> El {
                 "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
             ))
             .c(el("ds:Reference")
-                .a("URI", format!("#{id}"))
-                .c(el("ds:Transforms")
-                    .c(alg(
-                        "ds:Transform",
-                        "http://www.w3.org/2000/09/xmldsig#enveloped-signature",
-                    ))
-                    .c(alg(
-                        "ds:Transform",
-                        "http://www.w3.org/2001/10/xml-exc-c14n#",
-                    )))
+                .a("URI", uri)
+                .c(transforms)
                 .c(alg(
                     "ds:DigestMethod",
                     "http://www.w3.org/2001/04/xmlenc#sha256",
@@ -466,6 +500,10 @@ struct Doc {
     signature_object: Option<El>,
     /// Text before the root element.
     prolog: String,
+    /// Where the Assertion's and the Response's signatures go.
+    place: Place,
+    /// What they look like.
+    shape: Shape,
 }
 
 fn default_response() -> El {
@@ -534,6 +572,8 @@ fn doc() -> Doc {
         extra_signatures: Vec::new(),
         signature_object: None,
         prolog: String::new(),
+        place: Place::AfterIssuer,
+        shape: SAML_SHAPE,
     }
 }
 
@@ -643,6 +683,16 @@ impl Doc {
         self
     }
 
+    fn place(mut self, place: Place) -> Self {
+        self.place = place;
+        self
+    }
+
+    fn shape(mut self, uri: Option<&'static str>, transforms: &'static [&'static str]) -> Self {
+        self.shape = Shape { uri, transforms };
+        self
+    }
+
     /// The template as xmlsec1 receives it, and what xmlsec1 is to do with it.
     fn template(&self) -> (String, Vec<Step>) {
         let mut root = self.root.clone();
@@ -676,7 +726,12 @@ impl Doc {
             ));
         }
         let place = |e: &mut El, sig: El| {
-            let at = e.child_index("Issuer", 0).map_or(0, |i| i + 1);
+            let at = match self.place {
+                Place::AfterIssuer => e.child_index("Issuer", 0).map_or(0, |i| i + 1),
+                Place::First => 0,
+                Place::After(local) => e.child_index(local, 0).unwrap() + 1,
+                Place::Last => e.children.len(),
+            };
             e.children.insert(at, Part::El(sig));
         };
         if matches!(self.signed, Signed::Assertion | Signed::Both) {
@@ -684,7 +739,12 @@ impl Doc {
             let id = a.attr("ID").unwrap_or_default().to_owned();
             place(
                 a,
-                signature_template(&id, self.key_info, self.signature_object.as_ref()),
+                shaped_signature_template(
+                    &id,
+                    &self.shape,
+                    self.key_info,
+                    self.signature_object.as_ref(),
+                ),
             );
         }
         if self.encrypt_assertion {
@@ -703,7 +763,10 @@ impl Doc {
         }
         if matches!(self.signed, Signed::Response | Signed::Both) {
             let id = root.attr("ID").unwrap_or_default().to_owned();
-            place(&mut root, signature_template(&id, self.key_info, None));
+            place(
+                &mut root,
+                shaped_signature_template(&id, &self.shape, self.key_info, None),
+            );
             steps.push(Step::Sign(signature_xpath("", "1"), self.key));
         }
         let mut xml = self.prolog.clone();
@@ -1017,7 +1080,7 @@ fn input_encoding_and_size() {
             doc()
                 .prolog("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n")
                 .raw(NAME_ID, "j&#252;rgen@corp.example"),
-            "invalid-xml",
+            "unsupported-encoding",
         )
         .transform(|b| {
             assert!(b.contains(&0xFC), "xmlsec1 wrote the NameID in ISO-8859-1");
@@ -1040,6 +1103,49 @@ fn input_encoding_and_size() {
             doc().set("", "xmlns:samlp", "urn:oasis:names:tc:SAML:1.0:protocol"),
             "not-a-response",
         ),
+    ]);
+}
+
+/// The signed bytes with their XML declaration replaced by one declaring `encoding` (`None`:
+/// no declaration). Every byte of the body is ASCII, so it reads the same in every encoding
+/// declared here: only the declaration differs.
+fn declaring(bytes: Vec<u8>, encoding: Option<&str>) -> Vec<u8> {
+    let s = String::from_utf8(bytes).unwrap();
+    assert!(s.is_ascii(), "the signed response is ASCII");
+    let body = s
+        .strip_prefix("<?xml")
+        .map_or(s.as_str(), |rest| &rest[rest.find("?>").unwrap() + 2..]);
+    let declaration = encoding.map_or(String::new(), |e| {
+        format!("<?xml version=\"1.0\" encoding=\"{e}\"?>")
+    });
+    format!("{declaration}{body}").into_bytes()
+}
+
+/// Only UTF-8 may be declared, in any letter case ("utf8" is not its name), even when every
+/// byte is ASCII and would read the same in the declared encoding: one encoding, one way to
+/// read every byte. The refusal is `unsupported-encoding`, raw or base64.
+#[test]
+fn declared_encoding() {
+    run(vec![
+        ok("no declaration", doc()).transform(|b| declaring(b, None)),
+        ok("UTF-8", doc()).transform(|b| declaring(b, Some("UTF-8"))),
+        ok("utf-8", doc()).transform(|b| declaring(b, Some("utf-8"))),
+        ok("Utf-8, base64", doc()).transform(|b| to_base64(declaring(b, Some("Utf-8")))),
+        fails("ISO-8859-1, ASCII body", doc(), "unsupported-encoding")
+            .transform(|b| declaring(b, Some("ISO-8859-1"))),
+        fails("US-ASCII, ASCII body", doc(), "unsupported-encoding")
+            .transform(|b| declaring(b, Some("US-ASCII"))),
+        fails("us-ascii, base64", doc(), "unsupported-encoding")
+            .transform(|b| to_base64(declaring(b, Some("us-ascii")))),
+        fails("windows-1252", doc(), "unsupported-encoding")
+            .transform(|b| declaring(b, Some("windows-1252"))),
+        fails("utf8", doc(), "unsupported-encoding").transform(|b| declaring(b, Some("utf8"))),
+        fails(
+            "UTF-16 declared over UTF-8 bytes",
+            doc(),
+            "unsupported-encoding",
+        )
+        .transform(|b| declaring(b, Some("UTF-16"))),
     ]);
 }
 
@@ -1371,6 +1477,132 @@ fn signatures_only_on_response_and_assertion() {
                 .signed(Signed::Response)
                 .extra_signature("Status", RESPONSE_ID),
             "unexpected-signature",
+        ),
+    ]);
+}
+
+/// Where the SAML schema puts a signature: right after the Issuer of the element it signs
+/// (first, when a Response has no Issuer). Anywhere else is `misplaced-signature`, though
+/// xmlsec1 made each of these signatures and each covers its element.
+#[test]
+fn signature_place() {
+    run(vec![
+        ok("assertion: right after its Issuer", doc()),
+        ok(
+            "response: right after its Issuer",
+            doc().signed(Signed::Response),
+        ),
+        ok(
+            "response without Issuer: first",
+            doc().signed(Signed::Response).remove("Issuer"),
+        ),
+        fails(
+            "assertion: last child",
+            doc().place(Place::Last),
+            "misplaced-signature",
+        ),
+        fails(
+            "assertion: after the Subject",
+            doc().place(Place::After("Subject")),
+            "misplaced-signature",
+        ),
+        fails(
+            "assertion: before the Issuer",
+            doc().place(Place::First),
+            "misplaced-signature",
+        ),
+        fails(
+            "response: last child",
+            doc().signed(Signed::Response).place(Place::Last),
+            "misplaced-signature",
+        ),
+        fails(
+            "response: after Status",
+            doc().signed(Signed::Response).place(Place::After("Status")),
+            "misplaced-signature",
+        ),
+        fails(
+            "response: before the Issuer",
+            doc().signed(Signed::Response).place(Place::First),
+            "misplaced-signature",
+        ),
+        fails(
+            "both signed, both last",
+            doc().signed(Signed::Both).place(Place::Last),
+            "misplaced-signature",
+        ),
+        fails(
+            "encrypted assertion, its signature last inside",
+            doc().encrypted().place(Place::Last),
+            "misplaced-signature",
+        )
+        .sp_key(sp_key()),
+    ]);
+    let e = refused(&fails(
+        "response: last child",
+        doc().signed(Signed::Response).place(Place::Last),
+        "misplaced-signature",
+    ));
+    assert!(
+        e.detail()
+            .contains("follows saml:Issuer, samlp:Status, saml:Assertion"),
+        "{e}"
+    );
+}
+
+/// SAML's signature profile through `validate`, on signatures xmlsec1 makes: the reference is
+/// `#` and the signed element's ID, the transforms enveloped-signature then exclusive c14n or
+/// c14n 1.0.
+#[test]
+fn reference_and_transforms() {
+    run(vec![
+        ok(
+            "exclusive c14n with comments",
+            doc().shape(None, &[ENVELOPED, EXC_C14N_COMMENTS]),
+        ),
+        ok("c14n 1.0", doc().shape(None, &[ENVELOPED, C14N])),
+        ok(
+            "response signed, c14n 1.0",
+            doc()
+                .signed(Signed::Response)
+                .shape(None, &[ENVELOPED, C14N]),
+        ),
+        fails(
+            "assertion: URI=\"\"",
+            doc().shape(Some(""), &[ENVELOPED, EXC_C14N]),
+            "whole-document-reference",
+        ),
+        fails(
+            "response: URI=\"\"",
+            doc()
+                .signed(Signed::Response)
+                .shape(Some(""), &[ENVELOPED, EXC_C14N]),
+            "whole-document-reference",
+        ),
+        fails(
+            "assertion: the Response's ID",
+            doc().shape(Some("#_resp-1"), &[ENVELOPED, EXC_C14N]),
+            "wrong-reference",
+        ),
+        fails(
+            "no canonicalization transform",
+            doc().shape(None, &[ENVELOPED]),
+            "invalid-transforms",
+        ),
+        fails(
+            "enveloped-signature twice",
+            doc().shape(None, &[ENVELOPED, ENVELOPED, EXC_C14N]),
+            "invalid-transforms",
+        ),
+        fails(
+            "two canonicalizations",
+            doc().shape(None, &[ENVELOPED, EXC_C14N, C14N]),
+            "invalid-transforms",
+        ),
+        fails(
+            "C14N 1.1",
+            doc().shape(None, &[ENVELOPED, C14N11]),
+            "transform-not-allowed",
         ),
     ]);
 }

@@ -197,16 +197,75 @@ const POLICY: &[(&str, &str, &str)] = &[
         "accepted",
         "certificate dates not enforced",
     ),
-    // SAML makes Conditions' NotBefore and NotOnOrAfter optional (verdicts are guesses).
+    // SAML's signature profile (core 5.4.2, 5.4.4): a Reference is "#ID", the transforms are
+    // enveloped-signature then exclusive c14n or c14n 1.0. Every oktadev scenario signs its
+    // Response with URI="" (the whole document) and a C14N 1.1 transform; the transform is
+    // named first. (Before that rule, 09 and 10 were accepted: NotOnOrAfter and NotBefore are
+    // optional; 03 was untrusted-key, 04-06 and 11 failed as the manifest says.)
+    (
+        "response/gosaml2/oktadev-scenarios/response_02",
+        "transform-not-allowed",
+        "C14N 1.1 transform and URI=\"\" (manifest: valid)",
+    ),
+    (
+        "response/gosaml2/oktadev-scenarios/response_03",
+        "transform-not-allowed",
+        "C14N 1.1 transform and URI=\"\" (manifest: untrusted-cert)",
+    ),
+    (
+        "response/gosaml2/oktadev-scenarios/response_04",
+        "transform-not-allowed",
+        "C14N 1.1 transform and URI=\"\" (manifest: wrong-destination)",
+    ),
+    (
+        "response/gosaml2/oktadev-scenarios/response_05",
+        "transform-not-allowed",
+        "C14N 1.1 transform and URI=\"\" (manifest: wrong-issuer)",
+    ),
+    (
+        "response/gosaml2/oktadev-scenarios/response_06",
+        "transform-not-allowed",
+        "C14N 1.1 transform and URI=\"\" (manifest: wrong-audience)",
+    ),
+    (
+        "response/gosaml2/oktadev-scenarios/response_08",
+        "transform-not-allowed",
+        "C14N 1.1 transform and URI=\"\" (manifest: malformed)",
+    ),
     (
         "response/gosaml2/oktadev-scenarios/response_09",
-        "accepted",
-        "NotOnOrAfter is optional",
+        "transform-not-allowed",
+        "C14N 1.1 transform and URI=\"\" (manifest: malformed, but NotOnOrAfter is optional)",
     ),
     (
         "response/gosaml2/oktadev-scenarios/response_10",
-        "accepted",
-        "NotBefore is optional",
+        "transform-not-allowed",
+        "C14N 1.1 transform and URI=\"\" (manifest: malformed, but NotBefore is optional)",
+    ),
+    (
+        "response/gosaml2/oktadev-scenarios/response_11",
+        "transform-not-allowed",
+        "C14N 1.1 transform and URI=\"\" (manifest: expired)",
+    ),
+    // The Response has no Issuer, and its signature follows Status.
+    (
+        "response/gosaml2/oktadev-scenarios/response_07",
+        "misplaced-signature",
+        "Signature after Status (manifest: missing-issuer)",
+    ),
+    // Enveloped-signature alone, with no canonicalization transform (SAML core 5.4.4); it was
+    // refused before for its missing Destination.
+    (
+        "response/ruby-saml/starfield_response.xml",
+        "invalid-transforms",
+        "StarfieldTMS: no canonicalization transform (manifest: valid)",
+    ),
+    // The SAML schema puts a Response's Signature right after its Issuer; this Auth0 response
+    // (signed with "signResponse") has it as the Response's last child.
+    (
+        "response/gosaml2/auth0_response",
+        "misplaced-signature",
+        "Auth0: the Response's Signature is its last child (manifest: valid)",
     ),
     // A signed Response must name its Destination.
     (
@@ -216,11 +275,6 @@ const POLICY: &[(&str, &str, &str)] = &[
     ),
     (
         "response/gosaml2/onelogin-scenarios/olgn09_response_155",
-        "missing-destination",
-        "signed Response without Destination",
-    ),
-    (
-        "response/ruby-saml/starfield_response.xml",
         "missing-destination",
         "signed Response without Destination",
     ),
@@ -450,6 +504,7 @@ fn reason_fits(expected: &str, reason: &str) -> bool {
         "invalid-signature-hmac" => reason == "algorithm-not-allowed",
         "decryption-failure" => reason == "decryption-failed",
         "reject-dtd" => reason == "invalid-xml",
+        "invalid-signature-position" => reason == "misplaced-signature",
         "multiple-assertions" | "xsw-multiple-assertions" => reason == "multiple-assertions",
         "xsw" => matches!(
             reason,
@@ -458,6 +513,7 @@ fn reason_fits(expected: &str, reason: &str) -> bool {
                 | "malformed-signature"
                 | "digest-mismatch"
                 | "unsigned-assertion"
+                | "misplaced-signature"
                 | "duplicate-id"
                 | "wrong-reference"
                 | "reference-not-found"
@@ -568,7 +624,7 @@ fn defaults_refuse_sha1_and_rsa_1024() {
         assert_eq!(err.reason(), reason, "{id}: {err}");
     };
     check(
-        "response/gosaml2/auth0_response",
+        "response/crewjam-saml/onelogin_response",
         false,
         "algorithm-not-allowed",
     );

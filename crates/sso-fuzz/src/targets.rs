@@ -360,7 +360,10 @@ impl Harness {
             Err(e) => {
                 let parsed = !matches!(
                     e.reason(),
-                    "invalid-xml" | "invalid-encoding" | "response-too-large"
+                    "invalid-xml"
+                        | "unsupported-encoding"
+                        | "invalid-encoding"
+                        | "response-too-large"
                 );
                 Outcome::new(e.reason(), parsed)
             }

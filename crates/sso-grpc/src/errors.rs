@@ -383,4 +383,75 @@ mod tests {
         assert_eq!(status.code(), Code::PermissionDenied);
         assert_eq!(reason_of(&status), Some(Reason::SsoRequired));
     }
+
+    /// A response with `signature` inside its Response (`first`: right after the Issuer;
+    /// otherwise last), signing `#_r` or the reference `uri` with these transforms. Nothing
+    /// in it needs to verify: the refusals below come before any key is tried.
+    fn response(uri: &str, transforms: &[&str], first: bool) -> String {
+        let transforms: String = transforms
+            .iter()
+            .map(|t| format!(r#"<ds:Transform Algorithm="{t}"/>"#))
+            .collect();
+        let signature = format!(
+            r#"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="{uri}"><ds:Transforms>{transforms}</ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue>AAAA</ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue>AAAA</ds:SignatureValue></ds:Signature>"#
+        );
+        let (early, late) = if first {
+            (signature.as_str(), "")
+        } else {
+            ("", signature.as_str())
+        };
+        format!(
+            r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r" Version="2.0" IssueInstant="2025-01-01T00:00:00Z"><saml:Issuer>https://idp.test</saml:Issuer>{early}<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status><saml:Assertion ID="_a" Version="2.0" IssueInstant="2025-01-01T00:00:00Z"><saml:Issuer>https://idp.test</saml:Issuer></saml:Assertion>{late}</samlp:Response>"#
+        )
+    }
+
+    /// The refusals of SAML's signature profile (reference, transforms, place) and of a
+    /// declared encoding other than UTF-8 come out of validation with their own codes and
+    /// reach callers as their own `Reason`, with the end user's safe message.
+    #[test]
+    fn strict_signature_refusals_reach_the_wire() {
+        use sso_assertion::{ConnectionConfig, ServiceProvider, ValidationContext, validate};
+
+        const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
+        const EXC: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
+        let config = ConnectionConfig::new(
+            "https://idp.test",
+            Vec::new(),
+            Vec::new(),
+            ServiceProvider::new("https://sp.test", "https://sp.test/acs"),
+        );
+        let ctx = ValidationContext::new(time::OffsetDateTime::UNIX_EPOCH, &[]);
+        let cases = [
+            (
+                response("", &[ENVELOPED, EXC], true),
+                Reason::WholeDocumentReference,
+            ),
+            (
+                response("#_r", &[EXC, ENVELOPED], true),
+                Reason::InvalidTransforms,
+            ),
+            (
+                response("#_r", &[ENVELOPED, EXC], false),
+                Reason::MisplacedSignature,
+            ),
+            (
+                format!(
+                    "<?xml version=\"1.0\" encoding=\"US-ASCII\"?>{}",
+                    response("#_r", &[ENVELOPED, EXC], true)
+                ),
+                Reason::UnsupportedEncoding,
+            ),
+        ];
+        for (xml, reason) in cases {
+            let error = validate(xml.as_bytes(), &config, &ctx).unwrap_err();
+            let login = LoginError::Invalid(error);
+            let status = login_status("test", &login);
+            assert_eq!(status.code(), Code::PermissionDenied, "{login}");
+            assert_eq!(reason_of(&status), Some(reason), "{login}");
+            assert_eq!(crate::reason(login.reason()), reason, "{}", login.reason());
+            assert_eq!(status.message(), login.user_message());
+        }
+        assert_eq!(Reason::WholeDocumentReference as i32, 210);
+        assert_eq!(Reason::UnsupportedEncoding as i32, 213);
+    }
 }

@@ -24,7 +24,9 @@ impl Document {
     /// Parses `input`, refusing anything outside `limits`.
     ///
     /// Only UTF-8 is accepted (a byte-order mark is skipped): SAML messages travel as UTF-8 and
-    /// one encoding means one way to read every byte.
+    /// one encoding means one way to read every byte. An XML declaration may name it in any
+    /// letter case (`UTF-8`, `utf-8`); any other name is `unsupported-encoding`, even when every
+    /// byte is ASCII (`US-ASCII`, `ISO-8859-1`) and even for `utf8`, which is not its name.
     pub fn parse_with(input: &[u8], limits: &Limits) -> Result<Document, Error> {
         if input.len() > limits.max_input_bytes {
             return Err(Error::limit(
@@ -38,6 +40,14 @@ impl Document {
             None => (0, input),
         };
         if let Err(e) = std::str::from_utf8(input) {
+            if let Some(declared) =
+                declared_encoding(input).filter(|d| !d.eq_ignore_ascii_case("utf-8"))
+            {
+                return Err(Error::new(
+                    ErrorKind::UnsupportedEncoding(declared.to_owned()),
+                    Some(Position { line: 1, column: 1 }),
+                ));
+            }
             return Err(Error::new(
                 ErrorKind::NotUtf8 {
                     // An offset into what the caller passed, byte-order mark included.
@@ -48,6 +58,32 @@ impl Document {
         }
         Builder::new(input, limits).run()
     }
+}
+
+/// The encoding named by an XML declaration at the very start of `input`, read as ASCII, so
+/// that a document in another encoding is refused for the encoding it declares (what its
+/// sender must change) rather than for its first byte that is not UTF-8. Only consulted for
+/// input that is not UTF-8, which is refused either way.
+fn declared_encoding(input: &[u8]) -> Option<&str> {
+    let rest = input.strip_prefix(b"<?xml")?;
+    if !matches!(rest.first(), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+        return None;
+    }
+    // A declaration is short; look no further.
+    let window = rest.get(..rest.len().min(256))?;
+    let declaration = window.get(..window.windows(2).position(|w| w == b"?>")?)?;
+    let at = declaration.windows(8).position(|w| w == b"encoding")?;
+    let value = declaration
+        .get(at + 8..)?
+        .trim_ascii_start()
+        .strip_prefix(b"=")?
+        .trim_ascii_start();
+    let (&quote, value) = value.split_first()?;
+    if quote != b'"' && quote != b'\'' {
+        return None;
+    }
+    let name = value.get(..value.iter().position(|&b| b == quote)?)?;
+    std::str::from_utf8(name).ok()
 }
 
 /// Whether a DOCTYPE declaration follows the XML declaration, comments, processing

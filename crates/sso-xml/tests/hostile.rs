@@ -511,6 +511,63 @@ fn declared_encodings_other_than_utf8() {
     for enc in ["UTF-8", "utf-8", "Utf-8"] {
         let doc = format!("<?xml version=\"1.0\" encoding=\"{enc}\"?><r>x</r>");
         accepted(doc.as_bytes(), &Limits::default());
+        let doc = format!("\u{FEFF}<?xml version='1.0' encoding='{enc}' standalone='yes'?>\n<r/>");
+        accepted(doc.as_bytes(), &Limits::default());
+    }
+}
+
+/// Only the name UTF-8 (any letter case) may be declared: not its aliases, and not an encoding
+/// that would read an ASCII-only body the same way. The refusal names what was declared.
+#[test]
+fn ascii_bodies_declaring_another_encoding() {
+    for (enc, quote) in [
+        ("ISO-8859-1", '"'),
+        ("iso-8859-1", '\''),
+        ("US-ASCII", '"'),
+        ("us-ascii", '\''),
+        ("ASCII", '"'),
+        ("utf8", '"'),
+        ("UTF8", '\''),
+        ("UTF-8 ", '"'),
+        ("unicode-1-1-utf-8", '"'),
+    ] {
+        let doc = format!(
+            "<?xml version=\"1.0\" encoding={quote}{enc}{quote}?>\n<r a=\"plain ascii\">x</r>"
+        );
+        assert!(doc.is_ascii());
+        let e = refused(doc.as_bytes(), &Limits::default(), "unsupported-encoding");
+        assert_eq!(e.kind(), &ErrorKind::UnsupportedEncoding(enc.into()), "{e}");
+    }
+}
+
+/// A document in another encoding is refused for the encoding it declares, not for its first
+/// byte that is not UTF-8; a UTF-8 declaration over such bytes is still `not-utf8`.
+#[test]
+fn non_utf8_bytes_under_a_declaration() {
+    for (enc, decl) in [
+        (
+            "ISO-8859-1",
+            b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>".as_slice(),
+        ),
+        (
+            "windows-1252",
+            b"<?xml version='1.0' encoding = 'windows-1252'?>",
+        ),
+        ("latin1", b"<?xml\nversion=\"1.0\"\nencoding=\"latin1\"\n?>"),
+    ] {
+        let doc = [decl, b"<r>caf\xE9</r>"].concat();
+        let e = refused(&doc, &Limits::default(), "unsupported-encoding");
+        assert_eq!(e.kind(), &ErrorKind::UnsupportedEncoding(enc.into()), "{e}");
+    }
+    for decl in [
+        b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>".as_slice(),
+        b"<?xml version=\"1.0\"?>",
+        b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"",
+        b"<?xml-stylesheet href=\"x\" encoding=\"ISO-8859-1\"?>",
+        b"",
+    ] {
+        let doc = [decl, b"<r>caf\xE9</r>"].concat();
+        refused(&doc, &Limits::default(), "not-utf8");
     }
 }
 

@@ -48,16 +48,30 @@ pub enum ErrorKind {
         /// Whether the policy could allow it through its `dangerous()` opt-in.
         allowed_by_opt_in: bool,
     },
-    /// A `ds:Transform` other than enveloped-signature and one canonicalization, or more than
-    /// those two.
+    /// A `ds:Transform` whose algorithm is neither enveloped-signature nor one of the allowed
+    /// canonicalizations (exclusive c14n or c14n 1.0, with or without comments): XPath, XSLT,
+    /// base64, C14N 1.1...
     TransformNotAllowed {
-        /// The transform's algorithm URI (or a description of the sequence).
+        /// The transform's algorithm URI.
         uri: String,
     },
-    /// A `Reference` URI that is neither `#ID` nor empty (external URIs, XPointer...).
+    /// The transforms are not exactly enveloped-signature followed by one canonicalization
+    /// (SAML core 5.4.4): one is missing, repeated, out of order, or there are more than two.
+    InvalidTransforms {
+        /// What is wrong with the sequence, for the administrator.
+        detail: String,
+    },
+    /// `URI=""`: the reference names the whole document rather than the signed element. SAML
+    /// (core 5.4.2, metadata 3.1.2) requires `#` followed by the signed element's ID.
+    WholeDocumentReference {
+        /// The element that carries the signature.
+        signed: String,
+    },
+    /// A `Reference` URI that is not `#` followed by a plain ID: external URIs, XPointer, a
+    /// fragment with markup or XPath syntax, or no URI at all.
     UnsupportedReference {
-        /// The URI as written.
-        uri: String,
+        /// The URI as written; `None` when the `Reference` has no `URI` attribute.
+        uri: Option<String>,
     },
     /// No element of the document carries the referenced ID.
     ReferenceNotFound {
@@ -74,7 +88,7 @@ pub enum ErrorKind {
     /// The reference resolves to an element other than the signature's parent: the signature
     /// does not cover the element that was asked about.
     WrongReference {
-        /// The referenced ID (empty for `URI=""`).
+        /// The referenced ID.
         id: String,
         /// The element the reference names.
         referenced: String,
@@ -179,6 +193,8 @@ impl Error {
             ErrorKind::MalformedSignature { .. } => "malformed-signature",
             ErrorKind::AlgorithmNotAllowed { .. } => "algorithm-not-allowed",
             ErrorKind::TransformNotAllowed { .. } => "transform-not-allowed",
+            ErrorKind::InvalidTransforms { .. } => "invalid-transforms",
+            ErrorKind::WholeDocumentReference { .. } => "whole-document-reference",
             ErrorKind::UnsupportedReference { .. } => "unsupported-reference",
             ErrorKind::ReferenceNotFound { .. } => "reference-not-found",
             ErrorKind::DuplicateId { .. } => "duplicate-id",
@@ -242,11 +258,26 @@ impl fmt::Display for Error {
             }
             ErrorKind::TransformNotAllowed { uri } => write!(
                 f,
-                "transform {uri} is not allowed (only enveloped-signature and one c14n)"
+                "transform {uri} is not allowed (only enveloped-signature, then exclusive c14n \
+                 or c14n 1.0)"
             ),
-            ErrorKind::UnsupportedReference { uri } => write!(
+            ErrorKind::InvalidTransforms { detail } => write!(
                 f,
-                "reference URI {uri:?} is not supported (only \"#ID\" or \"\")"
+                "{detail}; the transforms must be enveloped-signature followed by one \
+                 canonicalization"
+            ),
+            ErrorKind::WholeDocumentReference { signed } => write!(
+                f,
+                "the reference URI \"\" names the whole document; the signature on {signed} \
+                 must reference it as \"#\" followed by its ID"
+            ),
+            ErrorKind::UnsupportedReference { uri: Some(uri) } => write!(
+                f,
+                "reference URI {uri:?} is not supported (only \"#\" followed by the signed \
+                 element's ID)"
+            ),
+            ErrorKind::UnsupportedReference { uri: None } => f.write_str(
+                "ds:Reference has no URI (only \"#\" followed by the signed element's ID)",
             ),
             ErrorKind::ReferenceNotFound { id } => {
                 write!(f, "no element carries the referenced ID {id:?}")

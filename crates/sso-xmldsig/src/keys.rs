@@ -441,6 +441,37 @@ impl FromIterator<TrustedKey> for TrustedKeys {
 mod tests {
     use super::*;
 
+    /// The "Java bug" ECDSA P-521 value of the xmlsec interop vector (r and s each one byte
+    /// short) verifies over its SignedInfo with the leaf certificate it carries. The vector
+    /// signs `URI=""`, which the verifier refuses before any key is tried, so the key is
+    /// checked here directly.
+    #[test]
+    fn ecdsa_java_bug_value_verifies() {
+        use sso_xml::{C14nAlgorithm, Canonicalizer, Document};
+
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
+            "../../../shared/corpus/dsig/xmlsec/aleksey-xmldsig-01/enveloped-ecdsa-java-bug.xml",
+        );
+        let bytes = std::fs::read(&path).unwrap();
+        let doc = Document::parse(&bytes).unwrap();
+        let find = |local: &str| {
+            doc.elements()
+                .find(|e| e.is(crate::DSIG_NS, local))
+                .unwrap()
+        };
+        let key = TrustedKey::from_certificate_base64(&find("X509Certificate").text()).unwrap();
+        let mut signed_info = Vec::new();
+        Canonicalizer::new(C14nAlgorithm::InclusiveWithComments)
+            .canonicalize(find("SignedInfo"), None, &mut signed_info)
+            .unwrap();
+        let value = crate::base64::decode_base64(&find("SignatureValue").text()).unwrap();
+        assert_eq!(value.len(), 130, "two halves of 65 bytes, not 66");
+        let algorithm = SignatureAlgorithm::EcdsaSha512;
+        assert_eq!(key.verify(algorithm, &signed_info, &value), Ok(true));
+        signed_info.push(b' ');
+        assert_eq!(key.verify(algorithm, &signed_info, &value), Ok(false));
+    }
+
     #[test]
     fn fingerprints_parse_from_what_admins_type() {
         let canonical = vec!["AB"; 32].join(":");

@@ -37,11 +37,15 @@
 //!
 //! [`Verifier::verify`] takes the element the caller is about to use and returns a
 //! [`VerifiedElement`] (which only it can make) for that same node, or an [`Error`] with a
-//! stable [`reason`](Error::reason). It accepts only the shape SAML uses: one `ds:Signature`
-//! child, one `SignedInfo`, one `Reference` whose URI is `#ID` naming the signature's parent (the
-//! ID carried by exactly one element in the whole document) or `""` on the root element, the
-//! enveloped-signature transform and at most one canonicalization. Nothing is looked up by ID
-//! afterwards: the proof names the node.
+//! stable [`reason`](Error::reason). It accepts only the signature profile of SAML (core 5.4,
+//! which metadata adopts too): one `ds:Signature` child, one `SignedInfo`, one `Reference`
+//! whose URI is `#ID` naming the signature's parent (the ID carried by exactly one element in
+//! the whole document; `URI=""`, the whole document, is `whole-document-reference`), and
+//! exactly two transforms, enveloped-signature then exclusive c14n or c14n 1.0 (with or without
+//! comments); anything else is `transform-not-allowed` or `invalid-transforms`. Nothing is
+//! looked up by ID afterwards: the proof names the node. Where the `ds:Signature` sits among
+//! its parent's children depends on the parent's schema, so that rule is the caller's
+//! (`sso-assertion` checks it for SAML elements).
 //!
 //! Keys come only from [`TrustedKeys`], built from configured certificates; the document's
 //! `KeyInfo` may only say which trusted key to try first. Algorithms come from an allowlist

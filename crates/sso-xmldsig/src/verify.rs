@@ -17,8 +17,10 @@ pub const DSIG_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
 pub(crate) const EXC_C14N_NS: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
 pub(crate) const ENVELOPED_SIGNATURE: &str =
     "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
-/// Canonical XML 1.1. For a whole subtree it differs from 1.0 only in the `xml:*` attributes an
-/// apex inherits from its ancestors, so it is accepted (and computed as 1.0) when there are none.
+/// Canonical XML 1.1, accepted only as `SignedInfo`'s CanonicalizationMethod (never as a
+/// reference transform, which SAML limits to exclusive c14n and c14n 1.0). For a whole subtree
+/// it differs from 1.0 only in the `xml:*` attributes an apex inherits from its ancestors, so it
+/// is accepted (and computed as 1.0) when there are none.
 const C14N11: &str = "http://www.w3.org/2006/12/xml-c14n11";
 const C14N11_WITH_COMMENTS: &str = "http://www.w3.org/2006/12/xml-c14n11#WithComments";
 const WSU_NS: &str =
@@ -94,18 +96,22 @@ impl Verifier {
     }
 
     /// Verifies the enveloped signature of `element`: the one `ds:Signature` among its children,
-    /// whose one `Reference` must name `element` itself (`URI="#ID"`, the ID carried by exactly
-    /// one element of the document; or `URI=""` when `element` is the root element, meaning the
-    /// whole document).
+    /// whose one `Reference` must name `element` itself as `URI="#ID"`, the ID carried by
+    /// exactly one element of the document. This is the signature profile of SAML (core 5.4,
+    /// which SAML metadata adopts too): `URI=""` (the whole document) is refused, and the
+    /// transforms must be exactly enveloped-signature then one canonicalization.
     ///
-    /// Checks, in this order: structure, algorithms, transforms, the reference (duplicate IDs
-    /// anywhere in the document are refused), the digest, then the signature with the trusted
-    /// keys (those whose certificate the document's `KeyInfo` names first; `KeyInfo` never adds
-    /// a key).
+    /// Checks, in this order: structure, algorithms (transforms included), the reference
+    /// (duplicate IDs anywhere in the document are refused), the sequence of transforms, the
+    /// digest, then the signature with the
+    /// trusted keys (those whose certificate the document's `KeyInfo` names first; `KeyInfo`
+    /// never adds a key). Where the `ds:Signature` sits among its parent's children is the
+    /// caller's rule: it depends on the schema of the signed element.
     pub fn verify<'d>(&self, element: Node<'d>) -> Result<VerifiedElement<'d>, Error> {
         let sig = parse_signature(element, &self.policy)?;
         check_reference(element, &sig)?;
-        check_digest(&sig)?;
+        let transform_c14n = transform_sequence(sig.reference, sig.transforms, &sig.steps)?;
+        check_digest(element, &sig, &transform_c14n)?;
         let key = check_signature(&sig, &self.keys, &self.policy)?;
         Ok(VerifiedElement {
             node: element,
@@ -123,12 +129,14 @@ struct ParsedSignature<'d> {
     c14n: Canonicalizer,
     /// `SignedInfo` is canonicalized with C14N 1.1 (computed as 1.0, see [`C14N11`]).
     c14n11_signed_info: bool,
-    /// The reference's transform is C14N 1.1.
-    c14n11_reference: bool,
     signature_algorithm: SignatureAlgorithm,
-    reference_uri: &'d str,
+    /// The `URI` attribute, `None` when absent.
+    reference_uri: Option<&'d str>,
     reference: Node<'d>,
-    transform_c14n: Canonicalizer,
+    /// The `ds:Transforms` element and its steps, each of an allowed algorithm; their
+    /// sequence is checked after the reference.
+    transforms: Option<Node<'d>>,
+    steps: Vec<(Node<'d>, TransformStep)>,
     digest_algorithm: DigestAlgorithm,
     digest_value: Vec<u8>,
     signature_value: Vec<u8>,
@@ -249,7 +257,7 @@ fn parse_signature<'d>(
             Some(c),
         ));
     }
-    let (transform_c14n, c14n11_reference) = parse_transforms(parts_of_reference.transforms)?;
+    let steps = transform_steps(parts_of_reference.transforms)?;
     let digest_value = base64_value(parts_of_reference.digest_value)?;
     let signature_value = base64_value(parts.signature_value)?;
 
@@ -258,11 +266,11 @@ fn parse_signature<'d>(
         signed_info: parts.signed_info,
         c14n,
         c14n11_signed_info,
-        c14n11_reference,
         signature_algorithm,
         reference_uri: parts_of_reference.uri,
         reference,
-        transform_c14n,
+        transforms: parts_of_reference.transforms,
+        steps,
         digest_algorithm,
         digest_value,
         signature_value,
@@ -371,7 +379,7 @@ fn signed_info_parts(signed_info: Node<'_>) -> Result<(Node<'_>, Node<'_>, Node<
 
 /// What a `ds:Reference` holds.
 struct ReferenceParts<'d> {
-    uri: &'d str,
+    uri: Option<&'d str>,
     transforms: Option<Node<'d>>,
     digest_method: Node<'d>,
     digest_value: Node<'d>,
@@ -379,9 +387,7 @@ struct ReferenceParts<'d> {
 
 /// Reference: its URI, then Transforms?, DigestMethod, DigestValue.
 fn reference_parts(reference: Node<'_>) -> Result<ReferenceParts<'_>, Error> {
-    let uri = reference
-        .attribute("URI")
-        .ok_or_else(|| Error::malformed("ds:Reference has no URI", Some(reference)))?;
+    let uri = reference.attribute("URI");
     let rk = dsig_children(reference)?;
     match rk.as_slice() {
         [t, m, v]
@@ -430,73 +436,116 @@ fn key_info_hints(key_info: Option<Node<'_>>) -> Vec<Fingerprint> {
     hints
 }
 
-/// Transforms allowed: the enveloped-signature transform (required, since the signature lies
-/// inside the element it signs) and at most one canonicalization. Without a canonicalization
-/// transform the node set is canonicalized with inclusive c14n 1.0, as XML-DSig says.
-///
-/// A same-document reference (`#ID` or `""`) selects its nodes without comments (XML-DSig
-/// 4.4.3.3), so a `#WithComments` canonicalization transform outputs no comments either.
-fn parse_transforms(transforms: Option<Node<'_>>) -> Result<(Canonicalizer, bool), Error> {
-    let mut enveloped = false;
-    let mut c14n11 = false;
-    let mut c14n: Option<Canonicalizer> = None;
-    if let Some(t) = transforms {
-        let list = dsig_children(t)?;
-        if list.is_empty() {
-            return Err(Error::malformed("ds:Transforms is empty", Some(t)));
-        }
-        for tr in list {
-            if tr.local_name() != "Transform" {
-                return Err(Error::malformed(
-                    format!("{} is not allowed in ds:Transforms", describe(tr)),
-                    Some(tr),
-                ));
-            }
-            let uri = algorithm_uri(tr)?;
-            if uri == ENVELOPED_SIGNATURE && !enveloped {
-                if let Some(c) = tr.child_elements().next() {
-                    return Err(Error::malformed(
-                        format!(
-                            "{} is not allowed in the enveloped-signature transform",
-                            describe(c)
-                        ),
-                        Some(c),
-                    ));
-                }
-                enveloped = true;
-                continue;
-            }
-            let alg = c14n_algorithm(uri).filter(|_| c14n.is_none());
-            let Some(alg) = alg else {
-                let shown = if uri == ENVELOPED_SIGNATURE || c14n_algorithm(uri).is_some() {
-                    format!("{uri} (repeated)")
-                } else {
-                    uri.to_owned()
-                };
-                return Err(Error::new(ErrorKind::TransformNotAllowed { uri: shown }));
-            };
-            let without_comments = match alg {
-                C14nAlgorithm::InclusiveWithComments => C14nAlgorithm::Inclusive,
-                C14nAlgorithm::ExclusiveWithComments => C14nAlgorithm::Exclusive,
-                other => other,
-            };
-            c14n = Some(c14n_of(tr, without_comments)?);
-            c14n11 = matches!(uri, C14N11 | C14N11_WITH_COMMENTS);
-        }
-    }
-    if !enveloped {
-        return Err(Error::malformed(
-            "ds:Reference lacks the enveloped-signature transform",
-            transforms,
-        ));
-    }
-    Ok((
-        c14n.unwrap_or_else(|| Canonicalizer::new(C14nAlgorithm::Inclusive)),
-        c14n11,
-    ))
+/// One step of a `ds:Transforms` list whose algorithm is allowed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TransformStep {
+    Enveloped,
+    C14n(C14nAlgorithm),
 }
 
-/// A canonicalization URI: the four c14n 1.0 algorithms, and C14N 1.1 as inclusive 1.0.
+fn invalid_transforms(detail: String) -> Error {
+    Error::new(ErrorKind::InvalidTransforms { detail })
+}
+
+/// The steps of `ds:Transforms`, each of an allowed algorithm: enveloped-signature, exclusive
+/// c14n or c14n 1.0, with or without comments. Anything else (XPath, XSLT, base64, C14N 1.1)
+/// is named as such (`transform-not-allowed`), wherever it stands in the list.
+fn transform_steps(transforms: Option<Node<'_>>) -> Result<Vec<(Node<'_>, TransformStep)>, Error> {
+    let mut steps = Vec::new();
+    let Some(t) = transforms else {
+        return Ok(steps);
+    };
+    for tr in dsig_children(t)? {
+        if tr.local_name() != "Transform" {
+            return Err(Error::malformed(
+                format!("{} is not allowed in ds:Transforms", describe(tr)),
+                Some(tr),
+            ));
+        }
+        let uri = algorithm_uri(tr)?;
+        let step = if uri == ENVELOPED_SIGNATURE {
+            TransformStep::Enveloped
+        } else if let Some(alg) = C14nAlgorithm::from_uri(uri) {
+            TransformStep::C14n(alg)
+        } else {
+            return Err(Error::new(ErrorKind::TransformNotAllowed {
+                uri: uri.to_owned(),
+            }));
+        };
+        steps.push((tr, step));
+    }
+    Ok(steps)
+}
+
+/// The one sequence of transforms SAML allows (core 5.4.4): the enveloped-signature transform
+/// (the signature lies inside the element it signs), then one canonicalization. Anything else
+/// is `invalid-transforms`: no `Transforms`, one missing, repeated, out of order, more than
+/// two. Returns the canonicalization of the reference.
+///
+/// A same-document reference selects its nodes without comments (XML-DSig 4.4.3.3), so a
+/// `#WithComments` canonicalization transform outputs no comments either.
+fn transform_sequence(
+    reference: Node<'_>,
+    transforms: Option<Node<'_>>,
+    steps: &[(Node<'_>, TransformStep)],
+) -> Result<Canonicalizer, Error> {
+    let Some(t) = transforms else {
+        return Err(invalid_transforms(format!(
+            "the ds:Reference at {} has no ds:Transforms",
+            reference.position()
+        )));
+    };
+    let [
+        (enveloped, TransformStep::Enveloped),
+        (c14n, TransformStep::C14n(alg)),
+    ] = steps
+    else {
+        return Err(invalid_transforms(format!(
+            "{} (ds:Transforms at {})",
+            sequence_problem(steps),
+            t.position()
+        )));
+    };
+    if let Some(c) = enveloped.child_elements().next() {
+        return Err(Error::malformed(
+            format!(
+                "{} is not allowed in the enveloped-signature transform",
+                describe(c)
+            ),
+            Some(c),
+        ));
+    }
+    let without_comments = match alg {
+        C14nAlgorithm::InclusiveWithComments => C14nAlgorithm::Inclusive,
+        C14nAlgorithm::ExclusiveWithComments => C14nAlgorithm::Exclusive,
+        other => *other,
+    };
+    c14n_of(*c14n, without_comments)
+}
+
+/// What is wrong with a sequence of allowed transforms that is not enveloped-signature then
+/// one canonicalization.
+fn sequence_problem(steps: &[(Node<'_>, TransformStep)]) -> String {
+    let enveloped = steps
+        .iter()
+        .filter(|(_, s)| *s == TransformStep::Enveloped)
+        .count();
+    let c14n = steps.len() - enveloped;
+    match (steps.len(), enveloped, c14n) {
+        (0, _, _) => "ds:Transforms is empty".to_owned(),
+        (n, e, c) if n > 2 => {
+            format!("{n} transforms (enveloped-signature {e} times, canonicalization {c} times)")
+        }
+        (_, 2, _) => "enveloped-signature is repeated".to_owned(),
+        (_, _, 2) => "two canonicalization transforms".to_owned(),
+        (_, 0, _) => "no enveloped-signature transform".to_owned(),
+        (_, _, 0) => "no canonicalization transform after enveloped-signature".to_owned(),
+        _ => "the canonicalization comes before enveloped-signature".to_owned(),
+    }
+}
+
+/// A `SignedInfo` canonicalization URI: the four c14n 1.0 algorithms, and C14N 1.1 as
+/// inclusive 1.0.
 fn c14n_algorithm(uri: &str) -> Option<C14nAlgorithm> {
     match uri {
         C14N11 => Some(C14nAlgorithm::Inclusive),
@@ -605,35 +654,25 @@ fn is_plain_id(s: &str) -> bool {
 }
 
 fn check_reference(element: Node<'_>, sig: &ParsedSignature<'_>) -> Result<(), Error> {
-    let uri = sig.reference_uri;
-    let root = element.document().root_element();
-    if uri.is_empty() {
-        id_index(root, None)?;
-        if element != root {
-            return Err(Error::new(ErrorKind::WrongReference {
-                id: String::new(),
-                referenced: "the whole document".to_owned(),
-                signed: describe(element),
-            }));
-        }
-        return Ok(());
-    }
-    let Some(id) = uri.strip_prefix('#') else {
-        return Err(Error::new(ErrorKind::UnsupportedReference {
-            uri: uri.to_owned(),
-        }));
+    let Some(uri) = sig.reference_uri else {
+        return Err(Error::new(ErrorKind::UnsupportedReference { uri: None }));
     };
-    if id.contains('(') {
-        return Err(Error::new(ErrorKind::UnsupportedReference {
-            uri: uri.to_owned(),
+    if uri.is_empty() {
+        return Err(Error::new(ErrorKind::WholeDocumentReference {
+            signed: describe(element),
         }));
     }
-    if !is_plain_id(id) {
-        return Err(Error::malformed(
-            format!("Reference URI {uri:?} is not \"#\" followed by an ID"),
-            Some(sig.reference),
-        ));
-    }
+    let unsupported = || {
+        Error::new(ErrorKind::UnsupportedReference {
+            uri: Some(uri.to_owned()),
+        })
+    };
+    // Anything but `#` and a plain ID: external URIs, XPointer (`#xpointer(...)`), markup.
+    let id = uri
+        .strip_prefix('#')
+        .filter(|id| is_plain_id(id))
+        .ok_or_else(unsupported)?;
+    let root = element.document().root_element();
     let index = id_index(root, Some(id))?;
     let Some(target) = index.get(id) else {
         return Err(Error::new(ErrorKind::ReferenceNotFound {
@@ -650,19 +689,16 @@ fn check_reference(element: Node<'_>, sig: &ParsedSignature<'_>) -> Result<(), E
     Ok(())
 }
 
-fn check_digest(sig: &ParsedSignature<'_>) -> Result<(), Error> {
-    let covered = if sig.reference_uri.is_empty() {
-        sig.signature.document().document_node()
-    } else {
-        // check_reference proved the target is the signature's parent.
-        sig.signature.parent().unwrap_or(sig.signature)
-    };
-    if sig.c14n11_reference {
-        check_c14n11(covered)?;
-    }
+/// The digest of `element` (which `check_reference` proved is the one the reference names and
+/// the signature's parent) minus its signature.
+fn check_digest(
+    element: Node<'_>,
+    sig: &ParsedSignature<'_>,
+    transform_c14n: &Canonicalizer,
+) -> Result<(), Error> {
     let digest = compute_digest(
-        &sig.transform_c14n,
-        covered,
+        transform_c14n,
+        element,
         Some(sig.signature),
         sig.digest_algorithm,
     )
@@ -671,7 +707,7 @@ fn check_digest(sig: &ParsedSignature<'_>) -> Result<(), Error> {
         digest.len() == sig.digest_value.len() && openssl::memcmp::eq(&digest, &sig.digest_value);
     if !matches {
         return Err(Error::new(ErrorKind::DigestMismatch {
-            reference: sig.reference_uri.to_owned(),
+            reference: sig.reference_uri.unwrap_or_default().to_owned(),
             algorithm: sig.digest_algorithm,
         }));
     }

@@ -251,6 +251,108 @@ fn we_verify_what_xmlsec1_signs() {
     }
 }
 
+const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
+const EXC: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
+const EXC_COMMENTS: &str = "http://www.w3.org/2001/10/xml-exc-c14n#WithComments";
+const C14N10: &str = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315";
+const C14N10_COMMENTS: &str = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments";
+const C14N11: &str = "http://www.w3.org/2006/12/xml-c14n11";
+
+/// The Response of `xml` signed by xmlsec1 with this reference URI and these transforms (the
+/// template right after the Response's Issuer), and whether xmlsec1 itself then verifies it.
+fn xmlsec1_signed_response(
+    dir: &TempDir,
+    key: &TestKey,
+    xml: &str,
+    uri: &str,
+    transforms: &[&str],
+) -> (Vec<u8>, bool) {
+    let list: String = transforms
+        .iter()
+        .map(|t| format!(r#"<ds:Transform Algorithm="{t}"/>"#))
+        .collect();
+    let template = format!(
+        r#"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="{EXC}"/><ds:SignatureMethod Algorithm="{}"/><ds:Reference URI="{uri}"><ds:Transforms>{list}</ds:Transforms><ds:DigestMethod Algorithm="{}"/><ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/></ds:Signature>"#,
+        SignatureAlgorithm::RsaSha256.uri(),
+        DigestAlgorithm::Sha256.uri()
+    );
+    let issuer_end = xml.find("</saml:Issuer>").unwrap() + "</saml:Issuer>".len();
+    let mut tmpl = xml.to_owned();
+    tmpl.insert_str(issuer_end, &template);
+    let tmpl_file = dir.write("profile-tmpl.xml", tmpl.as_bytes());
+    let key_file = dir.write("profile-key.pem", &key.key_pem());
+    let out_file = dir.0.join("profile-out.xml");
+    let id_attr = format!("{PROTOCOL}:Response");
+    let o = run(&[
+        "--sign",
+        "--privkey-pem",
+        path(&key_file),
+        "--id-attr:ID",
+        &id_attr,
+        "--output",
+        path(&out_file),
+        path(&tmpl_file),
+    ]);
+    assert!(
+        o.status.success(),
+        "xmlsec1 --sign failed for {uri:?} {transforms:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let signed = std::fs::read(&out_file).unwrap();
+    let pubkey = key.key.public_key_to_pem().unwrap();
+    let verifies = xmlsec1_verifies(dir, &signed, &pubkey, &id_attr);
+    (signed, verifies)
+}
+
+/// SAML's signature profile on signatures xmlsec1 makes and verifies: `#ID` with
+/// enveloped-signature then exclusive c14n or c14n 1.0 (with or without comments) is accepted;
+/// the whole document (`URI=""`), C14N 1.1, and any other sequence of transforms are refused
+/// with their own reason although the signature is cryptographically sound.
+#[test]
+fn saml_signature_profile_on_what_xmlsec1_signs() {
+    let dir = TempDir::new("profile");
+    let key = TestKey::rsa(2048);
+    let xml = sample_response(2 * 1024);
+    let cases: &[(&str, &[&str], Option<&str>)] = &[
+        ("#_resp1", &[ENVELOPED, EXC], None),
+        ("#_resp1", &[ENVELOPED, EXC_COMMENTS], None),
+        ("#_resp1", &[ENVELOPED, C14N10], None),
+        ("#_resp1", &[ENVELOPED, C14N10_COMMENTS], None),
+        ("", &[ENVELOPED, EXC], Some("whole-document-reference")),
+        ("", &[ENVELOPED, C14N10], Some("whole-document-reference")),
+        (
+            "#_resp1",
+            &[ENVELOPED, C14N11],
+            Some("transform-not-allowed"),
+        ),
+        ("#_resp1", &[ENVELOPED], Some("invalid-transforms")),
+        (
+            "#_resp1",
+            &[ENVELOPED, ENVELOPED, EXC],
+            Some("invalid-transforms"),
+        ),
+        (
+            "#_resp1",
+            &[ENVELOPED, EXC, EXC],
+            Some("invalid-transforms"),
+        ),
+    ];
+    for (uri, transforms, refusal) in cases {
+        let (signed, xmlsec1_ok) = xmlsec1_signed_response(&dir, &key, &xml, uri, transforms);
+        assert!(
+            xmlsec1_ok,
+            "{uri:?} {transforms:?}: xmlsec1 does not verify its own signature"
+        );
+        let doc = Document::parse(&signed).unwrap();
+        let outcome = Verifier::new(key.trusted()).verify(doc.root_element());
+        match (refusal, outcome) {
+            (None, Ok(v)) => assert_eq!(v.node(), doc.root_element()),
+            (Some(reason), Err(e)) => assert_eq!(e.reason(), *reason, "{uri:?} {transforms:?}"),
+            (expected, got) => panic!("{uri:?} {transforms:?}: expected {expected:?}, got {got:?}"),
+        }
+    }
+}
+
 fn encryption_template(content_uri: &str, transport_uri: &str) -> String {
     format!(
         r#"<xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" Type="http://www.w3.org/2001/04/xmlenc#Element"><xenc:EncryptionMethod Algorithm="{content_uri}"/><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><xenc:EncryptedKey><xenc:EncryptionMethod Algorithm="{transport_uri}"/><xenc:CipherData><xenc:CipherValue/></xenc:CipherData></xenc:EncryptedKey></ds:KeyInfo><xenc:CipherData><xenc:CipherValue/></xenc:CipherData></xenc:EncryptedData>"#

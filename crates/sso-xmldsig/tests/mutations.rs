@@ -467,11 +467,14 @@ fn references_elsewhere() {
     for (uri, reason) in [
         ("#_resp1", "wrong-reference"),
         ("#_nowhere", "reference-not-found"),
-        ("", "wrong-reference"),
+        ("", "whole-document-reference"),
+        ("#", "unsupported-reference"),
+        ("_assert1", "unsupported-reference"),
         ("#xpointer(/)", "unsupported-reference"),
         ("#xpointer(id('_assert1'))", "unsupported-reference"),
         ("https://evil.test/assertion.xml", "unsupported-reference"),
-        ("#a'b", "malformed-signature"),
+        ("#a'b", "unsupported-reference"),
+        ("#_assert1 ", "unsupported-reference"),
     ] {
         let xml = s.replacen("URI=\"#_assert1\"", &format!("URI=\"{uri}\""), 1);
         refused(
@@ -482,6 +485,26 @@ fn references_elsewhere() {
             reason,
         );
     }
+    let xml = s.replacen(" URI=\"#_assert1\"", "", 1);
+    refused(
+        "no Reference URI",
+        &xml,
+        ASSERTION,
+        "Assertion",
+        "unsupported-reference",
+    );
+}
+
+/// `URI=""` names the whole document: refused on the root element too, where it would cover
+/// the Response, with its own reason (SAML requires `#ID`).
+#[test]
+fn whole_document_reference_on_the_root() {
+    let s = &fixture().response_signed;
+    let xml = s.replacen("URI=\"#_resp1\"", "URI=\"\"", 1);
+    let doc = Document::parse(xml.as_bytes()).unwrap();
+    let e = verifier().verify(doc.root_element()).unwrap_err();
+    assert_eq!(e.reason(), "whole-document-reference", "{e}");
+    assert!(e.to_string().contains("samlp:Response"), "{e}");
 }
 
 /// The digest of another element (the Response, canonicalized the same way) in place of the
@@ -758,6 +781,8 @@ fn sha1_and_unknown_algorithms() {
     }
 }
 
+/// Transforms whose algorithm is outside the allowlist are named (`transform-not-allowed`),
+/// wherever they stand in the list.
 #[test]
 fn extra_transforms() {
     let (s, _, _) = signed_assertion();
@@ -768,30 +793,110 @@ fn extra_transforms() {
         "<ds:Transform Algorithm=\"http://www.w3.org/TR/1999/REC-xslt-19991116\"/>",
         "<ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#base64\"/>",
         "<ds:Transform Algorithm=\"http://www.w3.org/2002/06/xmldsig-filter2\"/>",
-        exc,
-        "<ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>",
     ] {
-        let xml = s.replacen(exc, &format!("{exc}{extra}"), 1);
+        for xml in [
+            s.replacen(exc, &format!("{exc}{extra}"), 1),
+            s.replacen(exc, extra, 1),
+            s.replacen(ENVELOPED, &format!("{extra}{ENVELOPED}"), 1),
+        ] {
+            refused(
+                "extra transform",
+                &xml,
+                ASSERTION,
+                "Assertion",
+                "transform-not-allowed",
+            );
+        }
+    }
+    // C14N 1.1 is not among the canonicalizations SAML allows for the reference.
+    for c14n11 in [
+        "http://www.w3.org/2006/12/xml-c14n11",
+        "http://www.w3.org/2006/12/xml-c14n11#WithComments",
+    ] {
+        let xml = s.replacen(exc, &format!("<ds:Transform Algorithm=\"{c14n11}\"/>"), 1);
         refused(
-            "extra transform",
+            "C14N 1.1",
             &xml,
             ASSERTION,
             "Assertion",
             "transform-not-allowed",
         );
     }
-    let xml = s.replacen(
-        "<ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>",
-        "",
-        1,
-    );
-    refused(
-        "no enveloped transform",
-        &xml,
-        ASSERTION,
-        "Assertion",
-        "malformed-signature",
-    );
+}
+
+const ENVELOPED: &str =
+    "<ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>";
+
+/// Allowed transforms in any shape other than enveloped-signature then one canonicalization:
+/// `invalid-transforms`, with what is wrong in the detail.
+#[test]
+fn transform_sequence() {
+    let (s, _, _) = signed_assertion();
+    let exc = "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"></ds:Transform>";
+    let inclusive = "<ds:Transform Algorithm=\"http://www.w3.org/TR/2001/REC-xml-c14n-20010315\"/>";
+    let both = format!("{ENVELOPED}{exc}");
+    assert!(s.contains(&both));
+    let transforms = |list: &str| s.replacen(&both, list, 1);
+    for (name, xml, detail) in [
+        (
+            "no Transforms element",
+            s.replacen(&format!("<ds:Transforms>{both}</ds:Transforms>"), "", 1),
+            "has no ds:Transforms",
+        ),
+        ("empty Transforms", transforms(""), "ds:Transforms is empty"),
+        (
+            "no enveloped-signature",
+            transforms(exc),
+            "no enveloped-signature transform",
+        ),
+        (
+            "no canonicalization",
+            transforms(ENVELOPED),
+            "no canonicalization transform",
+        ),
+        (
+            "canonicalization first",
+            transforms(&format!("{exc}{ENVELOPED}")),
+            "comes before enveloped-signature",
+        ),
+        (
+            "enveloped-signature twice",
+            transforms(&format!("{ENVELOPED}{ENVELOPED}")),
+            "enveloped-signature is repeated",
+        ),
+        (
+            "two canonicalizations",
+            transforms(&format!("{exc}{inclusive}")),
+            "two canonicalization transforms",
+        ),
+        (
+            "enveloped, enveloped, c14n",
+            transforms(&format!("{ENVELOPED}{both}")),
+            "3 transforms (enveloped-signature 2 times",
+        ),
+        (
+            "enveloped, c14n, c14n",
+            transforms(&format!("{both}{exc}")),
+            "3 transforms",
+        ),
+        (
+            "enveloped, c14n, enveloped",
+            transforms(&format!("{both}{ENVELOPED}")),
+            "3 transforms",
+        ),
+        (
+            "the pair twice",
+            transforms(&format!("{both}{both}")),
+            "4 transforms",
+        ),
+    ] {
+        refused(name, &xml, ASSERTION, "Assertion", "invalid-transforms");
+        let doc = Document::parse(xml.as_bytes()).unwrap();
+        let e = verifier()
+            .verify(first(&doc, ASSERTION, "Assertion"))
+            .unwrap_err();
+        assert!(e.to_string().contains(detail), "{name}: {e}");
+    }
 }
 
 #[test]
