@@ -116,7 +116,8 @@ pub use crate::{
     ids::{ConnectionId, EventId, OrgId, ParseIdError, ProjectId, UserId},
     logins::{AuthnRequestRecord, NewAuthnRequest, PurgeCounts},
     metadata_source::{
-        DueRefresh, MAX_REFRESH_INTERVAL, MIN_REFRESH_INTERVAL, MetadataSource, RefreshState,
+        DueRefresh, MAX_REFRESH_INTERVAL, MIN_REFRESH_INTERVAL, MetadataSource, MetadataValidity,
+        RefreshState,
     },
     orgs::{OrgRecord, OrgSnapshot},
     people::{CreatedBy, Ensured, MembershipRecord, ProjectRecord, UserRecord},
