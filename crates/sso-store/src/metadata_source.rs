@@ -235,13 +235,13 @@ impl<C: ConnectionTrait> Store<C> {
     /// lifetime, and, when the connection is refreshed periodically, brings the next refresh
     /// forward to no later than `valid_until` and `now + cache_duration` (a cache duration
     /// shorter than [`MIN_REFRESH_INTERVAL`] counts as that: a publisher cannot make every
-    /// server fetch every minute).
+    /// server fetch every minute). Returns the source and refresh state as they are now.
     pub async fn record_metadata_validity(
         &self,
-        connection: ConnectionId,
+        org: OrgId,
         validity: &MetadataValidity,
         now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
+    ) -> Result<RefreshState, StoreError> {
         let cache_seconds = validity
             .cache_duration
             .map(|d| d.whole_seconds().max(0));
@@ -255,7 +255,7 @@ impl<C: ConnectionTrait> Store<C> {
                 sso_connection::Column::IdpMetadataCacheSeconds,
                 Expr::value(cache_seconds),
             )
-            .filter(sso_connection::Column::Id.eq(connection.get()))
+            .filter(sso_connection::Column::OrgId.eq(org.get()))
             .exec(&self.conn)
             .await?;
         let by_cache = validity
@@ -272,12 +272,14 @@ impl<C: ConnectionTrait> Store<C> {
                     sso_connection::Column::IdpMetadataNextRefreshAt,
                     Expr::value(latest),
                 )
-                .filter(sso_connection::Column::Id.eq(connection.get()))
+                .filter(sso_connection::Column::OrgId.eq(org.get()))
                 .filter(sso_connection::Column::IdpMetadataNextRefreshAt.gt(latest))
                 .exec(&self.conn)
                 .await?;
         }
-        Ok(())
+        self.metadata_refresh_state(org)
+            .await?
+            .ok_or(StoreError::not_found("metadata source"))
     }
 
     /// Notes how a refresh of the connection ended (`changed`, `unchanged` or a reason code).

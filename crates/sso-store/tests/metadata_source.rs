@@ -70,7 +70,7 @@ async fn pin_and_lifetime_are_kept(db: TestDb) {
         cache_duration: Some(Duration::hours(6)),
     };
     store
-        .record_metadata_validity(set.connection, &validity, BASE)
+        .record_metadata_validity(org, &validity, BASE)
         .await
         .unwrap();
     let now = state(&store, org).await;
@@ -86,7 +86,7 @@ async fn pin_and_lifetime_are_kept(db: TestDb) {
     assert_eq!(unpinned.source.signing_certificate, None);
     // Later metadata without a lifetime clears the recorded one.
     store
-        .record_metadata_validity(set.connection, &MetadataValidity::default(), BASE)
+        .record_metadata_validity(org, &MetadataValidity::default(), BASE)
         .await
         .unwrap();
     assert_eq!(state(&store, org).await.validity, MetadataValidity::default());
@@ -107,7 +107,7 @@ async fn lifetime_brings_refreshes_forward(db: TestDb) {
             cache_duration: cache,
         };
         store
-            .record_metadata_validity(set.connection, &validity, BASE)
+            .record_metadata_validity(org, &validity, BASE)
             .await
             .unwrap();
         state(&store, org).await.next_refresh_at
