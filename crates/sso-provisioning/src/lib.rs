@@ -125,7 +125,8 @@ pub use crate::{
 /// the layers above name, so that they never depend on `sso-store` themselves.
 pub use sso_store::{
     ConnectionId, ConnectionOptions, ConnectionRecord, EventCursor, EventId, EventOutcome,
-    EventPage, EventQuery, EventRecord, IdpConfig, MAX_CLOCK_SKEW, MAX_PAGE, MetadataSource, OrgId,
+    EventPage, EventQuery, EventRecord, IdpConfig, MAX_CLOCK_SKEW, MAX_PAGE, MetadataSource,
+    MetadataValidity, OrgId,
     OrgRecord, OrgSnapshot, ParseIdError, ProjectId, PurgeCounts, RefreshState, StoreError, UserId,
     UserRecord,
 };
