@@ -180,9 +180,27 @@ mod tests {
     #[test]
     fn refuses_what_is_not_a_duration() {
         for text in [
-            "P", "PT", "6H", "P1H", "PT1D", "P1DT", "P1M1Y", "P1D1D", "PT1.5M", "P1.5D", "PT.5S",
-            "PT1.S", "PT1..5S", "P1", "PTS", "P-1D", "P 1D", "p1d", "P1DT1H1M1S1",
-            "P١D", "PT1HT1M",
+            "P",
+            "PT",
+            "6H",
+            "P1H",
+            "PT1D",
+            "P1DT",
+            "P1M1Y",
+            "P1D1D",
+            "PT1.5M",
+            "P1.5D",
+            "PT.5S",
+            "PT1.S",
+            "PT1..5S",
+            "P1",
+            "PTS",
+            "P-1D",
+            "P 1D",
+            "p1d",
+            "P1DT1H1M1S1",
+            "P١D",
+            "PT1HT1M",
         ] {
             assert!(
                 matches!(parse_xs_duration(text), Err(DurationError::Syntax(_))),

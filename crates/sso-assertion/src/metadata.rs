@@ -149,7 +149,9 @@ pub enum MetadataError {
 /// What a refused metadata signature means to the admin, then the verifier's detail.
 fn signature_message(error: &sso_xmldsig::Error) -> String {
     let what = match error.reason() {
-        "no-signature" => "the metadata is not signed on its root element (a signing certificate is pinned)",
+        "no-signature" => {
+            "the metadata is not signed on its root element (a signing certificate is pinned)"
+        }
         "untrusted-key" => "the metadata is signed with a key other than the pinned certificate's",
         "invalid-certificate" => "the pinned metadata signing certificate cannot verify signatures",
         _ => "the metadata's signature does not verify with the pinned certificate",
@@ -415,21 +417,18 @@ fn shown(value: &str) -> String {
 }
 
 /// The earliest `validUntil` and the shortest `cacheDuration` of `entity` and its ancestors.
-fn validity(
-    entity: Node<'_>,
-) -> Result<(Option<OffsetDateTime>, Option<Duration>), MetadataError> {
+fn validity(entity: Node<'_>) -> Result<(Option<OffsetDateTime>, Option<Duration>), MetadataError> {
     let mut valid_until: Option<OffsetDateTime> = None;
     let mut cache_duration: Option<Duration> = None;
     let mut current = Some(entity);
     while let Some(node) = current {
         if let Some(value) = node.attribute("validUntil") {
-            let until = parse_date_time(value).map_err(|detail| {
-                MetadataError::InvalidValidUntil {
+            let until =
+                parse_date_time(value).map_err(|detail| MetadataError::InvalidValidUntil {
                     value: shown(value),
                     position: node.position().to_string(),
                     detail,
-                }
-            })?;
+                })?;
             valid_until = Some(valid_until.map_or(until, |v| v.min(until)));
         }
         if let Some(value) = node.attribute("cacheDuration") {
@@ -455,8 +454,9 @@ fn parse_date_time(value: &str) -> Result<OffsetDateTime, String> {
     }
     match OffsetDateTime::parse(value, &Rfc3339) {
         Ok(t) => Ok(t),
-        Err(first) => OffsetDateTime::parse(&format!("{value}Z"), &Rfc3339)
-            .map_err(|_| first.to_string()),
+        Err(first) => {
+            OffsetDateTime::parse(&format!("{value}Z"), &Rfc3339).map_err(|_| first.to_string())
+        }
     }
 }
 

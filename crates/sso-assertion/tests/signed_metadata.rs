@@ -159,8 +159,8 @@ fn refusal(xml: &str, entity: Option<&str>, pinned: &CertifiedKey) -> MetadataEr
 #[test]
 fn signed_metadata_is_read_after_its_signature_verifies() {
     let signed = sign(&single(""), &PUBLISHER, true);
-    let md = IdpMetadata::from_signed_xml(signed.as_bytes(), None, &certificate(&PUBLISHER))
-        .unwrap();
+    let md =
+        IdpMetadata::from_signed_xml(signed.as_bytes(), None, &certificate(&PUBLISHER)).unwrap();
     assert_eq!(md.entity_id, "https://idp.example/metadata");
     assert_eq!(md.sso_services[0].location, "https://idp.example/sso");
     assert_eq!(
@@ -168,9 +168,17 @@ fn signed_metadata_is_read_after_its_signature_verifies() {
         certificate(&IDP).fingerprint()
     );
     assert!(md.signed);
-    assert_eq!(md.verified_by.as_ref(), Some(certificate(&PUBLISHER).fingerprint()));
+    assert_eq!(
+        md.verified_by.as_ref(),
+        Some(certificate(&PUBLISHER).fingerprint())
+    );
     // Without a pinned certificate nothing is verified.
-    assert_eq!(IdpMetadata::from_xml(signed.as_bytes()).unwrap().verified_by, None);
+    assert_eq!(
+        IdpMetadata::from_xml(signed.as_bytes())
+            .unwrap()
+            .verified_by,
+        None
+    );
 }
 
 #[test]
@@ -182,8 +190,8 @@ fn metadata_signed_by_xmlsec1_verifies() {
         "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
         "http://www.w3.org/2001/04/xmlenc#sha256",
     );
-    let md = IdpMetadata::from_signed_xml(signed.as_bytes(), None, &certificate(&PUBLISHER))
-        .unwrap();
+    let md =
+        IdpMetadata::from_signed_xml(signed.as_bytes(), None, &certificate(&PUBLISHER)).unwrap();
     assert_eq!(md.entity_id, "https://idp.example/metadata");
 
     // The same policy as responses: SHA-1 is refused.
@@ -196,7 +204,10 @@ fn metadata_signed_by_xmlsec1_verifies() {
     );
     let error = refusal(&sha1, None, &PUBLISHER);
     assert_eq!(error.reason(), "metadata-signature-invalid", "{error}");
-    assert!(error.to_string().contains("algorithm-not-allowed"), "{error}");
+    assert!(
+        error.to_string().contains("algorithm-not-allowed"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -254,8 +265,7 @@ fn a_signed_aggregate_yields_the_chosen_entity() {
     let b = IdpMetadata::from_signed_xml(signed.as_bytes(), Some("https://b.example/idp"), &pinned)
         .unwrap();
     assert_eq!(b.sso_services[0].location, "https://b.example/sso");
-    let error =
-        IdpMetadata::from_signed_xml(signed.as_bytes(), None, &pinned).unwrap_err();
+    let error = IdpMetadata::from_signed_xml(signed.as_bytes(), None, &pinned).unwrap_err();
     assert_eq!(error.reason(), "ambiguous-entity");
 }
 
@@ -276,9 +286,12 @@ fn an_entity_injected_around_or_into_a_signed_aggregate_is_refused() {
     assert_eq!(error.reason(), "metadata-unsigned", "{error}");
     // Without a pinned certificate the wrapped document would import the injected entity
     // first: the check is what stops it.
-    let unchecked = IdpMetadata::from_xml_for_entity(wrapped.as_bytes(), "https://a.example/idp")
-        .unwrap();
-    assert_eq!(unchecked.sso_services[0].location, "https://evil.example/sso");
+    let unchecked =
+        IdpMetadata::from_xml_for_entity(wrapped.as_bytes(), "https://a.example/idp").unwrap();
+    assert_eq!(
+        unchecked.sso_services[0].location,
+        "https://evil.example/sso"
+    );
     // Injected into the signed aggregate itself: the digest no longer matches.
     let injected = signed.replacen(
         "<md:EntityDescriptor ID=\"_a\"",
@@ -291,7 +304,10 @@ fn an_entity_injected_around_or_into_a_signed_aggregate_is_refused() {
     // The signature moved onto a wrapper with the same ID: duplicate IDs are refused.
     let start = body.find("<ds:Signature").unwrap();
     let end = body.find("</ds:Signature>").unwrap() + "</ds:Signature>".len();
-    let (signature, unsigned_inner) = (&body[start..end], format!("{}{}", &body[..start], &body[end..]));
+    let (signature, unsigned_inner) = (
+        &body[start..end],
+        format!("{}{}", &body[..start], &body[end..]),
+    );
     let moved = format!(
         "<md:EntitiesDescriptor ID=\"_agg\" {NS}>{signature}{evil}{unsigned_inner}</md:EntitiesDescriptor>"
     );
@@ -304,8 +320,8 @@ fn an_entity_injected_around_or_into_a_signed_aggregate_is_refused() {
 fn real_azure_ad_metadata_verifies_with_its_published_certificate() {
     let xml = std::fs::read(corpus().join("metadata/azure-ad/xmlcrypto_wsfederation_metadata.xml"))
         .unwrap();
-    let pem =
-        std::fs::read_to_string(corpus().join("keys/xml-crypto/wsfederation_metadata.pem")).unwrap();
+    let pem = std::fs::read_to_string(corpus().join("keys/xml-crypto/wsfederation_metadata.pem"))
+        .unwrap();
     let published = Certificate::from_pem_or_base64(&pem).unwrap();
     let md = IdpMetadata::from_signed_xml(&xml, None, &published).unwrap();
     assert_eq!(
@@ -321,7 +337,11 @@ fn real_azure_ad_metadata_verifies_with_its_published_certificate() {
     let sso = "<SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" \
                Location=\"https://login.windows.net/";
     assert!(text.contains(sso));
-    let tampered = text.replacen(sso, &sso.replace("login.windows.net", "login.evil.example"), 1);
+    let tampered = text.replacen(
+        sso,
+        &sso.replace("login.windows.net", "login.evil.example"),
+        1,
+    );
     let error = IdpMetadata::from_signed_xml(tampered.as_bytes(), None, &published).unwrap_err();
     assert_eq!(error.reason(), "metadata-signature-invalid", "{error}");
 }
@@ -346,8 +366,8 @@ fn valid_until_and_cache_duration_take_the_strictest_of_entity_and_aggregate() {
     let a = IdpMetadata::from_xml_for_entity(xml.as_bytes(), "https://a.example/idp").unwrap();
     assert_eq!(a.valid_until, Some(datetime!(2020-01-01 00:00 UTC)));
     // No time zone means UTC.
-    let md = IdpMetadata::from_xml(single(" validUntil=\"2031-02-03T04:05:06\"").as_bytes())
-        .unwrap();
+    let md =
+        IdpMetadata::from_xml(single(" validUntil=\"2031-02-03T04:05:06\"").as_bytes()).unwrap();
     assert_eq!(md.valid_until, Some(datetime!(2031-02-03 04:05:06 UTC)));
     let md = IdpMetadata::from_xml(single("").as_bytes()).unwrap();
     assert_eq!((md.valid_until, md.cache_duration), (None, None));

@@ -57,7 +57,11 @@ async fn pinned_imports_refuse_with_wire_reasons() {
         (IDP.metadata(), pin.as_str(), Reason::MetadataUnsigned),
         (tampered, pin.as_str(), Reason::MetadataSignatureInvalid),
         (by_stranger, pin.as_str(), Reason::MetadataUntrustedKey),
-        (signed.clone(), "not a certificate", Reason::InvalidCertificate),
+        (
+            signed.clone(),
+            "not a certificate",
+            Reason::InvalidCertificate,
+        ),
     ];
     for (xml, pin, reason) in cases {
         let status = s

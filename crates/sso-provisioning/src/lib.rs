@@ -126,7 +126,6 @@ pub use crate::{
 pub use sso_store::{
     ConnectionId, ConnectionOptions, ConnectionRecord, EventCursor, EventId, EventOutcome,
     EventPage, EventQuery, EventRecord, IdpConfig, MAX_CLOCK_SKEW, MAX_PAGE, MetadataSource,
-    MetadataValidity, OrgId,
-    OrgRecord, OrgSnapshot, ParseIdError, ProjectId, PurgeCounts, RefreshState, StoreError, UserId,
-    UserRecord,
+    MetadataValidity, OrgId, OrgRecord, OrgSnapshot, ParseIdError, ProjectId, PurgeCounts,
+    RefreshState, StoreError, UserId, UserRecord,
 };

@@ -37,9 +37,9 @@ fn at(seconds: i64) -> OffsetDateTime {
 
 /// The IdP's metadata with `attrs` on its root, signed by `signer`.
 fn signed_by(signer: &Idp, attrs: &str) -> Vec<u8> {
-    let xml = IDP
-        .metadata_with_id()
-        .replacen("ID=\"_metadata\"", &format!("ID=\"_metadata\"{attrs}"), 1);
+    let xml =
+        IDP.metadata_with_id()
+            .replacen("ID=\"_metadata\"", &format!("ID=\"_metadata\"{attrs}"), 1);
     signer.sign_metadata_with_xmlsec1(&xml, "_metadata")
 }
 
@@ -202,7 +202,12 @@ async fn pinned_import_from_url(db: TestDb) {
     let imported = import(&p, org, &url, Some(HOUR), &PUBLISHER, BASE)
         .await
         .unwrap();
-    let pinned = imported.source.source.signing_certificate.as_deref().unwrap();
+    let pinned = imported
+        .source
+        .source
+        .signing_certificate
+        .as_deref()
+        .unwrap();
     assert_eq!(
         Certificate::from_pem_or_base64(pinned)
             .unwrap()
@@ -266,7 +271,10 @@ async fn refresh_keeps_the_configuration_when_the_signature_fails(db: TestDb) {
         "{}",
         trace.detail
     );
-    assert_eq!(trace.detail["kept"]["config_version"], before.config_version);
+    assert_eq!(
+        trace.detail["kept"]["config_version"],
+        before.config_version
+    );
 
     // On the schedule: the document is no longer signed.
     served.set(&IDP.metadata());
@@ -309,7 +317,9 @@ async fn inline_import_with_a_pin(db: TestDb) {
         p.import_idp_metadata_pinned(ADMIN, org, xml, None, pin, BASE)
             .await
     };
-    let error = import_inline(&IDP.metadata(), Some(&pem)).await.unwrap_err();
+    let error = import_inline(&IDP.metadata(), Some(&pem))
+        .await
+        .unwrap_err();
     assert_eq!(error.reason(), "metadata-unsigned");
     let error = import_inline(&tampered(), Some(&pem)).await.unwrap_err();
     assert_eq!(error.reason(), "metadata-signature-invalid");
@@ -317,8 +327,13 @@ async fn inline_import_with_a_pin(db: TestDb) {
     let audit = &events(&p, org, kinds::METADATA_IMPORTED).await[0];
     assert_eq!(audit.reason, "metadata-signature-invalid");
 
-    let imported = import_inline(&signed_by(&PUBLISHER, ""), Some(&pem)).await.unwrap();
-    assert_eq!(imported.connection.idp.sso_url.as_deref(), Some(IDP_SSO_URL));
+    let imported = import_inline(&signed_by(&PUBLISHER, ""), Some(&pem))
+        .await
+        .unwrap();
+    assert_eq!(
+        imported.connection.idp.sso_url.as_deref(),
+        Some(IDP_SSO_URL)
+    );
     let audit = &events(&p, org, kinds::METADATA_IMPORTED).await[0];
     assert_eq!(audit.detail["trust"]["signed_by"], fingerprint(&PUBLISHER));
     // Without a pin the signature is not checked, so a tampered copy goes in unverified.
@@ -381,12 +396,19 @@ async fn lifetime_schedules_refreshes(db: TestDb) {
         .unwrap();
     assert_eq!(outcome.reason(), "metadata-invalid-valid-until");
     assert_eq!(
-        p.metadata_source(org).await.unwrap().unwrap().next_refresh_at,
+        p.metadata_source(org)
+            .await
+            .unwrap()
+            .unwrap()
+            .next_refresh_at,
         Some(at(1200))
     );
 
     // validUntil sooner than the interval: the next refresh comes no later than it.
-    served.set(&signed_by(&PUBLISHER, " validUntil=\"2025-03-01T09:30:00Z\""));
+    served.set(&signed_by(
+        &PUBLISHER,
+        " validUntil=\"2025-03-01T09:30:00Z\"",
+    ));
     let done = p.refresh_due_metadata(&fetcher(), at(1200)).await.unwrap();
     assert_eq!(done[0].1.reason(), "unchanged", "{done:?}");
     let state = p.metadata_source(org).await.unwrap().unwrap();

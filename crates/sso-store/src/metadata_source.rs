@@ -242,9 +242,7 @@ impl<C: ConnectionTrait> Store<C> {
         validity: &MetadataValidity,
         now: OffsetDateTime,
     ) -> Result<RefreshState, StoreError> {
-        let cache_seconds = validity
-            .cache_duration
-            .map(|d| d.whole_seconds().max(0));
+        let cache_seconds = validity.cache_duration.map(|d| d.whole_seconds().max(0));
         let valid_until = validity.valid_until.map(to_db).transpose()?;
         sso_connection::Entity::update_many()
             .col_expr(

@@ -89,7 +89,10 @@ async fn pin_and_lifetime_are_kept(db: TestDb) {
         .record_metadata_validity(org, &MetadataValidity::default(), BASE)
         .await
         .unwrap();
-    assert_eq!(state(&store, org).await.validity, MetadataValidity::default());
+    assert_eq!(
+        state(&store, org).await.validity,
+        MetadataValidity::default()
+    );
 }
 
 async fn lifetime_brings_refreshes_forward(db: TestDb) {
