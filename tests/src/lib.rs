@@ -80,6 +80,8 @@ pub struct ServerOptions {
     /// the server then signs AuthnRequests, publishes the certificate in SP metadata and
     /// decrypts encrypted assertions.
     pub sp_key_pem: Option<(String, String)>,
+    /// Environment variables besides `PATH` (`SSL_CERT_FILE`, ...).
+    pub env: Vec<(String, String)>,
 }
 
 /// A new, empty directory under the system temp dir; `name` keeps concurrent tests apart.
@@ -216,7 +218,12 @@ impl RunningServer {
             ]);
         }
         args.extend(options.args);
-        RunningServer::start_in(dir, grpc_port, http_port, &args, &[])
+        let env: Vec<(&str, String)> = options
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        RunningServer::start_in(dir, grpc_port, http_port, &args, &env)
     }
 
     /// The server in `dir` (its working directory, removed on drop; `server.log` goes there)

@@ -201,6 +201,7 @@ async fn org_with_idp(admin: &mut AdminServiceClient<Channel>, domain: &str, idp
                 org_id: org.id.clone(),
                 metadata_xml: idp.to_owned(),
                 entity_id: String::new(),
+                signing_certificate: String::new(),
             },
             token,
         ))

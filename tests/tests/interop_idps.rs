@@ -361,6 +361,7 @@ impl Service {
                     org_id: org_id.to_owned(),
                     metadata_xml: idp_metadata.to_owned(),
                     entity_id: String::new(),
+                    signing_certificate: String::new(),
                 },
                 ADMIN_TOKEN,
             ))

@@ -21,6 +21,7 @@
 
 mod certificate;
 mod config;
+mod duration;
 mod metadata;
 mod ns;
 mod placement;
@@ -34,6 +35,7 @@ pub use crate::config::{
     ConnectionConfig, DEFAULT_CLOCK_SKEW, DangerousConfig, RequiredSignature, ServiceProvider,
     SpKey,
 };
+pub use crate::duration::{DurationError, MAX_DURATION, MAX_DURATION_TEXT, parse_xs_duration};
 pub use crate::metadata::{Binding, Endpoint, IdpMetadata, MetadataError};
 pub use crate::request::{AuthnRequest, RequestError, new_message_id};
 pub use crate::sp_metadata::SpMetadataError;

@@ -1,11 +1,15 @@
 //! IdP metadata in: the entity, its SSO endpoints and signing certificates read from XML with
-//! `sso-xml` (the one parser), so a connection is configured from what the IdP publishes.
+//! `sso-xml` (the one parser), so a connection is configured from what the IdP publishes;
+//! optionally only after the root's signature verified with a pinned certificate, reading
+//! from the node the proof names.
 
 use sso_xml::{Document, Limits, Node};
-use time::OffsetDateTime;
+use sso_xmldsig::{Fingerprint, TrustedKey, TrustedKeys, VerifiedElement, Verifier};
 use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
 
 use crate::certificate::Certificate;
+use crate::duration::{DurationError, parse_xs_duration};
 use crate::ns;
 
 /// A SAML binding, as endpoints name them.
@@ -64,11 +68,19 @@ pub struct IdpMetadata {
     pub want_authn_requests_signed: bool,
     /// NameID formats the IdP lists.
     pub name_id_formats: Vec<String>,
-    /// Whether the metadata carries a signature (not checked here: metadata comes from the
-    /// admin, over a channel they chose).
+    /// Whether the metadata carries a signature (on the entity or the root). Checked only by
+    /// [`from_signed_xml`](Self::from_signed_xml); otherwise the channel the admin chose is
+    /// what is trusted.
     pub signed: bool,
-    /// `validUntil` of the entity, when stated.
+    /// The pinned certificate that verified the root's signature, when imported with
+    /// [`from_signed_xml`](Self::from_signed_xml).
+    pub verified_by: Option<Fingerprint>,
+    /// The earliest `validUntil` of the entity and of every `EntitiesDescriptor` around it:
+    /// past it, the publisher no longer vouches for the metadata.
     pub valid_until: Option<OffsetDateTime>,
+    /// The shortest `cacheDuration` of the entity and of every `EntitiesDescriptor` around
+    /// it: how long the metadata may be used before it is fetched again.
+    pub cache_duration: Option<Duration>,
     /// What was skipped and why (unusable certificates, unknown bindings).
     pub warnings: Vec<String>,
 }
@@ -106,6 +118,45 @@ pub enum MetadataError {
         /// Why each candidate was skipped.
         problems: Vec<String>,
     },
+    /// A signing certificate is pinned and the root element's signature does not verify with
+    /// it: none at all (`metadata-unsigned`), made with another key (`metadata-untrusted-key`),
+    /// or altered, malformed or with a refused algorithm (`metadata-signature-invalid`). A
+    /// pinned certificate whose key cannot verify anything is `invalid-certificate`.
+    #[error("{}", signature_message(.0))]
+    Signature(sso_xmldsig::Error),
+    /// A `validUntil` that is not an `xs:dateTime`.
+    #[error("validUntil {value:?} at {position} is not a date and time: {detail}")]
+    InvalidValidUntil {
+        /// The attribute as written (cut to 64 characters).
+        value: String,
+        /// Where.
+        position: String,
+        /// Why.
+        detail: String,
+    },
+    /// A `cacheDuration` that is not an `xs:duration` within bounds.
+    #[error("cacheDuration {value:?} at {position} is not acceptable: {error}")]
+    InvalidCacheDuration {
+        /// The attribute as written (cut to 64 characters).
+        value: String,
+        /// Where.
+        position: String,
+        /// Why.
+        error: DurationError,
+    },
+}
+
+/// What a refused metadata signature means to the admin, then the verifier's detail.
+fn signature_message(error: &sso_xmldsig::Error) -> String {
+    let what = match error.reason() {
+        "no-signature" => {
+            "the metadata is not signed on its root element (a signing certificate is pinned)"
+        }
+        "untrusted-key" => "the metadata is signed with a key other than the pinned certificate's",
+        "invalid-certificate" => "the pinned metadata signing certificate cannot verify signatures",
+        _ => "the metadata's signature does not verify with the pinned certificate",
+    };
+    format!("{what}: {error} ({})", error.reason())
 }
 
 impl MetadataError {
@@ -120,6 +171,14 @@ impl MetadataError {
             MetadataError::NoIdpDescriptor(_) => "no-idp-descriptor",
             MetadataError::NoSsoService(_) => "no-sso-service",
             MetadataError::NoSigningCertificate { .. } => "no-signing-certificate",
+            MetadataError::Signature(e) => match e.reason() {
+                "no-signature" => "metadata-unsigned",
+                "untrusted-key" => "metadata-untrusted-key",
+                "invalid-certificate" => "invalid-certificate",
+                _ => "metadata-signature-invalid",
+            },
+            MetadataError::InvalidValidUntil { .. } => "metadata-invalid-valid-until",
+            MetadataError::InvalidCacheDuration { .. } => "metadata-invalid-cache-duration",
         }
     }
 }
@@ -137,28 +196,55 @@ impl IdpMetadata {
     /// Imports the one identity provider described by `xml` (an EntityDescriptor, or an
     /// EntitiesDescriptor holding exactly one IdP).
     pub fn from_xml(xml: &[u8]) -> Result<IdpMetadata, MetadataError> {
-        Self::import(xml, None)
+        Self::import(xml, None, None)
     }
 
     /// Imports the identity provider `entity_id` from `xml`, which may be an aggregate.
     pub fn from_xml_for_entity(xml: &[u8], entity_id: &str) -> Result<IdpMetadata, MetadataError> {
-        Self::import(xml, Some(entity_id))
+        Self::import(xml, Some(entity_id), None)
     }
 
-    fn import(xml: &[u8], wanted: Option<&str>) -> Result<IdpMetadata, MetadataError> {
+    /// Imports the identity provider `entity_id` (or the one IdP, for `None`) from `xml` only
+    /// if the root element (`EntityDescriptor` or `EntitiesDescriptor`) carries an enveloped
+    /// signature, referencing the root, that verifies with `signer` and nothing else, under
+    /// the strict default algorithm policy of responses. Nothing of the document is read
+    /// before; the entity is then chosen inside the node the proof names, so an entity placed
+    /// outside the signed element is never seen.
+    pub fn from_signed_xml(
+        xml: &[u8],
+        entity_id: Option<&str>,
+        signer: &Certificate,
+    ) -> Result<IdpMetadata, MetadataError> {
+        Self::import(xml, entity_id, Some(signer))
+    }
+
+    fn import(
+        xml: &[u8],
+        wanted: Option<&str>,
+        signer: Option<&Certificate>,
+    ) -> Result<IdpMetadata, MetadataError> {
         let doc = Document::parse_with(xml, &metadata_limits()).map_err(MetadataError::Xml)?;
-        let root = doc.root_element();
+        let document_root = doc.root_element();
+        if !document_root.is(ns::MD, "EntityDescriptor")
+            && !document_root.is(ns::MD, "EntitiesDescriptor")
+        {
+            return Err(MetadataError::NotMetadata(format!(
+                "{{{}}}{}",
+                document_root.namespace().unwrap_or(""),
+                document_root.local_name()
+            )));
+        }
+        let proof = match signer {
+            Some(certificate) => Some(verify_root(document_root, certificate)?),
+            None => None,
+        };
+        // From here on, everything is read from the signed node when there is a proof.
+        let root = proof.as_ref().map_or(document_root, VerifiedElement::node);
         let mut entities = Vec::new();
         if root.is(ns::MD, "EntityDescriptor") {
             entities.push(root);
-        } else if root.is(ns::MD, "EntitiesDescriptor") {
-            collect_entities(root, &mut entities);
         } else {
-            return Err(MetadataError::NotMetadata(format!(
-                "{{{}}}{}",
-                root.namespace().unwrap_or(""),
-                root.local_name()
-            )));
+            collect_entities(root, &mut entities);
         }
         let idps: Vec<Node<'_>> = entities
             .iter()
@@ -193,7 +279,9 @@ impl IdpMetadata {
                 }
             },
         };
-        Self::from_entity(entity, root)
+        let mut metadata = Self::from_entity(entity, root)?;
+        metadata.verified_by = proof.map(|p| *p.key());
+        Ok(metadata)
     }
 
     fn from_entity(entity: Node<'_>, root: Node<'_>) -> Result<IdpMetadata, MetadataError> {
@@ -287,10 +375,7 @@ impl IdpMetadata {
         let signed = [entity, root]
             .iter()
             .any(|e| e.child_elements().any(|s| s.is(ns::DSIG, "Signature")));
-        let valid_until = entity
-            .attribute("validUntil")
-            .or_else(|| root.attribute("validUntil"))
-            .and_then(|v| OffsetDateTime::parse(v.trim(), &Rfc3339).ok());
+        let (valid_until, cache_duration) = validity(entity)?;
         Ok(IdpMetadata {
             entity_id,
             sso_services,
@@ -300,7 +385,9 @@ impl IdpMetadata {
                 || descriptor.attribute("WantAuthnRequestsSigned") == Some("1"),
             name_id_formats,
             signed,
+            verified_by: None,
             valid_until,
+            cache_duration,
             warnings,
         })
     }
@@ -308,6 +395,68 @@ impl IdpMetadata {
     /// The SingleSignOnService for `binding`, if the IdP offers one.
     pub fn sso_service(&self, binding: &Binding) -> Option<&Endpoint> {
         self.sso_services.iter().find(|e| &e.binding == binding)
+    }
+}
+
+/// Verifies the enveloped signature of the document's root with `signer` alone.
+fn verify_root<'d>(
+    root: Node<'d>,
+    signer: &Certificate,
+) -> Result<VerifiedElement<'d>, MetadataError> {
+    let key = TrustedKey::from_certificate_der(signer.der()).map_err(MetadataError::Signature)?;
+    Verifier::new(TrustedKeys::new().with(key))
+        .verify(root)
+        .map_err(MetadataError::Signature)
+}
+
+/// At most this much of a refused attribute is repeated in an error.
+const SHOWN: usize = 64;
+
+fn shown(value: &str) -> String {
+    value.chars().take(SHOWN).collect()
+}
+
+/// The earliest `validUntil` and the shortest `cacheDuration` of `entity` and its ancestors.
+fn validity(entity: Node<'_>) -> Result<(Option<OffsetDateTime>, Option<Duration>), MetadataError> {
+    let mut valid_until: Option<OffsetDateTime> = None;
+    let mut cache_duration: Option<Duration> = None;
+    let mut current = Some(entity);
+    while let Some(node) = current {
+        if let Some(value) = node.attribute("validUntil") {
+            let until =
+                parse_date_time(value).map_err(|detail| MetadataError::InvalidValidUntil {
+                    value: shown(value),
+                    position: node.position().to_string(),
+                    detail,
+                })?;
+            valid_until = Some(valid_until.map_or(until, |v| v.min(until)));
+        }
+        if let Some(value) = node.attribute("cacheDuration") {
+            let duration =
+                parse_xs_duration(value).map_err(|error| MetadataError::InvalidCacheDuration {
+                    value: shown(value),
+                    position: node.position().to_string(),
+                    error,
+                })?;
+            cache_duration = Some(cache_duration.map_or(duration, |c| c.min(duration)));
+        }
+        current = node.parent_element();
+    }
+    Ok((valid_until, cache_duration))
+}
+
+/// An `xs:dateTime` as metadata writes it: RFC 3339, or without a time zone, which SAML
+/// means as UTC.
+fn parse_date_time(value: &str) -> Result<OffsetDateTime, String> {
+    let value = value.trim_matches(|c: char| c.is_ascii_whitespace());
+    if value.len() > SHOWN {
+        return Err(format!("longer than {SHOWN} characters"));
+    }
+    match OffsetDateTime::parse(value, &Rfc3339) {
+        Ok(t) => Ok(t),
+        Err(first) => {
+            OffsetDateTime::parse(&format!("{value}Z"), &Rfc3339).map_err(|_| first.to_string())
+        }
     }
 }
 

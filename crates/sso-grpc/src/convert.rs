@@ -209,6 +209,22 @@ pub(crate) fn metadata_source(state: &RefreshState) -> v1::MetadataSource {
         next_refresh_at: optional_timestamp(state.next_refresh_at),
         last_refresh_at: optional_timestamp(state.refreshed_at),
         last_refresh_result: state.refresh_reason.clone().unwrap_or_default(),
+        signing_certificate_fingerprint: state
+            .source
+            .signing_certificate
+            .as_deref()
+            .map(|pem| {
+                Certificate::from_pem_or_base64(pem)
+                    .map(|c| c.fingerprint().to_string())
+                    .unwrap_or_else(|_| "(unreadable certificate)".to_owned())
+            })
+            .unwrap_or_default(),
+        valid_until: optional_timestamp(state.validity.valid_until),
+        cache_duration_seconds: state
+            .validity
+            .cache_duration
+            .and_then(|d| u64::try_from(d.whole_seconds()).ok())
+            .unwrap_or(0),
     }
 }
 

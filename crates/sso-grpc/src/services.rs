@@ -696,9 +696,10 @@ impl AdminService for AdminServiceImpl {
         self.connection_change("ImportIdpMetadata", request, async |c, r| {
             let xml = r.metadata_xml.as_bytes();
             let entity = non_empty(&r.entity_id);
+            let pin = non_empty(&r.signing_certificate);
             let p = c.provisioner;
             Ok(
-                p.import_idp_metadata_for_entity(c.actor, c.org, xml, entity, c.now)
+                p.import_idp_metadata_pinned(c.actor, c.org, xml, entity, pin, c.now)
                     .await?
                     .into(),
             )
@@ -807,9 +808,10 @@ impl AdminService for AdminServiceImpl {
                 };
                 let url = r.url.trim();
                 let entity = non_empty(r.entity_id.trim());
+                let pin = non_empty(&r.signing_certificate);
                 let p = c.provisioner;
-                Ok(p.import_idp_metadata_from_url(
-                    c.fetcher, c.actor, c.org, url, entity, interval, c.now,
+                Ok(p.import_idp_metadata_from_url_pinned(
+                    c.fetcher, c.actor, c.org, url, entity, interval, pin, c.now,
                 )
                 .await?)
             })

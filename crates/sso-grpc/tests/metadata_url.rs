@@ -45,6 +45,7 @@ async fn org_with_connection(s: &mut TestServer) -> String {
             org_id: org.clone(),
             metadata_xml: String::from_utf8(OLD.metadata()).unwrap(),
             entity_id: IDP_ENTITY.to_owned(),
+            signing_certificate: String::new(),
         })
         .await
         .unwrap();
@@ -74,6 +75,7 @@ async fn url_refusals_carry_their_reasons() {
                 url: url.to_owned(),
                 entity_id: String::new(),
                 refresh_interval_seconds: 3600,
+                signing_certificate: String::new(),
             })
             .await
             .unwrap_err();

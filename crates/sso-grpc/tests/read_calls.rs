@@ -47,6 +47,7 @@ async fn import(s: &mut TestServer, org: &str, idp: &Idp) -> v1::Connection {
             org_id: org.to_owned(),
             metadata_xml: String::from_utf8(idp.metadata()).unwrap(),
             entity_id: String::new(),
+            signing_certificate: String::new(),
         })
         .await
         .unwrap()

@@ -81,6 +81,7 @@ async fn an_org_from_creation_to_sso_login_require_sso_and_downgrade() {
             org_id: org_id.clone(),
             metadata_xml: String::from_utf8(IDP.metadata()).unwrap(),
             entity_id: IDP_ENTITY.to_owned(),
+            signing_certificate: String::new(),
         }))
         .await
         .unwrap()
@@ -461,6 +462,7 @@ async fn malformed_and_unknown_input_is_refused_with_the_right_codes() {
             org_id: other.id.clone(),
             metadata_xml: "<html/>".to_owned(),
             entity_id: String::new(),
+            signing_certificate: String::new(),
         })
         .await
         .unwrap_err();
@@ -484,6 +486,7 @@ async fn malformed_and_unknown_input_is_refused_with_the_right_codes() {
             org_id: other.id.clone(),
             metadata_xml: String::from_utf8(IDP.metadata()).unwrap(),
             entity_id: "https://elsewhere.test/idp".to_owned(),
+            signing_certificate: String::new(),
         })
         .await
         .unwrap_err();

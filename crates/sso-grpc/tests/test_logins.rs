@@ -46,6 +46,7 @@ async fn org(s: &mut TestServer, plan: Plan, domain: &str) -> String {
             org_id: org.clone(),
             metadata_xml: String::from_utf8(IDP.metadata()).unwrap(),
             entity_id: String::new(),
+            signing_certificate: String::new(),
         })
         .await
         .unwrap();

@@ -103,6 +103,7 @@ pub async fn set_up_org(channel: Channel, idp: &Idp, domain: &str) -> Result<Org
                 org_id: id.clone(),
                 metadata_xml: idp.metadata(),
                 entity_id: idp.entity_id().to_owned(),
+                signing_certificate: String::new(),
             },
             &token,
         ))

@@ -146,8 +146,8 @@ pub use sso_store::{
     ConnectionId, ConnectionOptions, ConnectionRecord, CreatedBy, EventCursor, EventId,
     EventOutcome, EventPage, EventQuery, EventRecord, IdpConfig, MAX_BATCH, MAX_CLOCK_SKEW,
     MAX_NAME_PREFIX, MAX_PAGE, MAX_PROJECT_ID_BYTES, MAX_PROJECT_NAME_CHARS, MemberCursor,
-    MemberPage, MemberQuery, MemberRecord, MetadataSource, NewProject, OrgCursor, OrgId, OrgPage,
-    OrgQuery, OrgRecord, OrgSnapshot, ParseIdError, ProjectChange, ProjectCursor, ProjectId,
-    ProjectPage, ProjectQuery, ProjectRecord, PurgeCounts, RefreshState, StoreError,
+    MemberPage, MemberQuery, MemberRecord, MetadataSource, MetadataValidity, NewProject, OrgCursor,
+    OrgId, OrgPage, OrgQuery, OrgRecord, OrgSnapshot, ParseIdError, ProjectChange, ProjectCursor,
+    ProjectId, ProjectPage, ProjectQuery, ProjectRecord, PurgeCounts, RefreshState, StoreError,
     UpsertedProject, UserId, UserRecord,
 };

@@ -128,7 +128,8 @@ pub use crate::{
     logins::{AuthnRequestRecord, NewAuthnRequest, PurgeCounts, RequestPurpose},
     members::{MemberPage, MemberQuery, MemberRecord},
     metadata_source::{
-        DueRefresh, MAX_REFRESH_INTERVAL, MIN_REFRESH_INTERVAL, MetadataSource, RefreshState,
+        DueRefresh, MAX_REFRESH_INTERVAL, MIN_REFRESH_INTERVAL, MetadataSource, MetadataValidity,
+        RefreshState,
     },
     org_list::{MAX_NAME_PREFIX, OrgCursor, OrgPage, OrgQuery},
     orgs::{OrgRecord, OrgSnapshot},

@@ -1,5 +1,6 @@
-//! Metadata imported from a URL: the source of a connection's IdP configuration, its
-//! periodic refresh, and certificate changes made by hand during a rollover.
+//! Metadata imported from a URL: the source of a connection's IdP configuration (and the
+//! certificate its signature must verify with), what the metadata says about its own lifetime,
+//! its periodic refresh, and certificate changes made by hand during a rollover.
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -27,6 +28,18 @@ pub struct MetadataSource {
     pub entity_id: Option<String>,
     /// How often it is fetched again; `None`: only when an admin asks.
     pub refresh_interval: Option<Duration>,
+    /// The certificate (PEM) the metadata's root signature must verify with, every fetch;
+    /// `None`: unsigned metadata is accepted.
+    pub signing_certificate: Option<String>,
+}
+
+/// What metadata says about its own lifetime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MetadataValidity {
+    /// Its earliest `validUntil`: the publisher vouches for it until then.
+    pub valid_until: Option<OffsetDateTime>,
+    /// Its shortest `cacheDuration`: how long it may be used before it is fetched again.
+    pub cache_duration: Option<Duration>,
 }
 
 /// A connection's metadata source and refresh state.
@@ -45,6 +58,8 @@ pub struct RefreshState {
     pub refreshed_at: Option<OffsetDateTime>,
     /// How it ended: `changed`, `unchanged` or the failure's reason code.
     pub refresh_reason: Option<String>,
+    /// What the metadata last imported or refreshed from the URL says about its lifetime.
+    pub validity: MetadataValidity,
 }
 
 impl RefreshState {
@@ -56,10 +71,15 @@ impl RefreshState {
                 url: m.idp_metadata_url?,
                 entity_id: m.idp_metadata_entity_id,
                 refresh_interval: m.idp_metadata_refresh_seconds.map(Duration::seconds),
+                signing_certificate: m.idp_metadata_signing_certificate,
             },
             next_refresh_at: m.idp_metadata_next_refresh_at.map(from_db),
             refreshed_at: m.idp_metadata_refreshed_at.map(from_db),
             refresh_reason: m.idp_metadata_refresh_reason,
+            validity: MetadataValidity {
+                valid_until: m.idp_metadata_valid_until.map(from_db),
+                cache_duration: m.idp_metadata_cache_seconds.map(Duration::seconds),
+            },
         })
     }
 }
@@ -126,6 +146,10 @@ impl<C: ConnectionTrait> Store<C> {
             .col_expr(
                 sso_connection::Column::IdpMetadataNextRefreshAt,
                 Expr::value(next),
+            )
+            .col_expr(
+                sso_connection::Column::IdpMetadataSigningCertificate,
+                Expr::value(source.signing_certificate.clone()),
             )
             .filter(sso_connection::Column::OrgId.eq(org.get()))
             .exec(&self.conn)
@@ -205,6 +229,55 @@ impl<C: ConnectionTrait> Store<C> {
             .exec(&self.conn)
             .await?;
         Ok(updated.rows_affected > 0)
+    }
+
+    /// Records what the metadata just imported or refreshed from the URL says about its
+    /// lifetime, and, when the connection is refreshed periodically, brings the next refresh
+    /// forward to no later than `valid_until` and `now + cache_duration` (a cache duration
+    /// shorter than [`MIN_REFRESH_INTERVAL`] counts as that: a publisher cannot make every
+    /// server fetch every minute). Returns the source and refresh state as they are now.
+    pub async fn record_metadata_validity(
+        &self,
+        org: OrgId,
+        validity: &MetadataValidity,
+        now: OffsetDateTime,
+    ) -> Result<RefreshState, StoreError> {
+        let cache_seconds = validity.cache_duration.map(|d| d.whole_seconds().max(0));
+        let valid_until = validity.valid_until.map(to_db).transpose()?;
+        sso_connection::Entity::update_many()
+            .col_expr(
+                sso_connection::Column::IdpMetadataValidUntil,
+                Expr::value(valid_until),
+            )
+            .col_expr(
+                sso_connection::Column::IdpMetadataCacheSeconds,
+                Expr::value(cache_seconds),
+            )
+            .filter(sso_connection::Column::OrgId.eq(org.get()))
+            .exec(&self.conn)
+            .await?;
+        let by_cache = validity
+            .cache_duration
+            .map(|d| now.saturating_add(d.max(MIN_REFRESH_INTERVAL)));
+        let latest = match (by_cache, validity.valid_until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(latest) = latest {
+            let latest = to_db(latest)?;
+            sso_connection::Entity::update_many()
+                .col_expr(
+                    sso_connection::Column::IdpMetadataNextRefreshAt,
+                    Expr::value(latest),
+                )
+                .filter(sso_connection::Column::OrgId.eq(org.get()))
+                .filter(sso_connection::Column::IdpMetadataNextRefreshAt.gt(latest))
+                .exec(&self.conn)
+                .await?;
+        }
+        self.metadata_refresh_state(org)
+            .await?
+            .ok_or(StoreError::not_found("metadata source"))
     }
 
     /// Notes how a refresh of the connection ended (`changed`, `unchanged` or a reason code).

@@ -102,6 +102,78 @@ impl Idp {
         STANDARD.encode(signed).into_bytes()
     }
 
+    /// This IdP's metadata with `ID="_metadata"` on its `EntityDescriptor`, so that it can be
+    /// signed.
+    pub fn metadata_with_id(&self) -> String {
+        String::from_utf8(self.metadata()).unwrap().replacen(
+            "<md:EntityDescriptor ",
+            "<md:EntityDescriptor ID=\"_metadata\" ",
+            1,
+        )
+    }
+
+    /// The certificate, PEM.
+    pub fn certificate_pem(&self) -> String {
+        self.idp.credential().certificate_pem().to_owned()
+    }
+
+    /// `xml`, whose root is an `EntityDescriptor` or `EntitiesDescriptor` with `ID="{id}"`,
+    /// signed on its root by this IdP's key with `xmlsec1` (enveloped, exclusive c14n,
+    /// RSA-SHA256, the certificate in `KeyInfo`): how a federation or an IdP signs the
+    /// metadata it publishes.
+    ///
+    /// # Panics
+    /// When xmlsec1 is missing or fails: the test cannot run without it.
+    pub fn sign_metadata_with_xmlsec1(&self, xml: &str, id: &str) -> Vec<u8> {
+        let template = format!(
+            "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo>\
+             <ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>\
+             <ds:SignatureMethod Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\"/>\
+             <ds:Reference URI=\"#{id}\"><ds:Transforms>\
+             <ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>\
+             <ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/></ds:Transforms>\
+             <ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>\
+             <ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/>\
+             <ds:KeyInfo><ds:X509Data/></ds:KeyInfo></ds:Signature>"
+        );
+        let root_end = xml.find('>').unwrap() + 1;
+        let xml = format!("{}{template}{}", &xml[..root_end], &xml[root_end..]);
+        static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("xmlsec1_md_{}_{call}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("key.pem"), self.key_pem()).unwrap();
+        std::fs::write(dir.join("cert.pem"), self.certificate_pem()).unwrap();
+        std::fs::write(dir.join("in.xml"), xml).unwrap();
+        let md = "urn:oasis:names:tc:SAML:2.0:metadata";
+        let key_and_cert = format!(
+            "{},{}",
+            dir.join("key.pem").display(),
+            dir.join("cert.pem").display()
+        );
+        let output = std::process::Command::new("xmlsec1")
+            .arg("--sign")
+            .arg("--privkey-pem")
+            .arg(key_and_cert)
+            .args(["--id-attr:ID", &format!("{md}:EntityDescriptor")])
+            .args(["--id-attr:ID", &format!("{md}:EntitiesDescriptor")])
+            .arg("--output")
+            .arg(dir.join("out.xml"))
+            .arg(dir.join("in.xml"))
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("xmlsec1 is required (Debian package `xmlsec1`; `cargo xtask test` installs it): {e}")
+            });
+        assert!(
+            output.status.success(),
+            "xmlsec1 --sign failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let signed = std::fs::read(dir.join("out.xml")).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        signed
+    }
+
     /// A signed response (assertion signed), base64 as the HTTP-POST binding carries it.
     pub fn response(&self, r: &Response) -> Vec<u8> {
         self.idp.response(&r.to_saml()).unwrap().into_bytes()

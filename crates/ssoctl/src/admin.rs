@@ -3,7 +3,7 @@
 //! Every command prints one JSON object on stdout. A refusal by the server prints
 //! `{"ok":false,"code":...,"reason":"REASON_...","message":...}` and exits 1.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
@@ -123,6 +123,10 @@ enum ConnectionCommand {
         /// For metadata describing several IdPs: which one.
         #[arg(long, value_name = "ID")]
         entity_id: Option<String>,
+        /// Metadata signing certificate (PEM or base64 DER): the metadata's root signature
+        /// must verify with it before anything in it is used.
+        #[arg(long, value_name = "FILE")]
+        signing_cert: Option<PathBuf>,
     },
     /// Import (or replace) the IdP metadata from an HTTPS URL, and keep the URL for refreshes.
     ImportUrl {
@@ -136,6 +140,10 @@ enum ConnectionCommand {
         /// Refresh from the URL this often (300 to 2592000); absent: only on `refresh`.
         #[arg(long, value_name = "SECONDS")]
         refresh_every: Option<u32>,
+        /// Metadata signing certificate (PEM or base64 DER), kept with the URL: this fetch and
+        /// every refresh verify the metadata's root signature with it.
+        #[arg(long, value_name = "FILE")]
+        signing_cert: Option<PathBuf>,
     },
     /// Fetch the metadata again from its URL now (a failure keeps the configuration).
     Refresh { org: String },
@@ -361,11 +369,13 @@ async fn connection(remote: Remote<Admin>, command: ConnectionCommand) -> Result
             org,
             metadata,
             entity_id,
+            signing_cert,
         } => {
             let message = v1::ImportIdpMetadataRequest {
                 org_id: org,
                 metadata_xml: read_text(&metadata)?,
                 entity_id: entity_id.unwrap_or_default(),
+                signing_certificate: optional_text(signing_cert.as_deref())?,
             };
             remote
                 .call(message, Admin::import_idp_metadata, connection_json)
@@ -376,12 +386,14 @@ async fn connection(remote: Remote<Admin>, command: ConnectionCommand) -> Result
             url,
             entity_id,
             refresh_every,
+            signing_cert,
         } => {
             let message = v1::ImportIdpMetadataFromUrlRequest {
                 org_id: org,
                 url,
                 entity_id: entity_id.unwrap_or_default(),
                 refresh_interval_seconds: refresh_every.unwrap_or(0),
+                signing_certificate: optional_text(signing_cert.as_deref())?,
             };
             remote
                 .call(
@@ -715,7 +727,18 @@ fn source_json(source: &v1::MetadataSource) -> Value {
         "next_refresh_at": text(&source.next_refresh_at),
         "last_refresh_at": text(&source.last_refresh_at),
         "last_refresh_result": text(&source.last_refresh_result),
+        "signing_certificate_fingerprint": text(&source.signing_certificate_fingerprint),
+        "valid_until": text(&source.valid_until),
+        "cache_duration_seconds": match source.cache_duration_seconds {
+            0 => Value::Null,
+            s => Value::from(s),
+        },
     })
+}
+
+/// The text of an optional file (or standard input for `-`); empty when not given.
+fn optional_text(path: Option<&Path>) -> Result<String, Failure> {
+    path.map_or_else(|| Ok(String::new()), read_text)
 }
 
 fn traces_json(response: &v1::ListLoginTracesResponse) -> Value {

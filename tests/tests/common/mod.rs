@@ -255,6 +255,7 @@ pub async fn set_up_org(
                 org_id: id.clone(),
                 metadata_xml: org.metadata_xml,
                 entity_id: String::new(),
+                signing_certificate: String::new(),
             },
             token,
         ))

@@ -2,7 +2,7 @@
 //! settings, and require-SSO with its lockout protection and the operator's break-glass.
 
 use serde_json::json;
-use sso_assertion::{DEFAULT_CLOCK_SKEW, IdpMetadata};
+use sso_assertion::DEFAULT_CLOCK_SKEW;
 use sso_policy::{
     BreakGlass, JitChange, JitSettings, RequireSsoChange, Role, break_glass, set_jit,
     set_require_sso,
@@ -12,7 +12,8 @@ use time::{Duration, OffsetDateTime};
 
 use super::idp_change::store_idp;
 use super::{
-    Audited, certificate_details, idp_config, kinds, metadata_sha256, metadata_warnings, with,
+    Audited, certificate_details, idp_config, kinds, metadata_sha256, metadata_warnings,
+    pinned_certificate, read_metadata, trust_details, with,
 };
 use crate::error::AdminError;
 use crate::login::Provisioner;
@@ -81,11 +82,26 @@ impl Provisioner {
         entity_id: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<ImportedMetadata, AdminError> {
-        let parsed = match entity_id {
-            Some(entity) => IdpMetadata::from_xml_for_entity(metadata_xml, entity),
-            None => IdpMetadata::from_xml(metadata_xml),
-        }
-        .map_err(AdminError::Metadata);
+        self.import_idp_metadata_pinned(actor, org, metadata_xml, entity_id, None, now)
+            .await
+    }
+
+    /// [`import_idp_metadata_for_entity`](Self::import_idp_metadata_for_entity) that, given a
+    /// metadata signing certificate (PEM or base64 DER), first verifies the signature on the
+    /// document's root element with it and nothing else (`metadata-unsigned`,
+    /// `metadata-signature-invalid`, `metadata-untrusted-key`). Metadata past its `validUntil`
+    /// is refused either way (`metadata-expired`).
+    pub async fn import_idp_metadata_pinned(
+        &self,
+        actor: &str,
+        org: OrgId,
+        metadata_xml: &[u8],
+        entity_id: Option<&str>,
+        signing_certificate: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<ImportedMetadata, AdminError> {
+        let parsed = pinned_certificate(signing_certificate)
+            .and_then(|pin| read_metadata(metadata_xml, entity_id, pin.as_ref(), now));
         self.audited(
             Some(org),
             kinds::METADATA_IMPORTED,
@@ -105,6 +121,7 @@ impl Provisioner {
                     "config_version": connection.config_version,
                     "warnings": warnings,
                     "metadata_sha256": metadata_sha256(metadata_xml),
+                    "trust": trust_details(&metadata),
                 });
                 let reason = stored.reason();
                 let imported = ImportedMetadata {

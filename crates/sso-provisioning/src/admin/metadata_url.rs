@@ -2,7 +2,7 @@
 //! connection's schedule, claimed in the database so that servers sharing it run each once.
 
 use serde_json::{Value, json};
-use sso_assertion::IdpMetadata;
+use sso_assertion::{Certificate, IdpMetadata};
 use sso_fetch::Fetcher;
 use sso_store::{
     ConnectionRecord, EventOutcome, IdpConfig, MAX_REFRESH_INTERVAL, MIN_REFRESH_INTERVAL,
@@ -13,7 +13,8 @@ use time::{Duration, OffsetDateTime};
 use super::idp_change::{Stored, store_idp};
 use super::{
     Audited, ImportedMetadata, certificate_details, fingerprint_details, fingerprints, idp_config,
-    kinds, metadata_sha256, metadata_warnings, with,
+    kinds, metadata_sha256, metadata_warnings, pinned_certificate, read_metadata, trust_details,
+    validity, with,
 };
 use crate::error::AdminError;
 use crate::login::Provisioner;
@@ -66,23 +67,18 @@ struct Fetched {
     detail: Value,
 }
 
-/// Fetches `url` and reads the IdP `entity_id` (or the one IdP) from it; expired metadata
+/// Fetches `url` and reads the IdP `entity_id` (or the one IdP) from it, after its root
+/// signature verified with the `pinned` certificate when there is one; expired metadata
 /// (`validUntil` past) is refused.
 async fn fetch_metadata(
     fetcher: &Fetcher,
     url: &str,
     entity_id: Option<&str>,
+    pinned: Option<&Certificate>,
     now: OffsetDateTime,
 ) -> Result<Fetched, AdminError> {
     let fetched = fetcher.fetch(url).await.map_err(AdminError::Fetch)?;
-    let metadata = match entity_id {
-        Some(id) => IdpMetadata::from_xml_for_entity(&fetched.body, id),
-        None => IdpMetadata::from_xml(&fetched.body),
-    }
-    .map_err(AdminError::Metadata)?;
-    if let Some(until) = metadata.valid_until.filter(|until| *until <= now) {
-        return Err(AdminError::MetadataExpired(until.to_string()));
-    }
+    let metadata = read_metadata(&fetched.body, entity_id, pinned, now)?;
     let idp = idp_config(&metadata, &fetched.body, Some(url));
     let detail = json!({
         "url": url,
@@ -93,6 +89,7 @@ async fn fetch_metadata(
         "entity_id": idp.entity_id,
         "sso_url": idp.sso_url,
         "certificates": certificate_details(&metadata),
+        "trust": trust_details(&metadata),
     });
     Ok(Fetched {
         metadata,
@@ -130,24 +127,63 @@ impl Provisioner {
         refresh_interval: Option<Duration>,
         now: OffsetDateTime,
     ) -> Result<ImportedFromUrl, AdminError> {
-        let fetched = if interval_ok(refresh_interval) {
-            fetch_metadata(fetcher, url, entity_id, now).await
-        } else {
-            Err(AdminError::Store(StoreError::InvalidInput {
-                what: "metadata refresh interval",
-                detail: "whole seconds from 5 minutes to 30 days".into(),
-            }))
+        self.import_idp_metadata_from_url_pinned(
+            fetcher,
+            actor,
+            org,
+            url,
+            entity_id,
+            refresh_interval,
+            None,
+            now,
+        )
+        .await
+    }
+
+    /// [`import_idp_metadata_from_url`](Self::import_idp_metadata_from_url) with a pinned
+    /// metadata signing certificate (PEM or base64 DER): this fetch and every refresh verify
+    /// the signature on the document's root element with it, and nothing else, before
+    /// anything in the document is used (`metadata-unsigned`, `metadata-signature-invalid`,
+    /// `metadata-untrusted-key`). The certificate is kept with the URL. A periodic refresh
+    /// comes no later than the metadata's `validUntil` and `cacheDuration` say.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn import_idp_metadata_from_url_pinned(
+        &self,
+        fetcher: &Fetcher,
+        actor: &str,
+        org: OrgId,
+        url: &str,
+        entity_id: Option<&str>,
+        refresh_interval: Option<Duration>,
+        signing_certificate: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<ImportedFromUrl, AdminError> {
+        let (pinned, fetched) = match pinned_certificate(signing_certificate) {
+            _ if !interval_ok(refresh_interval) => (
+                None,
+                Err(AdminError::Store(StoreError::InvalidInput {
+                    what: "metadata refresh interval",
+                    detail: "whole seconds from 5 minutes to 30 days".into(),
+                })),
+            ),
+            Ok(pin) => {
+                let fetched = fetch_metadata(fetcher, url, entity_id, pin.as_ref(), now).await;
+                (pin, fetched)
+            }
+            Err(e) => (None, Err(e)),
         };
         let source = MetadataSource {
             url: url.to_owned(),
             entity_id: entity_id.map(str::to_owned),
             refresh_interval,
+            signing_certificate: pinned.as_ref().map(Certificate::to_pem),
         };
         let interval_seconds = json!(refresh_interval.map(|i| i.whole_seconds()));
         let asked = json!({
             "url": url,
             "entity_id": entity_id,
             "refresh_interval_seconds": interval_seconds,
+            "signing_certificate": pinned.as_ref().map(|c| c.fingerprint().to_string()),
         });
         self.audited(
             Some(org),
@@ -161,8 +197,11 @@ impl Provisioner {
                 let (connection, stored) = store_idp(tx, org, &fetched.metadata, &fetched.idp, now)
                     .await
                     .map_err(fail)?;
+                tx.set_metadata_source(org, &source, now)
+                    .await
+                    .map_err(fail)?;
                 let state = tx
-                    .set_metadata_source(org, &source, now)
+                    .record_metadata_validity(org, &validity(&fetched.metadata), now)
                     .await
                     .map_err(fail)?;
                 let detail = with(
@@ -221,7 +260,14 @@ impl Provisioner {
             "config_version": current.config_version,
             "certificates": fingerprint_details(&fingerprints(&current.idp.certificates)),
         });
-        match fetch_metadata(fetcher, &state.source.url, Some(&entity), now).await {
+        let fetched = match pinned_certificate(state.source.signing_certificate.as_deref()) {
+            Ok(pin) => {
+                let url = &state.source.url;
+                fetch_metadata(fetcher, url, Some(&entity), pin.as_ref(), now).await
+            }
+            Err(e) => Err(e),
+        };
+        match fetched {
             Ok(fetched) => self.apply_refresh(actor, &state, fetched, kept, now).await,
             Err(error) => {
                 self.record_failed_refresh(actor, &state, &error, kept, now)
@@ -261,6 +307,8 @@ impl Provisioner {
         .detail(detail);
         tx.record_event(&event, now).await?;
         tx.record_metadata_refresh(state.connection, outcome, now)
+            .await?;
+        tx.record_metadata_validity(state.org, &validity(&fetched.metadata), now)
             .await?;
         tx.commit().await?;
         Ok(if unchanged {

@@ -21,8 +21,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use sso_assertion::{Binding, Certificate, Fingerprint, IdpMetadata};
-use sso_store::{EventOutcome, IdpConfig, NewEvent, OrgId, Transaction};
+use sso_store::{EventOutcome, IdpConfig, MetadataValidity, NewEvent, OrgId, Transaction};
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use crate::error::AdminError;
 use crate::login::Provisioner;
@@ -183,6 +184,55 @@ fn idp_config(metadata: &IdpMetadata, xml: &[u8], url: Option<&str>) -> IdpConfi
         metadata_xml: Some(String::from_utf8_lossy(xml).into_owned()),
         metadata_url: url.map(str::to_owned),
     }
+}
+
+/// A pinned metadata signing certificate as an admin gives it (PEM or base64 DER); `None` or
+/// blank pins nothing.
+fn pinned_certificate(text: Option<&str>) -> Result<Option<Certificate>, AdminError> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(text) => Certificate::from_pem_or_base64(text)
+            .map(Some)
+            .map_err(|e| AdminError::InvalidCertificate(e.to_string())),
+    }
+}
+
+/// Reads IdP metadata (the IdP `entity_id`, or the one IdP): with a pinned certificate, only
+/// after the root's signature verified with it; refused when `validUntil` (of the entity or
+/// an aggregate around it) is past at `now`.
+fn read_metadata(
+    xml: &[u8],
+    entity_id: Option<&str>,
+    pinned: Option<&Certificate>,
+    now: OffsetDateTime,
+) -> Result<IdpMetadata, AdminError> {
+    let metadata = match (pinned, entity_id) {
+        (Some(certificate), _) => IdpMetadata::from_signed_xml(xml, entity_id, certificate),
+        (None, Some(entity)) => IdpMetadata::from_xml_for_entity(xml, entity),
+        (None, None) => IdpMetadata::from_xml(xml),
+    }
+    .map_err(AdminError::Metadata)?;
+    if let Some(until) = metadata.valid_until.filter(|until| *until <= now) {
+        return Err(AdminError::MetadataExpired(until.to_string()));
+    }
+    Ok(metadata)
+}
+
+/// What metadata says about its lifetime, as the store keeps it.
+fn validity(metadata: &IdpMetadata) -> MetadataValidity {
+    MetadataValidity {
+        valid_until: metadata.valid_until,
+        cache_duration: metadata.cache_duration,
+    }
+}
+
+/// The signature and lifetime of metadata, as audit events show them.
+fn trust_details(metadata: &IdpMetadata) -> Value {
+    json!({
+        "signed_by": metadata.verified_by.map(|f| f.to_string()),
+        "valid_until": metadata.valid_until.and_then(|t| t.format(&Rfc3339).ok()),
+        "cache_duration_seconds": metadata.cache_duration.map(|d| d.whole_seconds()),
+    })
 }
 
 /// What an admin should know about imported metadata: what was skipped, and certificates

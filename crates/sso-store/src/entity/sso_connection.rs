@@ -58,6 +58,14 @@ pub struct Model {
     pub idp_metadata_refreshed_at: Option<TimeDateTime>,
     /// How the last refresh ended: `changed`, `unchanged` or the failure's reason code.
     pub idp_metadata_refresh_reason: Option<String>,
+    /// The PEM certificate the metadata's root signature must verify with; `None`: unsigned
+    /// metadata is accepted.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub idp_metadata_signing_certificate: Option<String>,
+    /// The earliest `validUntil` of the metadata last imported or refreshed from the URL.
+    pub idp_metadata_valid_until: Option<TimeDateTime>,
+    /// Its shortest `cacheDuration`, in whole seconds.
+    pub idp_metadata_cache_seconds: Option<i64>,
 }
 
 /// No relations are navigated through sea-orm; foreign keys live in the migrations.

@@ -11,6 +11,7 @@ mod m0002_login_codes;
 mod m0003_metadata_url;
 mod m0004_project_external_ids;
 mod m0006_test_logins;
+mod m0008_signed_metadata;
 
 /// Every migration of the crate, oldest first.
 pub(crate) struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_metadata_url::Migration),
             Box::new(m0004_project_external_ids::Migration),
             Box::new(m0006_test_logins::Migration),
+            Box::new(m0008_signed_metadata::Migration),
         ]
     }
 }
