@@ -105,6 +105,9 @@ pub(crate) fn admin_status(operation: &str, error: &AdminError) -> Status {
         AdminError::Fetch(_) => Code::Unavailable,
         AdminError::MetadataExpired(_) | AdminError::InvalidCertificate(_) => Code::InvalidArgument,
         AdminError::CertificateNotFound(_) => Code::NotFound,
+        AdminError::Internal(detail) => {
+            return logged_internal(operation, error.reason(), detail);
+        }
         _ => Code::FailedPrecondition,
     };
     refusal(code, error.reason(), &error.to_string())

@@ -20,12 +20,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod access;
 mod convert;
 mod errors;
 mod services;
 mod status;
 
 pub use crate::{
+    access::AdminServer,
     services::{
         ACTOR_METADATA_KEY, AdminServiceImpl, AuthServiceImpl, Clock, DEFAULT_ACTOR,
         DEFAULT_PAGE_SIZE, system_clock,

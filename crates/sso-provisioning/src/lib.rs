@@ -94,6 +94,8 @@
 //! `plan-without-default-projects`, `missing-justification`, the metadata codes of
 //! `sso-assertion`, and the store's codes (`not-found`, `conflict`, `invalid-input`,
 //! `database`). [`PasswordLoginError::reason`]: `sso-required`, store codes.
+//! [`CredentialError::reason`]: `unauthenticated`, `credential-expired`, `credential-revoked`,
+//! store codes.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -112,10 +114,15 @@ mod views;
 
 pub use crate::{
     admin::{
-        ImportedFromUrl, ImportedMetadata, REFRESH_ACTOR, RefreshOutcome, ValidationOptions, kinds,
+        DEFAULT_CREDENTIAL_TTL, ImportedFromUrl, ImportedMetadata, IssuedOrgCredential,
+        MAX_CREDENTIAL_TTL, MIN_CREDENTIAL_TTL, ORG_CREDENTIAL_PREFIX, OrgCredential,
+        OrgCredentialCaller, REFRESH_ACTOR, RefreshOutcome, ValidationOptions, is_org_credential,
+        kinds,
     },
     codes::{DEFAULT_CODE_LIFETIME, LoginCode},
-    error::{AdminError, LoginError, PasswordLoginError, RedeemError, SpMetadataError},
+    error::{
+        AdminError, CredentialError, LoginError, PasswordLoginError, RedeemError, SpMetadataError,
+    },
     login::{DEFAULT_REQUEST_LIFETIME, LoginOutcome, LoginStart, PasswordCheck, Provisioner},
     trace::{SSO_LOGIN, SSO_LOGIN_CODE, SSO_LOGIN_START},
     views::SpMetadata,
@@ -125,7 +132,8 @@ pub use crate::{
 /// the layers above name, so that they never depend on `sso-store` themselves.
 pub use sso_store::{
     ConnectionId, ConnectionOptions, ConnectionRecord, EventCursor, EventId, EventOutcome,
-    EventPage, EventQuery, EventRecord, IdpConfig, MAX_CLOCK_SKEW, MAX_PAGE, MetadataSource, OrgId,
-    OrgRecord, OrgSnapshot, ParseIdError, ProjectId, PurgeCounts, RefreshState, StoreError, UserId,
+    EventPage, EventQuery, EventRecord, IdpConfig, MAX_CLOCK_SKEW, MAX_CREDENTIAL_DESCRIPTION,
+    MAX_CREDENTIALS_LISTED, MAX_PAGE, MetadataSource, OrgCredentialId, OrgId, OrgRecord,
+    OrgSnapshot, ParseIdError, ProjectId, PurgeCounts, RefreshState, StoreError, UserId,
     UserRecord,
 };

@@ -79,6 +79,11 @@ id_type!(
     EventId,
     "an event"
 );
+id_type!(
+    /// An org-scoped admin credential.
+    OrgCredentialId,
+    "a credential"
+);
 
 #[cfg(test)]
 mod tests {

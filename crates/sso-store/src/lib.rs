@@ -97,6 +97,7 @@ mod entity;
 
 mod codes;
 mod connections;
+mod credentials;
 mod error;
 mod events;
 mod ids;
@@ -111,9 +112,12 @@ mod store;
 pub use crate::{
     codes::{LoginCodeRecord, NewLoginCode},
     connections::{ConnectionOptions, ConnectionRecord, IdpConfig, MAX_CLOCK_SKEW},
+    credentials::{
+        MAX_CREDENTIAL_DESCRIPTION, MAX_CREDENTIALS_LISTED, NewOrgCredential, OrgCredentialRecord,
+    },
     error::{DatabaseError, StoreError},
     events::{EventCursor, EventOutcome, EventPage, EventQuery, EventRecord, MAX_PAGE, NewEvent},
-    ids::{ConnectionId, EventId, OrgId, ParseIdError, ProjectId, UserId},
+    ids::{ConnectionId, EventId, OrgCredentialId, OrgId, ParseIdError, ProjectId, UserId},
     logins::{AuthnRequestRecord, NewAuthnRequest, PurgeCounts},
     metadata_source::{
         DueRefresh, MAX_REFRESH_INTERVAL, MIN_REFRESH_INTERVAL, MetadataSource, RefreshState,

@@ -3,11 +3,13 @@
 //!
 //! By subject: [`orgs`] (orgs, plans, verified domains, traces), [`connection`] (IdP metadata,
 //! options, JIT, require-SSO and break-glass), [`metadata_url`] (metadata by URL and its
-//! refresh) and [`certificates`] (trusted IdP certificates during a rollover). Here: the
+//! refresh), [`certificates`] (trusted IdP certificates during a rollover) and [`credentials`]
+//! (org-scoped admin credentials and their check). Here: the
 //! audit wrapper they share, and the one way IdP metadata becomes a stored configuration.
 
 mod certificates;
 mod connection;
+mod credentials;
 mod metadata_url;
 mod orgs;
 
@@ -22,6 +24,10 @@ use crate::error::AdminError;
 use crate::login::Provisioner;
 
 pub use self::connection::{ImportedMetadata, ValidationOptions};
+pub use self::credentials::{
+    DEFAULT_CREDENTIAL_TTL, IssuedOrgCredential, MAX_CREDENTIAL_TTL, MIN_CREDENTIAL_TTL,
+    ORG_CREDENTIAL_PREFIX, OrgCredential, OrgCredentialCaller, is_org_credential,
+};
 pub use self::metadata_url::{ImportedFromUrl, REFRESH_ACTOR, RefreshOutcome};
 
 /// Event kinds of the admin operations.
@@ -53,6 +59,10 @@ pub mod kinds {
     pub const CERTIFICATE_ADDED: &str = "idp-certificate-added";
     /// A trusted IdP certificate was removed (rollover).
     pub const CERTIFICATE_REMOVED: &str = "idp-certificate-removed";
+    /// An org-scoped admin credential was created (the event names it, never its secret).
+    pub const CREDENTIAL_CREATED: &str = "org-credential-created";
+    /// An org-scoped admin credential was revoked.
+    pub const CREDENTIAL_REVOKED: &str = "org-credential-revoked";
 }
 
 /// A change that went through: what the operation returns, and what its audit event says.
@@ -128,6 +138,7 @@ impl Provisioner {
     ) {
         let outcome = match error {
             AdminError::Store(e) if e.reason() == "database" => EventOutcome::Failed,
+            AdminError::Internal(_) => EventOutcome::Failed,
             _ => EventOutcome::Refused,
         };
         let detail = with(detail, "error", Value::String(error.to_string()));
