@@ -87,6 +87,10 @@ const LOGIN_AND_ADMIN_REFUSALS: &[&str] = &[
     "invalid-certificate",
     "certificate-not-found",
     "last-certificate",
+    "credential-expired",
+    "credential-revoked",
+    "credential-wrong-org",
+    "credential-operator-only",
 ];
 
 #[test]
