@@ -73,7 +73,11 @@ async fn create_credential(s: &mut TestServer, org: &str, ttl_seconds: u32) -> (
         .into_inner();
     let credential = created.credential.unwrap();
     assert_eq!(credential.org_id, org);
-    assert!(created.secret.starts_with(&format!("sso_org_{}_", credential.id)));
+    assert!(
+        created
+            .secret
+            .starts_with(&format!("sso_org_{}_", credential.id))
+    );
     (credential.id, created.secret)
 }
 
@@ -226,7 +230,13 @@ async fn every_admin_method_refuses_a_credential_of_another_org() {
     assert!(methods.len() >= 19, "only {} methods", methods.len());
     let mut reasons = BTreeMap::new();
     for method in &methods {
-        let status = call(&s.channel, &method.name, (method.request_for)(&b), &credential).await;
+        let status = call(
+            &s.channel,
+            &method.name,
+            (method.request_for)(&b),
+            &credential,
+        )
+        .await;
         assert_eq!(
             status.code(),
             Code::PermissionDenied,
@@ -244,7 +254,12 @@ async fn every_admin_method_refuses_a_credential_of_another_org() {
         );
         // A method that is not about one org can only be the operator's.
         if !method.has_org_id {
-            assert_eq!(reason, Some(Reason::CredentialOperatorOnly), "{}", method.name);
+            assert_eq!(
+                reason,
+                Some(Reason::CredentialOperatorOnly),
+                "{}",
+                method.name
+            );
         }
         reasons.insert(method.name.clone(), reason.unwrap());
     }
@@ -318,7 +333,10 @@ async fn a_credential_administers_its_own_org_under_its_name() {
 
     let got = s
         .admin
-        .get_org(with_credential(v1::GetOrgRequest { org_id: a.clone() }, &credential))
+        .get_org(with_credential(
+            v1::GetOrgRequest { org_id: a.clone() },
+            &credential,
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -336,7 +354,12 @@ async fn a_credential_administers_its_own_org_under_its_name() {
     import
         .metadata_mut()
         .insert("x-sso-actor", "somebody-else".parse().unwrap());
-    let connection = s.admin.import_idp_metadata(import).await.unwrap().into_inner();
+    let connection = s
+        .admin
+        .import_idp_metadata(import)
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(connection.acs_url, format!("{BASE_URL}/saml/2/acs/{a}"));
     let connection = s
         .admin
@@ -449,7 +472,10 @@ async fn a_credential_administers_its_own_org_under_its_name() {
     assert_eq!(revoked.revoked_at, "2025-03-01T09:00:00Z");
     let gone = s
         .admin
-        .get_org(with_credential(v1::GetOrgRequest { org_id: a.clone() }, &other))
+        .get_org(with_credential(
+            v1::GetOrgRequest { org_id: a.clone() },
+            &other,
+        ))
         .await
         .unwrap_err();
     assert_eq!(gone.code(), Code::Unauthenticated);
@@ -466,7 +492,10 @@ async fn a_credential_administers_its_own_org_under_its_name() {
         .unwrap();
     let gone = s
         .admin
-        .get_org(with_credential(v1::GetOrgRequest { org_id: a }, &credential))
+        .get_org(with_credential(
+            v1::GetOrgRequest { org_id: a },
+            &credential,
+        ))
         .await
         .unwrap_err();
     assert_eq!(reason_of(&gone), Some(Reason::CredentialRevoked));

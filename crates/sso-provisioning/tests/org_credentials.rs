@@ -117,7 +117,10 @@ async fn the_secret_alone_authenticates(db: TestDb) {
         .unwrap();
     assert_eq!(caller.org, a);
     assert_eq!(caller.credential, issued.credential.id);
-    assert_eq!(caller.actor(), format!("org-credential:{}", caller.credential));
+    assert_eq!(
+        caller.actor(),
+        format!("org-credential:{}", caller.credential)
+    );
     assert_eq!(
         p.authenticate_org_credential(other.secret(), at(1))
             .await
@@ -202,7 +205,11 @@ async fn revocation(db: TestDb) {
         .await
         .unwrap_err();
     assert_eq!(error.reason(), "not-found");
-    assert!(p.authenticate_org_credential(issued.secret(), at(6)).await.is_ok());
+    assert!(
+        p.authenticate_org_credential(issued.secret(), at(6))
+            .await
+            .is_ok()
+    );
     let error = p
         .revoke_org_credential(OPERATOR, a, OrgCredentialId::new(999_999), at(5))
         .await
@@ -221,7 +228,11 @@ async fn revocation(db: TestDb) {
     assert!(matches!(error, CredentialError::Revoked), "{error}");
     assert_eq!(error.reason(), "credential-revoked");
     // The other credential of the org is untouched.
-    assert!(p.authenticate_org_credential(kept.secret(), at(11)).await.is_ok());
+    assert!(
+        p.authenticate_org_credential(kept.secret(), at(11))
+            .await
+            .is_ok()
+    );
 
     // Again: no change, the first revocation time stays.
     let again = p

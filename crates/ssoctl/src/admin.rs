@@ -48,6 +48,9 @@ enum AdminCommand {
         #[arg(long, value_name = "TEXT")]
         justification: String,
     },
+    /// Org-scoped admin credentials: bearer tokens that administer one organization only.
+    #[command(subcommand)]
+    Credentials(CredentialsCommand),
     /// Login traces of an organization, newest first.
     Traces {
         org: String,
@@ -148,6 +151,29 @@ enum ConnectionCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum CredentialsCommand {
+    /// Create a credential for the organization (service-wide admin token only); prints its
+    /// secret once.
+    Create {
+        org: String,
+        /// What it is for (who holds it, which job); recorded with it.
+        #[arg(long, value_name = "TEXT")]
+        description: String,
+        /// Lifetime, 1 to 31536000 seconds (a year); absent: 90 days.
+        #[arg(long, value_name = "SECONDS")]
+        ttl: Option<u32>,
+    },
+    /// List the organization's credentials (never their secrets), newest first.
+    List { org: String },
+    /// Revoke one of the organization's credentials.
+    Revoke {
+        org: String,
+        /// The credential's id (from `list`, or the number in `sso_org_<id>_...`).
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum JitCommand {
     /// Turn just-in-time provisioning on with a role and default projects.
     Set {
@@ -221,6 +247,7 @@ async fn run_async(args: AdminArgs) -> Result<Value, Failure> {
         AdminCommand::Domain(command) => domain(remote, command).await,
         AdminCommand::Connection(command) => connection(remote, command).await,
         AdminCommand::Jit(command) => jit(remote, command).await,
+        AdminCommand::Credentials(command) => credentials(remote, command).await,
         AdminCommand::RequireSso { org, state } => {
             let message = v1::SetRequireSsoRequest {
                 org_id: org,
@@ -413,6 +440,72 @@ async fn jit(remote: Remote<Admin>, command: JitCommand) -> Result<Value, Failur
         },
     };
     remote.call(message, Admin::set_jit, connection_json).await
+}
+
+async fn credentials(remote: Remote<Admin>, command: CredentialsCommand) -> Result<Value, Failure> {
+    match command {
+        CredentialsCommand::Create {
+            org,
+            description,
+            ttl,
+        } => {
+            let message = v1::CreateOrgCredentialRequest {
+                org_id: org,
+                description,
+                ttl_seconds: ttl.unwrap_or(0),
+            };
+            remote
+                .call(message, Admin::create_org_credential, |created| {
+                    let out = created
+                        .credential
+                        .as_ref()
+                        .map_or_else(|| json!({ "ok": true }), credential_json);
+                    with_field(out, "secret", Value::from(created.secret.as_str()))
+                })
+                .await
+        }
+        CredentialsCommand::List { org } => {
+            let message = v1::ListOrgCredentialsRequest { org_id: org };
+            remote
+                .call(message, Admin::list_org_credentials, |listed| {
+                    let credentials: Vec<Value> =
+                        listed.credentials.iter().map(credential_fields).collect();
+                    json!({ "ok": true, "credentials": credentials })
+                })
+                .await
+        }
+        CredentialsCommand::Revoke { org, id } => {
+            let message = v1::RevokeOrgCredentialRequest {
+                org_id: org,
+                credential_id: id,
+            };
+            remote
+                .call(message, Admin::revoke_org_credential, credential_json)
+                .await
+        }
+    }
+}
+
+/// A credential as the JSON of its command: `{"ok":true,"credential":{...}}`.
+fn credential_json(credential: &v1::OrgCredential) -> Value {
+    json!({ "ok": true, "credential": credential_fields(credential) })
+}
+
+fn credential_fields(credential: &v1::OrgCredential) -> Value {
+    let revoked_at = if credential.revoked_at.is_empty() {
+        Value::Null
+    } else {
+        Value::from(credential.revoked_at.as_str())
+    };
+    json!({
+        "id": credential.id,
+        "org_id": credential.org_id,
+        "description": credential.description,
+        "created_by": credential.created_by,
+        "created_at": credential.created_at,
+        "expires_at": credential.expires_at,
+        "revoked_at": revoked_at,
+    })
 }
 
 fn org_json(org: &v1::Org) -> Value {

@@ -16,7 +16,11 @@
 //! ssoctl admin org create --name "Example Corp" --plan growth
 //! ssoctl admin connection import ORG --metadata idp.xml
 //! ssoctl admin require-sso ORG on
+//! ssoctl admin credentials create ORG --description "terraform" --ttl 2592000
 //! ```
+//!
+//! `--token` takes the service-wide admin token or an org credential (`sso_org_...`), which
+//! may run the commands about its own organization only.
 //!
 //! Login commands call it as a product service would (`--token` or `SSO_AUTH_TOKEN`, scope
 //! "auth"), and `dev-idp` plays a local IdP for trying a login (see README.md):
