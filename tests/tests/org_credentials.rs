@@ -192,8 +192,11 @@ async fn org_credentials(name: &str, database_url: Option<String>) {
             .collect::<Vec<_>>()
     };
     let named = format!("org-credential:{id}");
-    assert_eq!(actor_of(&a, "jit-changed").await, [named.clone()]);
-    assert_eq!(actor_of(&a, "idp-metadata-imported").await, [named]);
+    assert_eq!(actor_of(&a, "jit-changed").await, [named.as_str()]);
+    assert_eq!(
+        actor_of(&a, "idp-metadata-imported").await,
+        [named.as_str()]
+    );
     assert_eq!(actor_of(&a, "org-credential-created").await, [ACTOR, ACTOR]);
     let b_kinds: Vec<String> = store
         .list_events(OrgId::new(b.parse().unwrap()), &EventQuery::new(100))

@@ -1,7 +1,9 @@
 //! The wire API of the SSO service: `proto/sso/v1`, compiled without a system `protoc`; the
 //! one mapping of stable reason codes to `tonic::Status`; and the services,
 //! [`AuthServiceImpl`] and [`AdminServiceImpl`], on a `sso_provisioning::Provisioner` with an
-//! injectable [`Clock`].
+//! injectable [`Clock`]. Serve AdminService as [`AdminServiceImpl::into_server`] gives it
+//! ([`AdminServer`]): behind the check of org-scoped admin credentials, which limits each to
+//! its own org and to the methods open to it.
 //!
 //! Errors: refusals carry a fitting gRPC code and `google.rpc.ErrorInfo` with the stable
 //! reason (login refusals with the end-user-safe message, admin refusals with the admin

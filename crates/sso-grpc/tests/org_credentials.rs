@@ -128,12 +128,28 @@ fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     out.push(value as u8);
 }
 
-/// One AdminService method of the descriptor: its name and the request naming `org` in its
-/// `org_id` field (found by name, whatever its number), or empty when it has none.
+/// One AdminService method of the descriptor: its name and the number of its request's
+/// `org_id` field (found by name, whatever its number), if it has one.
 struct Method {
     name: String,
-    has_org_id: bool,
-    request_for: Box<dyn Fn(&str) -> Vec<u8>>,
+    org_field: Option<u64>,
+}
+
+impl Method {
+    fn has_org_id(&self) -> bool {
+        self.org_field.is_some()
+    }
+
+    /// The request naming `org` in its `org_id` field, otherwise empty.
+    fn request_for(&self, org: &str) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        if let Some(number) = self.org_field {
+            put_varint(&mut bytes, (number << 3) | 2);
+            put_varint(&mut bytes, org.len() as u64);
+            bytes.extend_from_slice(org.as_bytes());
+        }
+        bytes
+    }
 }
 
 /// Every method of `sso.v1.AdminService` in `sso_grpc::FILE_DESCRIPTOR_SET`.
@@ -172,16 +188,7 @@ fn admin_methods() -> Vec<Method> {
             });
             Method {
                 name: m.name().to_owned(),
-                has_org_id: org_field.is_some(),
-                request_for: Box::new(move |org: &str| {
-                    let mut bytes = Vec::new();
-                    if let Some(number) = org_field {
-                        put_varint(&mut bytes, (number << 3) | 2);
-                        put_varint(&mut bytes, org.len() as u64);
-                        bytes.extend_from_slice(org.as_bytes());
-                    }
-                    bytes
-                }),
+                org_field,
             }
         })
         .collect()
@@ -233,7 +240,7 @@ async fn every_admin_method_refuses_a_credential_of_another_org() {
         let status = call(
             &s.channel,
             &method.name,
-            (method.request_for)(&b),
+            method.request_for(&b),
             &credential,
         )
         .await;
@@ -253,7 +260,7 @@ async fn every_admin_method_refuses_a_credential_of_another_org() {
             method.name
         );
         // A method that is not about one org can only be the operator's.
-        if !method.has_org_id {
+        if !method.has_org_id() {
             assert_eq!(
                 reason,
                 Some(Reason::CredentialOperatorOnly),
@@ -287,7 +294,7 @@ async fn every_admin_method_refuses_a_credential_of_another_org() {
         ("sso_org_999999_guess", Reason::Unauthenticated),
     ] {
         for method in &methods {
-            let status = call(&s.channel, &method.name, (method.request_for)(&a), secret).await;
+            let status = call(&s.channel, &method.name, method.request_for(&a), secret).await;
             assert_eq!(
                 status.code(),
                 Code::Unauthenticated,
