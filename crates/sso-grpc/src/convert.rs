@@ -4,8 +4,8 @@ use sso_assertion::{Certificate, ServiceProvider};
 use sso_policy::{Plan, Role, require_sso_status};
 use sso_provisioning::{
     AddedMember, ConnectionView, CreatedBy, EventCursor, EventRecord, JitPreview, MemberRecord,
-    OrgCursor, OrgId, OrgSnapshot, ProjectChange, ProjectId, ProjectRecord, RefreshState,
-    TestLogin, TestLoginCheck, TestLoginStatus, UpsertedProject,
+    OrgCredential, OrgCredentialId, OrgCursor, OrgId, OrgSnapshot, ProjectChange, ProjectId,
+    ProjectRecord, RefreshState, TestLogin, TestLoginCheck, TestLoginStatus, UpsertedProject,
 };
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -28,6 +28,13 @@ pub(crate) fn org_id(text: &str) -> Result<OrgId, Status> {
     text.trim()
         .parse()
         .map_err(|_| invalid("org_id", &format!("{text:?} is not an organization id")))
+}
+
+/// A credential id as the wire carries it (decimal text).
+pub(crate) fn credential_id(text: &str) -> Result<OrgCredentialId, Status> {
+    text.trim()
+        .parse()
+        .map_err(|_| invalid("credential_id", &format!("{text:?} is not a credential id")))
 }
 
 /// A project id as the wire carries it: the host product's text, taken exactly as sent (no
@@ -55,6 +62,19 @@ pub(crate) fn plan(wire: i32) -> Result<Plan, Status> {
         Ok(v1::Plan::Growth) => Ok(Plan::Growth),
         Ok(v1::Plan::Enterprise) => Ok(Plan::Enterprise),
         Ok(v1::Plan::Unspecified) | Err(_) => Err(invalid("plan", "a plan is required")),
+    }
+}
+
+/// An org credential on the wire, without its secret.
+pub(crate) fn credential(credential: &OrgCredential) -> v1::OrgCredential {
+    v1::OrgCredential {
+        id: credential.id.to_string(),
+        org_id: credential.org.to_string(),
+        description: credential.description.clone(),
+        created_by: credential.created_by.clone(),
+        created_at: timestamp(credential.created_at),
+        expires_at: timestamp(credential.expires_at),
+        revoked_at: optional_timestamp(credential.revoked_at),
     }
 }
 

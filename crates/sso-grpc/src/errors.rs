@@ -143,6 +143,9 @@ pub(crate) fn admin_status(operation: &str, error: &AdminError) -> Status {
         AdminError::Fetch(_) => Code::Unavailable,
         AdminError::MetadataExpired(_) | AdminError::InvalidCertificate(_) => Code::InvalidArgument,
         AdminError::CertificateNotFound(_) => Code::NotFound,
+        AdminError::Internal(detail) => {
+            return logged_internal(operation, error.reason(), detail);
+        }
         AdminError::InvalidItem { .. } => Code::InvalidArgument,
         AdminError::UnknownProject { .. } => Code::NotFound,
         // `LastAdmin`, `ProjectIsJitDefault`, `NoMetadataUrl`, `LastCertificate`: the state

@@ -1,7 +1,9 @@
 //! The wire API of the SSO service: `proto/sso/v1`, compiled without a system `protoc`; the
 //! one mapping of stable reason codes to `tonic::Status`; and the services,
 //! [`AuthServiceImpl`] and [`AdminServiceImpl`], on a `sso_provisioning::Provisioner` with an
-//! injectable [`Clock`].
+//! injectable [`Clock`]. Serve AdminService as [`AdminServiceImpl::into_server`] gives it
+//! ([`AdminServer`]): behind the check of org-scoped admin credentials, which limits each to
+//! its own org and to the methods open to it.
 //!
 //! Errors: refusals carry a fitting gRPC code and `google.rpc.ErrorInfo` with the stable
 //! reason (login refusals with the end-user-safe message, admin refusals with the admin
@@ -20,12 +22,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod access;
 mod convert;
 mod errors;
 mod services;
 mod status;
 
 pub use crate::{
+    access::AdminServer,
     services::{
         ACTOR_METADATA_KEY, AdminServiceImpl, AuthServiceImpl, Clock, DEFAULT_ACTOR,
         DEFAULT_PAGE_SIZE, system_clock,

@@ -17,6 +17,7 @@ use time::{Duration, OffsetDateTime};
 use tonic::metadata::MetadataMap;
 use tonic::{Code, Request, Response, Status};
 
+use crate::access::{self, AdminServer, Caller};
 use crate::convert::{self, invalid};
 use crate::errors::{
     SSO_REQUIRED_MESSAGE, admin_status, login_status, password_status, redeem_status,
@@ -108,6 +109,15 @@ impl AdminServiceImpl {
     pub fn with_fetcher(mut self, fetcher: Fetcher) -> Self {
         self.fetcher = fetcher;
         self
+    }
+
+    /// The service ready to serve: behind the check of org credentials, which the generated
+    /// `AdminServiceServer` alone does not make (an org credential reaching a handler without
+    /// it is refused).
+    pub fn into_server(self) -> AdminServer {
+        let provisioner = self.shared.provisioner.clone();
+        let clock = self.shared.clock.clone();
+        AdminServer::new(self, provisioner, clock)
     }
 }
 
@@ -311,6 +321,7 @@ macro_rules! org_requests {
 }
 
 org_requests!(
+    v1::GetOrgRequest,
     v1::SetPlanRequest,
     v1::VerifiedDomainRequest,
     v1::ImportIdpMetadataRequest,
@@ -335,6 +346,9 @@ org_requests!(
     v1::AddMembersRequest,
     v1::BeginTestLoginRequest,
     v1::GetTestLoginRequest,
+    v1::CreateOrgCredentialRequest,
+    v1::ListOrgCredentialsRequest,
+    v1::RevokeOrgCredentialRequest,
 );
 
 /// What an admin operation on an org starts from: who acts, on which org, at what time, and
@@ -401,9 +415,14 @@ impl From<ImportedMetadata> for Changed {
 }
 
 impl AdminServiceImpl {
-    /// The one shape of an admin call on an org: the actor from the request metadata, the
-    /// org id from the request, `operation` on the provisioner, and its error mapped for the
-    /// wire ([`admin_status`], [`store_status`]).
+    /// The one shape of an admin call on an org: who calls, the org id from the request,
+    /// `operation` on the provisioner, and its error mapped for the wire ([`admin_status`],
+    /// [`store_status`]).
+    ///
+    /// The org check of org credentials lives here: one is refused for an org other than its
+    /// own and for an operation its name does not open to them (`operation_name` is the RPC's
+    /// name, see `access`), and its changes name it as their actor. The operator's actor is
+    /// `x-sso-actor`.
     async fn on_org<R, T, F>(
         &self,
         operation_name: &'static str,
@@ -414,9 +433,26 @@ impl AdminServiceImpl {
         R: OrgRequest,
         F: for<'a> AsyncFnOnce(Call<'a>, R) -> Result<T, Failed>,
     {
-        let actor = actor(request.metadata());
+        let caller = access::caller(request.metadata(), request.extensions())?;
+        let actor = match caller {
+            Caller::Service => actor(request.metadata()),
+            Caller::Org(credential) => credential.actor(),
+        };
         let request = request.into_inner();
         let org = convert::org_id(request.org_id())?;
+        if let Caller::Org(credential) = caller {
+            if !access::open_to_org_credentials(operation_name) {
+                return Err(access::operator_only(operation_name));
+            }
+            if credential.org != org {
+                tracing::info!(
+                    operation = operation_name,
+                    credential = credential.credential.get(),
+                    "org credential refused: another org"
+                );
+                return Err(access::wrong_org());
+            }
+        }
         let call = Call {
             provisioner: &self.shared.provisioner,
             fetcher: &self.fetcher,
@@ -650,8 +686,8 @@ impl AdminService for AdminServiceImpl {
         &self,
         request: Request<v1::GetOrgRequest>,
     ) -> Result<Response<v1::Org>, Status> {
-        let org = convert::org_id(&request.into_inner().org_id)?;
-        Ok(Response::new(self.shared.org("GetOrg", org).await?))
+        self.org_change("GetOrg", request, async |_, _| Ok(()))
+            .await
     }
 
     async fn set_plan(
@@ -922,6 +958,57 @@ impl AdminService for AdminServiceImpl {
             })
             .await?;
         Ok(Response::new(convert::test_login(&test)))
+    }
+
+    async fn create_org_credential(
+        &self,
+        request: Request<v1::CreateOrgCredentialRequest>,
+    ) -> Result<Response<v1::CreateOrgCredentialResponse>, Status> {
+        let (_, issued) = self
+            .on_org("CreateOrgCredential", request, async |c, r| {
+                let ttl = match r.ttl_seconds {
+                    0 => None,
+                    s => Some(Duration::seconds(i64::from(s))),
+                };
+                let p = c.provisioner;
+                Ok(
+                    p.create_org_credential(c.actor, c.org, &r.description, ttl, c.now)
+                        .await?,
+                )
+            })
+            .await?;
+        Ok(Response::new(v1::CreateOrgCredentialResponse {
+            credential: Some(convert::credential(&issued.credential)),
+            secret: issued.secret().to_owned(),
+        }))
+    }
+
+    async fn list_org_credentials(
+        &self,
+        request: Request<v1::ListOrgCredentialsRequest>,
+    ) -> Result<Response<v1::ListOrgCredentialsResponse>, Status> {
+        let (_, credentials) = self
+            .on_org("ListOrgCredentials", request, async |c, _| {
+                Ok(c.provisioner.list_org_credentials(c.org).await?)
+            })
+            .await?;
+        Ok(Response::new(v1::ListOrgCredentialsResponse {
+            credentials: credentials.iter().map(convert::credential).collect(),
+        }))
+    }
+
+    async fn revoke_org_credential(
+        &self,
+        request: Request<v1::RevokeOrgCredentialRequest>,
+    ) -> Result<Response<v1::OrgCredential>, Status> {
+        let (_, revoked) = self
+            .on_org("RevokeOrgCredential", request, async |c, r| {
+                let id = convert::credential_id(&r.credential_id)?;
+                let p = c.provisioner;
+                Ok(p.revoke_org_credential(c.actor, c.org, id, c.now).await?)
+            })
+            .await?;
+        Ok(Response::new(convert::credential(&revoked)))
     }
 
     async fn remove_connection_certificate(

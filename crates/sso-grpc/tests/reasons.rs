@@ -90,6 +90,10 @@ const LOGIN_AND_ADMIN_REFUSALS: &[&str] = &[
     "last-admin",
     "project-is-jit-default",
     "test-login-completed",
+    "credential-expired",
+    "credential-revoked",
+    "credential-wrong-org",
+    "credential-operator-only",
 ];
 
 #[test]

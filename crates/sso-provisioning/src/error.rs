@@ -257,6 +257,9 @@ pub enum AdminError {
         "{0} is the connection's only trusted certificate; add its successor first (last-certificate)"
     )]
     LastCertificate(String),
+    /// Something of our own failed (`internal`): the random source.
+    #[error("internal failure: {0} (internal)")]
+    Internal(String),
     /// Demoting or removing this member would leave the org without an Admin
     /// (`last-admin`).
     #[error("{0} is the org's last Admin; make another member Admin first (last-admin)")]
@@ -317,6 +320,7 @@ impl AdminError {
             Self::InvalidCertificate(_) => "invalid-certificate",
             Self::CertificateNotFound(_) => "certificate-not-found",
             Self::LastCertificate(_) => "last-certificate",
+            Self::Internal(_) => "internal",
             Self::LastAdmin(_) => "last-admin",
             Self::ProjectIsJitDefault(_) => "project-is-jit-default",
             Self::InvalidItem { .. } => "invalid-input",
@@ -326,6 +330,43 @@ impl AdminError {
 }
 
 impl From<StoreError> for AdminError {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
+/// Why a presented org credential was not accepted.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CredentialError {
+    /// Not a credential this service issued: malformed, unknown id, or a wrong secret
+    /// (`unauthenticated`). Deliberately one case, so a guess learns nothing.
+    #[error("not a valid org credential (unauthenticated)")]
+    Unknown,
+    /// The credential's time is over (`credential-expired`).
+    #[error("the org credential has expired (credential-expired)")]
+    Expired,
+    /// The credential was revoked (`credential-revoked`).
+    #[error("the org credential was revoked (credential-revoked)")]
+    Revoked,
+    /// The database failed (`database`, `corrupt-data`).
+    #[error("{0}")]
+    Store(StoreError),
+}
+
+impl CredentialError {
+    /// Stable machine-readable code.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Unknown => "unauthenticated",
+            Self::Expired => "credential-expired",
+            Self::Revoked => "credential-revoked",
+            Self::Store(e) => e.reason(),
+        }
+    }
+}
+
+impl From<StoreError> for CredentialError {
     fn from(error: StoreError) -> Self {
         Self::Store(error)
     }

@@ -108,6 +108,8 @@
 //! `project-is-jit-default`, the metadata codes of
 //! `sso-assertion`, and the store's codes (`not-found`, `conflict`, `invalid-input`,
 //! `database`). [`PasswordLoginError::reason`]: `sso-required`, store codes.
+//! [`CredentialError::reason`]: `unauthenticated`, `credential-expired`, `credential-revoked`,
+//! store codes.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -127,11 +129,15 @@ mod views;
 
 pub use crate::{
     admin::{
-        AddedMember, ImportedFromUrl, ImportedMetadata, NewMember, REFRESH_ACTOR, RefreshOutcome,
-        ValidationOptions, kinds,
+        AddedMember, DEFAULT_CREDENTIAL_TTL, ImportedFromUrl, ImportedMetadata,
+        IssuedOrgCredential, MAX_CREDENTIAL_TTL, MIN_CREDENTIAL_TTL, NewMember,
+        ORG_CREDENTIAL_PREFIX, OrgCredential, OrgCredentialCaller, REFRESH_ACTOR, RefreshOutcome,
+        ValidationOptions, is_org_credential, kinds,
     },
     codes::{DEFAULT_CODE_LIFETIME, LoginCode},
-    error::{AdminError, LoginError, PasswordLoginError, RedeemError, SpMetadataError},
+    error::{
+        AdminError, CredentialError, LoginError, PasswordLoginError, RedeemError, SpMetadataError,
+    },
     login::{DEFAULT_REQUEST_LIFETIME, LoginOutcome, LoginStart, PasswordCheck, Provisioner},
     test_login::{
         JitPreview, TEST_RESULT_KEPT, TestLogin, TestLoginCheck, TestLoginStart, TestLoginStatus,
@@ -145,9 +151,10 @@ pub use crate::{
 pub use sso_store::{
     ConnectionId, ConnectionOptions, ConnectionRecord, CreatedBy, EventCursor, EventId,
     EventOutcome, EventPage, EventQuery, EventRecord, IdpConfig, MAX_BATCH, MAX_CLOCK_SKEW,
-    MAX_NAME_PREFIX, MAX_PAGE, MAX_PROJECT_ID_BYTES, MAX_PROJECT_NAME_CHARS, MemberCursor,
-    MemberPage, MemberQuery, MemberRecord, MetadataSource, MetadataValidity, NewProject, OrgCursor,
-    OrgId, OrgPage, OrgQuery, OrgRecord, OrgSnapshot, ParseIdError, ProjectChange, ProjectCursor,
+    MAX_CREDENTIAL_DESCRIPTION, MAX_CREDENTIALS_LISTED, MAX_NAME_PREFIX, MAX_PAGE,
+    MAX_PROJECT_ID_BYTES, MAX_PROJECT_NAME_CHARS, MemberCursor, MemberPage, MemberQuery,
+    MemberRecord, MetadataSource, MetadataValidity, NewProject, OrgCredentialId, OrgCursor, OrgId,
+    OrgPage, OrgQuery, OrgRecord, OrgSnapshot, ParseIdError, ProjectChange, ProjectCursor,
     ProjectId, ProjectPage, ProjectQuery, ProjectRecord, PurgeCounts, RefreshState, StoreError,
     UpsertedProject, UserId, UserRecord,
 };

@@ -1,4 +1,9 @@
 //! Bearer tokens per scope, checked by a tonic interceptor in constant time.
+//!
+//! Org credentials (`sso_org_...`) are not configured here: they live in the database. The
+//! interceptor only recognises one by its prefix, which stays cheap: on AdminService it lets it
+//! through to `sso_grpc::AdminServer`, which checks it before any handler runs; AuthService
+//! refuses it.
 
 use std::fmt;
 use std::str::FromStr;
@@ -46,6 +51,12 @@ impl FromStr for Token {
         if secret.is_empty() {
             return Err("empty secret".to_owned());
         }
+        if sso_provisioning::is_org_credential(secret) {
+            return Err(format!(
+                "a configured secret may not begin with {:?}, the prefix of org credentials",
+                sso_provisioning::ORG_CREDENTIAL_PREFIX
+            ));
+        }
         Ok(Token {
             scope,
             digest: openssl::sha::sha256(secret.as_bytes()),
@@ -90,6 +101,17 @@ impl Tokens {
             .map(str::trim)
             .filter(|secret| !secret.is_empty())
             .ok_or_else(unauthenticated)?;
+        if sso_provisioning::is_org_credential(secret) {
+            // Checked against the database by `AdminServer`; never opens AuthService.
+            return match scope {
+                Scope::Admin => Ok(()),
+                Scope::Auth => Err(sso_grpc::refusal(
+                    Code::PermissionDenied,
+                    "permission-denied",
+                    "an org credential may call AdminService only",
+                )),
+            };
+        }
         // Fixed-length digests compared in constant time; every token is compared.
         let digest = openssl::sha::sha256(secret.as_bytes());
         let mut in_scope = false;
@@ -161,6 +183,17 @@ mod tests {
                 .check(&Request::new(()), Scope::Admin)
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn org_credentials_pass_to_admin_only() {
+        let tokens = Tokens::new(vec!["admin:b".parse().unwrap()]);
+        // Not checked here (that is the database's job, after this): only recognised.
+        let credential = with_bearer("sso_org_7_anything");
+        assert!(tokens.check(&credential, Scope::Admin).is_ok());
+        let denied = tokens.check(&credential, Scope::Auth).unwrap_err();
+        assert_eq!(denied.code(), Code::PermissionDenied);
+        assert!("admin:sso_org_1_x".parse::<Token>().is_err());
     }
 
     #[test]

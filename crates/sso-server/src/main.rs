@@ -5,8 +5,9 @@
 //! `--tls-cert` and `--tls-key` both listeners speak TLS.
 //!
 //! Calls need `authorization: Bearer <secret>` with a token of the service's scope (`auth` or
-//! `admin`). With no tokens configured every call is allowed, and the server only binds
-//! loopback addresses.
+//! `admin`), or for AdminService an org credential (`sso_org_...`, made by
+//! `CreateOrgCredential`, checked against the database and limited to its org). With no
+//! tokens configured every call is allowed, and the server only binds loopback addresses.
 #![forbid(unsafe_code)]
 
 mod auth;
@@ -30,6 +31,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::server::NamedService;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
 
@@ -236,8 +238,12 @@ async fn grpc_router(
             AuthServiceImpl::new(provisioner.clone(), clock.clone()),
             tokens.interceptor(Scope::Auth),
         ))
-        .add_service(AdminServiceServer::with_interceptor(
-            AdminServiceImpl::new(provisioner.clone(), clock).with_fetcher(fetcher.clone()),
+        // The interceptor checks the service-wide token; an org credential passes it by its
+        // prefix and is checked against the database by `AdminServer`, before any handler.
+        .add_service(InterceptedService::new(
+            AdminServiceImpl::new(provisioner.clone(), clock)
+                .with_fetcher(fetcher.clone())
+                .into_server(),
             tokens.interceptor(Scope::Admin),
         )))
 }

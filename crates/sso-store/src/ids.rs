@@ -94,6 +94,11 @@ id_type!(
     EventId,
     "an event"
 );
+id_type!(
+    /// An org-scoped admin credential.
+    OrgCredentialId,
+    "a credential"
+);
 
 /// The most bytes a [`ProjectId`] may have.
 pub const MAX_PROJECT_ID_BYTES: usize = 200;

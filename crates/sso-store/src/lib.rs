@@ -102,6 +102,7 @@ mod entity;
 
 mod codes;
 mod connections;
+mod credentials;
 mod error;
 mod events;
 mod ids;
@@ -121,9 +122,15 @@ mod test_logins;
 pub use crate::{
     codes::{LoginCodeRecord, NewLoginCode},
     connections::{ConnectionOptions, ConnectionRecord, IdpConfig, MAX_CLOCK_SKEW},
+    credentials::{
+        MAX_CREDENTIAL_DESCRIPTION, MAX_CREDENTIALS_LISTED, NewOrgCredential, OrgCredentialRecord,
+    },
     error::{DatabaseError, StoreError},
     events::{EventCursor, EventOutcome, EventPage, EventQuery, EventRecord, MAX_PAGE, NewEvent},
-    ids::{ConnectionId, EventId, MAX_PROJECT_ID_BYTES, OrgId, ParseIdError, ProjectId, UserId},
+    ids::{
+        ConnectionId, EventId, MAX_PROJECT_ID_BYTES, OrgCredentialId, OrgId, ParseIdError,
+        ProjectId, UserId,
+    },
     lists::{MAX_BATCH, MemberCursor, ProjectCursor},
     logins::{AuthnRequestRecord, NewAuthnRequest, PurgeCounts, RequestPurpose},
     members::{MemberPage, MemberQuery, MemberRecord},

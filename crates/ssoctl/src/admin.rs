@@ -58,6 +58,9 @@ enum AdminCommand {
     /// Test the organization's connection without signing anyone in.
     #[command(subcommand)]
     TestLogin(TestLoginCommand),
+    /// Org-scoped admin credentials: bearer tokens that administer one organization only.
+    #[command(subcommand)]
+    Credentials(CredentialsCommand),
     /// Login traces of an organization, newest first.
     Traces {
         org: String,
@@ -191,6 +194,29 @@ enum TestLoginCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum CredentialsCommand {
+    /// Create a credential for the organization (service-wide admin token only); prints its
+    /// secret once.
+    Create {
+        org: String,
+        /// What it is for (who holds it, which job); recorded with it.
+        #[arg(long, value_name = "TEXT")]
+        description: String,
+        /// Lifetime, 1 to 31536000 seconds (a year); absent: 90 days.
+        #[arg(long, value_name = "SECONDS")]
+        ttl: Option<u32>,
+    },
+    /// List the organization's credentials (never their secrets), newest first.
+    List { org: String },
+    /// Revoke one of the organization's credentials.
+    Revoke {
+        org: String,
+        /// The credential's id (from `list`, or the number in `sso_org_<id>_...`).
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum JitCommand {
     /// Turn just-in-time provisioning on with a role and default projects.
     Set {
@@ -267,6 +293,7 @@ async fn run_async(args: AdminArgs) -> Result<Value, Failure> {
         AdminCommand::Jit(command) => jit(remote, command).await,
         AdminCommand::Members(command) => members::members(remote, command).await,
         AdminCommand::Projects(command) => members::projects(remote, command).await,
+        AdminCommand::Credentials(command) => credentials(remote, command).await,
         AdminCommand::RequireSso { org, state } => {
             let message = v1::SetRequireSsoRequest {
                 org_id: org,
@@ -504,6 +531,50 @@ async fn test_login(remote: Remote<Admin>, command: TestLoginCommand) -> Result<
     }
 }
 
+async fn credentials(remote: Remote<Admin>, command: CredentialsCommand) -> Result<Value, Failure> {
+    match command {
+        CredentialsCommand::Create {
+            org,
+            description,
+            ttl,
+        } => {
+            let message = v1::CreateOrgCredentialRequest {
+                org_id: org,
+                description,
+                ttl_seconds: ttl.unwrap_or(0),
+            };
+            remote
+                .call(message, Admin::create_org_credential, |created| {
+                    let out = created
+                        .credential
+                        .as_ref()
+                        .map_or_else(|| json!({ "ok": true }), credential_json);
+                    with_field(out, "secret", Value::from(created.secret.as_str()))
+                })
+                .await
+        }
+        CredentialsCommand::List { org } => {
+            let message = v1::ListOrgCredentialsRequest { org_id: org };
+            remote
+                .call(message, Admin::list_org_credentials, |listed| {
+                    let credentials: Vec<Value> =
+                        listed.credentials.iter().map(credential_fields).collect();
+                    json!({ "ok": true, "credentials": credentials })
+                })
+                .await
+        }
+        CredentialsCommand::Revoke { org, id } => {
+            let message = v1::RevokeOrgCredentialRequest {
+                org_id: org,
+                credential_id: id,
+            };
+            remote
+                .call(message, Admin::revoke_org_credential, credential_json)
+                .await
+        }
+    }
+}
+
 /// Empty text as `null`.
 fn text_or_null(text: &str) -> Value {
     if text.is_empty() {
@@ -592,6 +663,28 @@ fn test_login_json(test: &v1::TestLogin) -> Value {
             "checks": checks,
             "trace_id": text_or_null(&test.trace_id),
         },
+    })
+}
+
+/// A credential as the JSON of its command: `{"ok":true,"credential":{...}}`.
+fn credential_json(credential: &v1::OrgCredential) -> Value {
+    json!({ "ok": true, "credential": credential_fields(credential) })
+}
+
+fn credential_fields(credential: &v1::OrgCredential) -> Value {
+    let revoked_at = if credential.revoked_at.is_empty() {
+        Value::Null
+    } else {
+        Value::from(credential.revoked_at.as_str())
+    };
+    json!({
+        "id": credential.id,
+        "org_id": credential.org_id,
+        "description": credential.description,
+        "created_by": credential.created_by,
+        "created_at": credential.created_at,
+        "expires_at": credential.expires_at,
+        "revoked_at": revoked_at,
     })
 }
 

@@ -36,7 +36,8 @@ pub(crate) enum AdminScope {}
 
 impl TokenScope for AdminScope {
     const ENV: &'static str = "SSO_ADMIN_TOKEN";
-    const HELP: &'static str = "Bearer token of scope \"admin\"";
+    const HELP: &'static str = "Bearer token of scope \"admin\", or an org credential \
+                                (sso_org_...) for that organization's commands";
 }
 
 /// Tokens of scope "auth", for `ssoctl login`.

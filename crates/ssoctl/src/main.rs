@@ -20,7 +20,11 @@
 //! ssoctl admin require-sso ORG on
 //! ssoctl admin projects upsert ORG --file projects.json
 //! ssoctl admin members list ORG --role admin
+//! ssoctl admin credentials create ORG --description "terraform" --ttl 2592000
 //! ```
+//!
+//! `--token` takes the service-wide admin token or an org credential (`sso_org_...`), which
+//! may run the commands about its own organization only.
 //!
 //! Login commands call it as a product service would (`--token` or `SSO_AUTH_TOKEN`, scope
 //! "auth"), and `dev-idp` plays a local IdP for trying a login (see README.md):

@@ -1,5 +1,7 @@
 //! An in-process server with both services over a SQLite temp-file store, a settable clock,
-//! and generated clients talking to it over TCP.
+//! and generated clients talking to it over TCP. AdminService is served as `sso-server` serves
+//! it, behind the check of org credentials; no service-wide tokens (the caller is the
+//! operator unless it presents an org credential).
 #![allow(dead_code)]
 
 pub use sso_testkit::idp;
@@ -9,7 +11,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 
 use sso_grpc::v1::admin_service_client::AdminServiceClient;
-use sso_grpc::v1::admin_service_server::AdminServiceServer;
 use sso_grpc::v1::auth_service_client::AuthServiceClient;
 use sso_grpc::v1::auth_service_server::AuthServiceServer;
 use sso_grpc::{AdminServiceImpl, AuthServiceImpl, Clock};
@@ -28,6 +29,8 @@ pub fn at(seconds: i64) -> OffsetDateTime {
 
 pub struct TestServer {
     pub auth: AuthServiceClient<Channel>,
+    /// The channel both clients use, for calls made without them.
+    pub channel: Channel,
     pub admin: AdminServiceClient<Channel>,
     /// The store the server uses (a clone: closing it closes the server's pool).
     pub store: Store,
@@ -61,10 +64,7 @@ impl TestServer {
                 provisioner.clone(),
                 clock.clone(),
             )))
-            .add_service(AdminServiceServer::new(AdminServiceImpl::new(
-                provisioner,
-                clock,
-            )));
+            .add_service(AdminServiceImpl::new(provisioner, clock).into_server());
         let server = tokio::spawn(async move {
             router.serve_with_incoming(incoming).await.unwrap();
         });
@@ -75,7 +75,8 @@ impl TestServer {
             .unwrap();
         TestServer {
             auth: AuthServiceClient::new(channel.clone()),
-            admin: AdminServiceClient::new(channel),
+            admin: AdminServiceClient::new(channel.clone()),
+            channel,
             store,
             now,
             path,

@@ -7,10 +7,12 @@
 //! (listing, roles, removal, bulk adds; never the last Admin) and [`projects`] (the host
 //! product's projects). Here: the audit wrapper they share, and the one way IdP metadata
 //! becomes a stored configuration; [`idp_change`] decides whether new metadata is a
-//! configuration change at all.
+//! configuration change at all; [`credentials`] (org-scoped admin credentials and their
+//! check).
 
 mod certificates;
 mod connection;
+mod credentials;
 mod idp_change;
 mod members;
 mod metadata_url;
@@ -29,6 +31,10 @@ use crate::error::AdminError;
 use crate::login::Provisioner;
 
 pub use self::connection::{ImportedMetadata, ValidationOptions};
+pub use self::credentials::{
+    DEFAULT_CREDENTIAL_TTL, IssuedOrgCredential, MAX_CREDENTIAL_TTL, MIN_CREDENTIAL_TTL,
+    ORG_CREDENTIAL_PREFIX, OrgCredential, OrgCredentialCaller, is_org_credential,
+};
 pub use self::members::{AddedMember, NewMember};
 pub use self::metadata_url::{ImportedFromUrl, REFRESH_ACTOR, RefreshOutcome};
 
@@ -72,6 +78,10 @@ pub mod kinds {
     pub const MEMBER_ROLE_CHANGED: &str = "member-role-changed";
     /// A member was removed with their project access (`removed`, `not-a-member`).
     pub const MEMBER_REMOVED: &str = "member-removed";
+    /// An org-scoped admin credential was created (the event names it, never its secret).
+    pub const CREDENTIAL_CREATED: &str = "org-credential-created";
+    /// An org-scoped admin credential was revoked.
+    pub const CREDENTIAL_REVOKED: &str = "org-credential-revoked";
 }
 
 /// A change that went through: what the operation returns, and what its audit event says.
@@ -147,6 +157,7 @@ impl Provisioner {
     ) {
         let outcome = match error {
             AdminError::Store(e) if e.reason() == "database" => EventOutcome::Failed,
+            AdminError::Internal(_) => EventOutcome::Failed,
             _ => EventOutcome::Refused,
         };
         let detail = with(detail, "error", Value::String(error.to_string()));

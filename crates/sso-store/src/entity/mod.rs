@@ -12,6 +12,7 @@ pub mod consumed_assertion;
 pub mod jit_default_project;
 pub mod login_code;
 pub mod membership;
+pub mod org_credential;
 pub mod organization;
 pub mod project;
 pub mod project_access;
