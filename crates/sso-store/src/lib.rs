@@ -97,6 +97,7 @@ mod entity;
 
 mod codes;
 mod connections;
+mod domains;
 mod error;
 mod events;
 mod ids;
@@ -111,6 +112,10 @@ mod store;
 pub use crate::{
     codes::{LoginCodeRecord, NewLoginCode},
     connections::{ConnectionOptions, ConnectionRecord, IdpConfig, MAX_CLOCK_SKEW},
+    domains::{
+        CheckCount, DomainClaim, DomainState, DueDomainCheck, MAX_DOMAINS_PER_ORG, VerifiedBy,
+        normalize_domain,
+    },
     error::{DatabaseError, StoreError},
     events::{EventCursor, EventOutcome, EventPage, EventQuery, EventRecord, MAX_PAGE, NewEvent},
     ids::{ConnectionId, EventId, OrgId, ParseIdError, ProjectId, UserId},

@@ -9,6 +9,7 @@ use sea_orm_migration::{MigrationTrait, MigratorTrait};
 mod m0001_initial;
 mod m0002_login_codes;
 mod m0003_metadata_url;
+mod m0007_domain_claims;
 
 /// Every migration of the crate, oldest first.
 pub(crate) struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_initial::Migration),
             Box::new(m0002_login_codes::Migration),
             Box::new(m0003_metadata_url::Migration),
+            Box::new(m0007_domain_claims::Migration),
         ]
     }
 }
