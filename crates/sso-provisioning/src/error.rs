@@ -1,6 +1,7 @@
 //! The errors of logins and admin operations, with stable reason codes.
 
 use sso_assertion::{MetadataError, RequestError, ValidationError};
+use sso_domains::{CheckError, DomainRefusal};
 use sso_email::NoValidEmail;
 use sso_fetch::FetchError;
 use sso_policy::{
@@ -216,6 +217,32 @@ pub enum AdminError {
         "{0} is the connection's only trusted certificate; add its successor first (last-certificate)"
     )]
     LastCertificate(String),
+    /// No org may hold this domain (`domain-public-suffix`, `domain-free-mail`).
+    #[error("{0}")]
+    DomainRefused(DomainRefusal),
+    /// The org has no claim on the domain, or none with a token to look for
+    /// (`domain-not-claimed`).
+    #[error("the org has no claim on {0}; claim it first (domain-not-claimed)")]
+    DomainNotClaimed(String),
+    /// Another org holds the domain verified (`domain-verified-elsewhere`).
+    #[error("{0} is verified by another organization (domain-verified-elsewhere)")]
+    DomainVerifiedElsewhere(String),
+    /// The org has as many domains as it may (`domain-limit-reached`).
+    #[error("the organization already has {0} domains (domain-limit-reached)")]
+    DomainLimit(u64),
+    /// The DNS check did not find the claim's token (`domain-record-missing`,
+    /// `domain-token-mismatch`, `domain-lookup-failed`, `domain-lookup-timeout`);
+    /// `consequence` says what it did to a domain that was verified.
+    #[error("{error}{}", consequence.as_ref().map(|c| format!("; {c}")).unwrap_or_default())]
+    DomainCheck {
+        /// Why the record did not prove the claim.
+        error: CheckError,
+        /// What became of a verified domain.
+        consequence: Option<String>,
+    },
+    /// Something of our own failed (`internal`): the random source.
+    #[error("internal failure: {0} (internal)")]
+    Internal(String),
 }
 
 impl AdminError {
@@ -233,6 +260,12 @@ impl AdminError {
             Self::InvalidCertificate(_) => "invalid-certificate",
             Self::CertificateNotFound(_) => "certificate-not-found",
             Self::LastCertificate(_) => "last-certificate",
+            Self::DomainRefused(r) => r.reason(),
+            Self::DomainNotClaimed(_) => "domain-not-claimed",
+            Self::DomainVerifiedElsewhere(_) => "domain-verified-elsewhere",
+            Self::DomainLimit(_) => "domain-limit-reached",
+            Self::DomainCheck { error, .. } => error.reason(),
+            Self::Internal(_) => "internal",
         }
     }
 }

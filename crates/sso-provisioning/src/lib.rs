@@ -92,7 +92,10 @@
 //!
 //! [`AdminError::reason`]: `no-sso-login-since-change` and the SSO-off codes,
 //! `plan-without-default-projects`, `missing-justification`, the metadata codes of
-//! `sso-assertion`, and the store's codes (`not-found`, `conflict`, `invalid-input`,
+//! `sso-assertion`, the domain codes (`domain-public-suffix`, `domain-free-mail`,
+//! `domain-not-claimed`, `domain-verified-elsewhere`, `domain-limit-reached`, and the DNS
+//! check's `domain-record-missing`, `domain-token-mismatch`, `domain-lookup-failed`,
+//! `domain-lookup-timeout`), and the store's codes (`not-found`, `conflict`, `invalid-input`,
 //! `database`). [`PasswordLoginError::reason`]: `sso-required`, store codes.
 
 #![forbid(unsafe_code)]
@@ -112,7 +115,8 @@ mod views;
 
 pub use crate::{
     admin::{
-        ImportedFromUrl, ImportedMetadata, REFRESH_ACTOR, RefreshOutcome, ValidationOptions, kinds,
+        DOMAIN_CHECK_ACTOR, DomainChecks, DomainRecheck, ImportedFromUrl, ImportedMetadata,
+        REFRESH_ACTOR, RefreshOutcome, ValidationOptions, kinds,
     },
     codes::{DEFAULT_CODE_LIFETIME, LoginCode},
     error::{AdminError, LoginError, PasswordLoginError, RedeemError, SpMetadataError},
@@ -124,8 +128,8 @@ pub use crate::{
 /// The store's types that are part of this crate's API: the ids, records, cursors and errors
 /// the layers above name, so that they never depend on `sso-store` themselves.
 pub use sso_store::{
-    ConnectionId, ConnectionOptions, ConnectionRecord, EventCursor, EventId, EventOutcome,
-    EventPage, EventQuery, EventRecord, IdpConfig, MAX_CLOCK_SKEW, MAX_PAGE, MetadataSource, OrgId,
-    OrgRecord, OrgSnapshot, ParseIdError, ProjectId, PurgeCounts, RefreshState, StoreError, UserId,
-    UserRecord,
+    ConnectionId, ConnectionOptions, ConnectionRecord, DomainClaim, DomainState, EventCursor,
+    EventId, EventOutcome, EventPage, EventQuery, EventRecord, IdpConfig, MAX_CLOCK_SKEW,
+    MAX_DOMAINS_PER_ORG, MAX_PAGE, MetadataSource, OrgId, OrgRecord, OrgSnapshot, ParseIdError,
+    ProjectId, PurgeCounts, RefreshState, StoreError, UserId, UserRecord, VerifiedBy,
 };

@@ -1,13 +1,15 @@
 //! Admin and operator operations: each decided by `sso-policy` where a rule applies, and each
 //! audited as an event, in the same transaction as the change.
 //!
-//! By subject: [`orgs`] (orgs, plans, verified domains, traces), [`connection`] (IdP metadata,
+//! By subject: [`orgs`] (orgs, plans, traces), [`domains`] (domain claims, their DNS proof and
+//! re-verification, the operator's path), [`connection`] (IdP metadata,
 //! options, JIT, require-SSO and break-glass), [`metadata_url`] (metadata by URL and its
 //! refresh) and [`certificates`] (trusted IdP certificates during a rollover). Here: the
 //! audit wrapper they share, and the one way IdP metadata becomes a stored configuration.
 
 mod certificates;
 mod connection;
+mod domains;
 mod metadata_url;
 mod orgs;
 
@@ -22,6 +24,7 @@ use crate::error::AdminError;
 use crate::login::Provisioner;
 
 pub use self::connection::{ImportedMetadata, ValidationOptions};
+pub use self::domains::{DOMAIN_CHECK_ACTOR, DomainChecks, DomainRecheck};
 pub use self::metadata_url::{ImportedFromUrl, REFRESH_ACTOR, RefreshOutcome};
 
 /// Event kinds of the admin operations.
@@ -30,10 +33,18 @@ pub mod kinds {
     pub const ORG_CREATED: &str = "org-created";
     /// An org's plan changed.
     pub const PLAN_CHANGED: &str = "plan-changed";
-    /// A verified domain was added.
+    /// The operator made a domain verified without DNS (`AddVerifiedDomain`).
     pub const DOMAIN_ADDED: &str = "domain-added";
-    /// A verified domain was removed.
+    /// A claim or verified domain was removed.
     pub const DOMAIN_REMOVED: &str = "domain-removed";
+    /// A domain was claimed: a pending claim with a token to publish.
+    pub const DOMAIN_CLAIMED: &str = "domain-claimed";
+    /// A claim's TXT record was looked up to prove it (`verified`, or why not).
+    pub const DOMAIN_VERIFIED: &str = "domain-verified";
+    /// A DNS-verified domain's record was looked up again (`still-verified`, or why not).
+    pub const DOMAIN_RECHECKED: &str = "domain-rechecked";
+    /// A DNS-verified domain dropped back to pending after checks in a row without its record.
+    pub const DOMAIN_UNVERIFIED: &str = "domain-unverified";
     /// IdP metadata was imported or replaced.
     pub const METADATA_IMPORTED: &str = "idp-metadata-imported";
     /// Validation options of the connection changed.
