@@ -2,8 +2,10 @@
 
 use sso_assertion::{Certificate, ServiceProvider};
 use sso_policy::{Plan, Role};
+use sso_domains::{VALUE_PREFIX, record_name};
 use sso_provisioning::{
-    ConnectionRecord, EventCursor, EventRecord, OrgId, OrgRecord, ProjectId, RefreshState,
+    ConnectionRecord, DomainClaim, EventCursor, EventRecord, OrgId, OrgRecord, ProjectId,
+    RefreshState,
 };
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -176,6 +178,31 @@ pub(crate) fn metadata_source(state: &RefreshState) -> v1::MetadataSource {
         next_refresh_at: optional_timestamp(state.next_refresh_at),
         last_refresh_at: optional_timestamp(state.refreshed_at),
         last_refresh_result: state.refresh_reason.clone().unwrap_or_default(),
+    }
+}
+
+/// A domain claim on the wire, with the TXT record that proves it.
+pub(crate) fn domain_claim(claim: &DomainClaim) -> v1::DomainClaim {
+    v1::DomainClaim {
+        org_id: claim.org.to_string(),
+        domain: claim.domain.clone(),
+        state: claim.state.code().to_owned(),
+        record_name: record_name(&claim.domain),
+        record_value: claim
+            .token
+            .as_ref()
+            .map(|token| format!("{VALUE_PREFIX}{token}"))
+            .unwrap_or_default(),
+        verified_by: claim
+            .verified_by
+            .map(|by| by.code().to_owned())
+            .unwrap_or_default(),
+        verified_at: optional_timestamp(claim.verified_at),
+        claimed_at: timestamp(claim.claimed_at),
+        last_checked_at: optional_timestamp(claim.checked_at),
+        last_check_result: claim.check_result.clone().unwrap_or_default(),
+        failures_in_a_row: claim.check_failures,
+        next_check_at: optional_timestamp(claim.next_check_at),
     }
 }
 
