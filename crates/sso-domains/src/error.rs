@@ -96,7 +96,10 @@ impl CheckError {
     /// than the lookup itself failing (`false`): only a definitive answer is evidence that
     /// the record is gone.
     pub fn is_definitive(&self) -> bool {
-        matches!(self, Self::RecordMissing { .. } | Self::TokenMismatch { .. })
+        matches!(
+            self,
+            Self::RecordMissing { .. } | Self::TokenMismatch { .. }
+        )
     }
 }
 

@@ -93,10 +93,8 @@ impl TxtLookupBuilder {
                 let servers =
                     NameServerConfigGroup::from_ips_clear(&[address.ip()], address.port(), true);
                 let config = ResolverConfig::from_parts(None, Vec::new(), servers);
-                let builder = TokioResolver::builder_with_config(
-                    config,
-                    TokioConnectionProvider::default(),
-                );
+                let builder =
+                    TokioResolver::builder_with_config(config, TokioConnectionProvider::default());
                 (Ok(builder), address.to_string())
             }
             None => (

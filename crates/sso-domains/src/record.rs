@@ -160,10 +160,7 @@ mod tests {
 
     #[test]
     fn the_record_name_is_under_the_domain() {
-        assert_eq!(
-            record_name("BigCorp.com."),
-            "_sso-verification.bigcorp.com"
-        );
+        assert_eq!(record_name("BigCorp.com."), "_sso-verification.bigcorp.com");
     }
 
     #[test]
@@ -172,7 +169,10 @@ mod tests {
         let other = "sso-verification=ffeeddccbbaa99887766554433221100";
         let cases: [(Vec<&str>, Finding); 7] = [
             (vec![], Finding::Nothing),
-            (vec!["v=spf1 -all", "google-site-verification=x"], Finding::Nothing),
+            (
+                vec!["v=spf1 -all", "google-site-verification=x"],
+                Finding::Nothing,
+            ),
             (vec![other], Finding::OtherTokens(1)),
             (vec![other, "v=spf1 -all", other], Finding::OtherTokens(2)),
             (

@@ -95,10 +95,7 @@ pub fn check_claimable(domain: &str) -> Result<(), DomainRefusal> {
 
 /// Whether `domain` is a free-mail domain or a name under one (see [`check_claimable`]).
 pub fn is_free_mail(domain: &str) -> bool {
-    matches!(
-        check_claimable(domain),
-        Err(DomainRefusal::FreeMail { .. })
-    )
+    matches!(check_claimable(domain), Err(DomainRefusal::FreeMail { .. }))
 }
 
 #[cfg(test)]
@@ -207,7 +204,10 @@ mod tests {
             );
             if let Entry::Domain(d) = entry {
                 // A listed domain is itself claimable but for this list: not a suffix.
-                assert!(psl::domain(d.as_bytes()).is_some(), "{line}: a public suffix");
+                assert!(
+                    psl::domain(d.as_bytes()).is_some(),
+                    "{line}: a public suffix"
+                );
             }
         }
         assert!(count > 50, "read only {count} entries");

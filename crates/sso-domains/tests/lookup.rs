@@ -51,12 +51,19 @@ async fn no_name_no_txt_record_and_no_verification_value_are_all_a_missing_recor
     let ours = token("00112233445566778899aabbccddeeff");
     let dns = TestDns::start(&[
         ("_sso-verification.spf-only.example", "v=spf1 -all"),
-        ("other.example", "sso-verification=00112233445566778899aabbccddeeff"),
+        (
+            "other.example",
+            "sso-verification=00112233445566778899aabbccddeeff",
+        ),
     ]);
     let lookup = lookup(dns.addr());
     for domain in ["acme.example", "spf-only.example"] {
         let missing = lookup.check(domain, &ours).await.unwrap_err();
-        assert_eq!(missing.reason(), "domain-record-missing", "{domain}: {missing}");
+        assert_eq!(
+            missing.reason(),
+            "domain-record-missing",
+            "{domain}: {missing}"
+        );
         assert!(missing.is_definitive());
     }
     // The apex is never looked at: a token published at the domain itself proves nothing.
@@ -102,5 +109,9 @@ async fn a_silent_name_server_times_out_within_the_bound() {
     assert_eq!(timed_out.reason(), "domain-lookup-timeout", "{timed_out}");
     assert!(!timed_out.is_definitive());
     // Two attempts of 500 ms and a second of slack at most.
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 }

@@ -1,8 +1,8 @@
 //! Wire <-> domain conversions: plans, roles, ids, timestamps and records.
 
 use sso_assertion::{Certificate, ServiceProvider};
-use sso_policy::{Plan, Role};
 use sso_domains::{VALUE_PREFIX, record_name};
+use sso_policy::{Plan, Role};
 use sso_provisioning::{
     ConnectionRecord, DomainClaim, EventCursor, EventRecord, OrgId, OrgRecord, ProjectId,
     RefreshState,

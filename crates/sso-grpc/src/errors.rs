@@ -332,7 +332,11 @@ mod tests {
         }
         // The consequence reaches the admin with the reason.
         let status = admin_status("test", &check(CheckError::RecordMissing { name: name() }));
-        assert!(status.message().contains("stays verified"), "{}", status.message());
+        assert!(
+            status.message().contains("stays verified"),
+            "{}",
+            status.message()
+        );
         // A failing random source is ours: INTERNAL, detail not sent.
         let status = admin_status("test", &AdminError::Internal("secret rng".into()));
         assert_eq!(status.code(), Code::Internal);

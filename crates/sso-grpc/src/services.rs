@@ -4,8 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use sso_assertion::DEFAULT_CLOCK_SKEW;
-use sso_email::Email;
 use sso_domains::TxtLookup;
+use sso_email::Email;
 use sso_fetch::Fetcher;
 use sso_provisioning::{
     AdminError, ConnectionRecord, EventQuery, ImportedMetadata, MAX_CLOCK_SKEW, MAX_PAGE, OrgId,

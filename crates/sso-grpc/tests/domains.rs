@@ -31,7 +31,11 @@ async fn create_org(s: &mut TestServer, name: &str) -> String {
         .id
 }
 
-async fn verify(s: &mut TestServer, org: &str, domain: &str) -> Result<v1::DomainClaim, tonic::Status> {
+async fn verify(
+    s: &mut TestServer,
+    org: &str,
+    domain: &str,
+) -> Result<v1::DomainClaim, tonic::Status> {
     s.admin
         .verify_domain(v1::VerifyDomainRequest {
             org_id: org.to_owned(),
@@ -76,7 +80,10 @@ async fn a_claim_is_proven_by_its_record_and_only_then_routes() {
     assert_eq!(claim.domain, "acme.example");
     assert_eq!(claim.state, "pending");
     assert_eq!(claim.record_name, "_sso-verification.acme.example");
-    let token = claim.record_value.strip_prefix("sso-verification=").unwrap();
+    let token = claim
+        .record_value
+        .strip_prefix("sso-verification=")
+        .unwrap();
     assert_eq!(token.len(), 32, "{}", claim.record_value);
     assert_eq!(
         (claim.verified_by.as_str(), claim.verified_at.as_str()),

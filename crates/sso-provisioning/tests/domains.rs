@@ -72,7 +72,12 @@ async fn sso_org(p: &Provisioner, name: &str) -> OrgId {
 }
 
 /// An SP-initiated login of `email` at `org`, at `t`.
-async fn sso(p: &Provisioner, org: OrgId, email: &str, t: OffsetDateTime) -> Result<LoginOutcome, LoginError> {
+async fn sso(
+    p: &Provisioner,
+    org: OrgId,
+    email: &str,
+    t: OffsetDateTime,
+) -> Result<LoginOutcome, LoginError> {
     let start = p.begin_login(org, None, t).await.unwrap();
     let id = format!("_a{}_{}", t.unix_timestamp(), start.request_id);
     let raw = IDP.response(&Response::new(org, &id, email, t).answering(&start.request_id));
@@ -81,7 +86,9 @@ async fn sso(p: &Provisioner, org: OrgId, email: &str, t: OffsetDateTime) -> Res
 }
 
 async fn routed(p: &Provisioner, email: &str) -> Option<OrgId> {
-    p.org_for_email(&Email::parse(email).unwrap()).await.unwrap()
+    p.org_for_email(&Email::parse(email).unwrap())
+        .await
+        .unwrap()
 }
 
 async fn events(p: &Provisioner, org: OrgId, kind: &str) -> Vec<EventRecord> {
@@ -174,7 +181,10 @@ async fn only_the_org_that_proves_a_domain_gets_it(db: TestDb) {
     assert_eq!(verified.verified_at, Some(at(2)));
     assert_eq!(verified.next_check_at, Some(at(26)));
     assert_eq!(routed(&p, "ceo@bigcorp.example").await, Some(owner));
-    assert_eq!(p.org(owner).await.unwrap().verified_domains, ["bigcorp.example"]);
+    assert_eq!(
+        p.org(owner).await.unwrap().verified_domains,
+        ["bigcorp.example"]
+    );
 
     // Even with its own token published too, the squatter cannot take it now.
     publish(&mut dns, &[&record(&second), &record(&first)]);
@@ -194,13 +204,19 @@ async fn only_the_org_that_proves_a_domain_gets_it(db: TestDb) {
     assert_eq!(
         attempts,
         [
-            (EventOutcome::Refused, "domain-verified-elsewhere".to_owned()),
+            (
+                EventOutcome::Refused,
+                "domain-verified-elsewhere".to_owned()
+            ),
             (EventOutcome::Refused, "domain-token-mismatch".to_owned()),
             (EventOutcome::Refused, "domain-record-missing".to_owned()),
         ]
     );
     let proof = &events(&p, owner, kinds::DOMAIN_VERIFIED).await[0];
-    assert_eq!((proof.outcome, proof.reason.as_str()), (EventOutcome::Success, "verified"));
+    assert_eq!(
+        (proof.outcome, proof.reason.as_str()),
+        (EventOutcome::Success, "verified")
+    );
     assert_eq!(proof.detail["verified_by"], "dns");
 
     // The listing shows each org its own claim and the record to publish.
@@ -239,7 +255,11 @@ async fn refused_domains_and_refusals(db: TestDb) {
     assert_eq!(refused.outcome, EventOutcome::Refused);
     assert_eq!(refused.reason, "invalid-input");
     assert_eq!(
-        events(&p, org, kinds::DOMAIN_ADDED).await.last().unwrap().reason,
+        events(&p, org, kinds::DOMAIN_ADDED)
+            .await
+            .last()
+            .unwrap()
+            .reason,
         "domain-free-mail"
     );
 
@@ -252,7 +272,10 @@ async fn refused_domains_and_refusals(db: TestDb) {
     assert!(matches!(unclaimed, AdminError::DomainNotClaimed(_)));
     // An unknown org has nothing to list.
     assert_eq!(
-        p.list_domains(OrgId::new(999_999)).await.unwrap_err().reason(),
+        p.list_domains(OrgId::new(999_999))
+            .await
+            .unwrap_err()
+            .reason(),
         "not-found"
     );
 }
@@ -299,13 +322,23 @@ async fn reverification_drops_a_domain_whose_record_is_gone(db: TestDb) {
         .unwrap();
 
     // Nothing due before a day has passed.
-    assert!(p.recheck_due_domains(&lookup, at(23)).await.unwrap().is_empty());
+    assert!(
+        p.recheck_due_domains(&lookup, at(23))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let done = p.recheck_due_domains(&lookup, at(24)).await.unwrap();
     assert_eq!(done.len(), 1);
     assert_eq!((done[0].org, done[0].domain.as_str()), (org, "example.com"));
     assert_eq!(done[0].reason(), "still-verified");
     // Claimed: a second pass (another server) finds nothing due.
-    assert!(p.recheck_due_domains(&lookup, at(24)).await.unwrap().is_empty());
+    assert!(
+        p.recheck_due_domains(&lookup, at(24))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // The record goes away: one failure, still verified.
     publish(&mut dns, &[]);
@@ -328,7 +361,10 @@ async fn reverification_drops_a_domain_whose_record_is_gone(db: TestDb) {
         (listed.state, listed.check_failures),
         (DomainState::Verified, 1)
     );
-    assert_eq!(listed.check_result.as_deref(), Some("domain-lookup-timeout"));
+    assert_eq!(
+        listed.check_result.as_deref(),
+        Some("domain-lookup-timeout")
+    );
 
     // The second failure in a row, asked for by an admin with VerifyDomain: dropped.
     let dropped = p
@@ -345,7 +381,12 @@ async fn reverification_drops_a_domain_whose_record_is_gone(db: TestDb) {
     let refused = sso(&p, org, "jane@example.com", at(81)).await.unwrap_err();
     assert_eq!(refused.reason(), "domain-not-verified");
     // Nothing left to re-check.
-    assert!(p.recheck_due_domains(&lookup, at(200)).await.unwrap().is_empty());
+    assert!(
+        p.recheck_due_domains(&lookup, at(200))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // The audit trail says what happened, newest first.
     let rechecks: Vec<(EventOutcome, String, Option<String>)> =
@@ -358,9 +399,21 @@ async fn reverification_drops_a_domain_whose_record_is_gone(db: TestDb) {
     assert_eq!(
         rechecks,
         [
-            (EventOutcome::Refused, "domain-record-missing".into(), Some(ADMIN.into())),
-            (EventOutcome::Failed, "domain-lookup-timeout".into(), scheduled.clone()),
-            (EventOutcome::Refused, "domain-record-missing".into(), scheduled.clone()),
+            (
+                EventOutcome::Refused,
+                "domain-record-missing".into(),
+                Some(ADMIN.into())
+            ),
+            (
+                EventOutcome::Failed,
+                "domain-lookup-timeout".into(),
+                scheduled.clone()
+            ),
+            (
+                EventOutcome::Refused,
+                "domain-record-missing".into(),
+                scheduled.clone()
+            ),
             (EventOutcome::Success, "still-verified".into(), scheduled),
         ]
     );
@@ -375,7 +428,10 @@ async fn reverification_drops_a_domain_whose_record_is_gone(db: TestDb) {
         .verify_domain(&lookup, ADMIN, org, "example.com", at(90))
         .await
         .unwrap();
-    assert_eq!((again.state, again.check_failures), (DomainState::Verified, 0));
+    assert_eq!(
+        (again.state, again.check_failures),
+        (DomainState::Verified, 0)
+    );
     assert!(sso(&p, org, "jane@example.com", at(91)).await.is_ok());
 }
 
@@ -399,7 +455,12 @@ async fn the_operator_path_vouches_without_dns(db: TestDb) {
     assert_eq!(added.reason, "added");
     assert_eq!(added.detail["verified_by"], "operator");
     // Never re-checked.
-    assert!(p.recheck_due_domains(&lookup, at(1000)).await.unwrap().is_empty());
+    assert!(
+        p.recheck_due_domains(&lookup, at(1000))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Claimed later: a token to publish; a failed proof leaves the operator's word standing.
     let claim = p

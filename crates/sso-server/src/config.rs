@@ -144,10 +144,14 @@ fn merge(
     if let Some(v) = dns_server.filter(|_| open_to_file(matches, "dns_server")) {
         args.dns_server = Some(v);
     }
-    if let Some(v) = domain_recheck_interval.filter(|_| open_to_file(matches, "domain_recheck_interval")) {
+    if let Some(v) =
+        domain_recheck_interval.filter(|_| open_to_file(matches, "domain_recheck_interval"))
+    {
         args.domain_recheck_interval = at_least_one("domain_recheck_interval", v)?;
     }
-    if let Some(v) = domain_recheck_failures.filter(|_| open_to_file(matches, "domain_recheck_failures")) {
+    if let Some(v) =
+        domain_recheck_failures.filter(|_| open_to_file(matches, "domain_recheck_failures"))
+    {
         args.domain_recheck_failures = at_least_one("domain_recheck_failures", v)?;
     }
     if let Some(v) = log_format.filter(|_| open_to_file(matches, "log_format")) {

@@ -21,7 +21,8 @@ pub(crate) async fn run(
     interval: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut ticks = tokio::time::interval(interval.clamp(Duration::from_secs(1), LOOK_AT_MOST_EVERY));
+    let mut ticks =
+        tokio::time::interval(interval.clamp(Duration::from_secs(1), LOOK_AT_MOST_EVERY));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -49,7 +50,10 @@ pub(crate) async fn run(
                     }
                 }
             }
-            Err(e) => tracing::error!(reason = e.reason(), "domain re-verification pass failed: {e}"),
+            Err(e) => tracing::error!(
+                reason = e.reason(),
+                "domain re-verification pass failed: {e}"
+            ),
         }
     }
 }

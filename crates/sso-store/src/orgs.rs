@@ -187,4 +187,3 @@ impl<C: ConnectionTrait> Store<C> {
         })
     }
 }
-

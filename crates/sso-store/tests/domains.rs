@@ -1,7 +1,12 @@
 //! Domain claims on both backends: several orgs may claim a domain, one holds it verified
 //! (the partial unique index decides), only verified rows route, and the re-verification
 //! schedule is claimed once.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use sso_policy::Plan;
 use sso_store::{CheckCount, DomainState, OrgId, Store, StoreError, VerifiedBy};
@@ -30,7 +35,10 @@ async fn two_orgs(store: &Store) -> (OrgId, OrgId) {
     (a.id, b.id)
 }
 
-on_both_backends!(claims_are_pending_until_one_org_proves_them, rechecks_are_scheduled_and_claimed_once);
+on_both_backends!(
+    claims_are_pending_until_one_org_proves_them,
+    rechecks_are_scheduled_and_claimed_once
+);
 
 async fn claims_are_pending_until_one_org_proves_them(db: TestDb) {
     let store = Db(db).connect().await;
@@ -222,9 +230,15 @@ async fn rechecks_are_scheduled_and_claimed_once(db: TestDb) {
                 .check_failures
         }
     };
-    assert_eq!(check(CheckCount::Increment, "domain-record-missing").await, 1);
+    assert_eq!(
+        check(CheckCount::Increment, "domain-record-missing").await,
+        1
+    );
     assert_eq!(check(CheckCount::Keep, "domain-lookup-timeout").await, 1);
-    assert_eq!(check(CheckCount::Increment, "domain-token-mismatch").await, 2);
+    assert_eq!(
+        check(CheckCount::Increment, "domain-token-mismatch").await,
+        2
+    );
     let ok = store
         .record_domain_check(
             a,
@@ -245,7 +259,11 @@ async fn rechecks_are_scheduled_and_claimed_once(db: TestDb) {
     assert!(store.remove_verified_domain(b, "c.example").await.unwrap());
     assert!(!store.remove_verified_domain(b, "c.example").await.unwrap());
     assert_eq!(
-        reason(store.claim_domain(OrgId::new(999_999), "x.example", TOKEN_A, BASE).await),
+        reason(
+            store
+                .claim_domain(OrgId::new(999_999), "x.example", TOKEN_A, BASE)
+                .await
+        ),
         "not-found"
     );
 }

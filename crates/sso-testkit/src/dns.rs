@@ -78,7 +78,10 @@ impl TestDns {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("dnsmasq did not restart on port {}: {last_error}", self.port);
+        panic!(
+            "dnsmasq did not restart on port {}: {last_error}",
+            self.port
+        );
     }
 
     /// Stops dnsmasq: the port then answers nothing.
@@ -137,7 +140,10 @@ impl TestDns {
             if Instant::now() > deadline {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!("no answer on {} within {READY_WITHIN:?}", self.addr()));
+                return Err(format!(
+                    "no answer on {} within {READY_WITHIN:?}",
+                    self.addr()
+                ));
             }
             std::thread::sleep(Duration::from_millis(50));
         }

@@ -157,8 +157,8 @@ impl Provisioner {
             self.check_new_domain(tx, org, &domain)
                 .await
                 .map_err(fail)?;
-            let token = ClaimToken::generate()
-                .map_err(|e| fail(AdminError::Internal(e.to_string())))?;
+            let token =
+                ClaimToken::generate().map_err(|e| fail(AdminError::Internal(e.to_string())))?;
             let claimed = tx
                 .claim_domain(org, &domain, token.as_str(), now)
                 .await
@@ -207,9 +207,8 @@ impl Provisioner {
                     Ok(()) => Ok(claim),
                     Err(error) => Err(AdminError::DomainCheck {
                         error,
-                        consequence: operator.then(|| {
-                            "the domain stays verified on the operator's word".to_owned()
-                        }),
+                        consequence: operator
+                            .then(|| "the domain stays verified on the operator's word".to_owned()),
                     }),
                 }
             }
@@ -288,7 +287,9 @@ impl Provisioner {
         let limit = self.domain_checks.limit();
         let (count, outcome, code) = match &result {
             Ok(()) => (CheckCount::Reset, EventOutcome::Success, "still-verified"),
-            Err(e) if e.is_definitive() => (CheckCount::Increment, EventOutcome::Refused, e.reason()),
+            Err(e) if e.is_definitive() => {
+                (CheckCount::Increment, EventOutcome::Refused, e.reason())
+            }
             Err(e) => (CheckCount::Keep, EventOutcome::Failed, e.reason()),
         };
         let next = Some(now + self.domain_checks.interval);
