@@ -45,6 +45,9 @@ const TEST_TOOLS: &[(&str, &str)] = &[
     ("npm", "npm"),
     // Headless, driven by playwright-core in the browser test (tests/tests/browser.rs).
     ("chromium", "chromium"),
+    // The loopback DNS server of the domain-claim tests (sso-testkit's `dns`); the package
+    // without the system service, so nothing listens on port 53.
+    ("dnsmasq", "dnsmasq-base"),
 ];
 
 /// The venv holding pysaml2 for the interop tests (`tests/tests/interop_idps.rs` runs its

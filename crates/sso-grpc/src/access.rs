@@ -58,6 +58,9 @@ pub(crate) const ORG_SCOPED: &[&str] = &[
     "AddMembers",
     "BeginTestLogin",
     "GetTestLogin",
+    "ClaimDomain",
+    "VerifyDomain",
+    "ListDomains",
 ];
 
 /// AdminService methods for the service-wide admin token alone: calls that are not about one

@@ -1,11 +1,13 @@
 //! Wire <-> domain conversions: plans, roles, ids, timestamps and records.
 
 use sso_assertion::{Certificate, ServiceProvider};
+use sso_domains::{VALUE_PREFIX, record_name};
 use sso_policy::{Plan, Role, require_sso_status};
 use sso_provisioning::{
-    AddedMember, ConnectionView, CreatedBy, EventCursor, EventRecord, JitPreview, MemberRecord,
-    OrgCredential, OrgCredentialId, OrgCursor, OrgId, OrgSnapshot, ProjectChange, ProjectId,
-    ProjectRecord, RefreshState, TestLogin, TestLoginCheck, TestLoginStatus, UpsertedProject,
+    AddedMember, ConnectionView, CreatedBy, DomainClaim, EventCursor, EventRecord, JitPreview,
+    MemberRecord, OrgCredential, OrgCredentialId, OrgCursor, OrgId, OrgSnapshot, ProjectChange,
+    ProjectId, ProjectRecord, RefreshState, TestLogin, TestLoginCheck, TestLoginStatus,
+    UpsertedProject,
 };
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -293,6 +295,31 @@ pub(crate) fn added_member(added: &AddedMember) -> v1::AddedMember {
     v1::AddedMember {
         member: Some(member(&added.member)),
         created: added.created,
+    }
+}
+
+/// A domain claim on the wire, with the TXT record that proves it.
+pub(crate) fn domain_claim(claim: &DomainClaim) -> v1::DomainClaim {
+    v1::DomainClaim {
+        org_id: claim.org.to_string(),
+        domain: claim.domain.clone(),
+        state: claim.state.code().to_owned(),
+        record_name: record_name(&claim.domain),
+        record_value: claim
+            .token
+            .as_ref()
+            .map(|token| format!("{VALUE_PREFIX}{token}"))
+            .unwrap_or_default(),
+        verified_by: claim
+            .verified_by
+            .map(|by| by.code().to_owned())
+            .unwrap_or_default(),
+        verified_at: optional_timestamp(claim.verified_at),
+        claimed_at: timestamp(claim.claimed_at),
+        last_checked_at: optional_timestamp(claim.checked_at),
+        last_check_result: claim.check_result.clone().unwrap_or_default(),
+        failures_in_a_row: claim.check_failures,
+        next_check_at: optional_timestamp(claim.next_check_at),
     }
 }
 

@@ -5,6 +5,7 @@
 //! admin detail. Infrastructure failures (`database`, `corrupt-data`) are `INTERNAL` with a
 //! generic message; their detail is logged with `tracing::error!` and never sent.
 
+use sso_domains::CheckError;
 use sso_fetch::FetchError;
 use sso_policy::BreakGlassRefusal;
 use sso_provisioning::{
@@ -150,6 +151,15 @@ pub(crate) fn admin_status(operation: &str, error: &AdminError) -> Status {
         AdminError::UnknownProject { .. } => Code::NotFound,
         // `LastAdmin`, `ProjectIsJitDefault`, `NoMetadataUrl`, `LastCertificate`: the state
         // of the org forbids it now.
+        AdminError::DomainRefused(_) => Code::InvalidArgument,
+        AdminError::DomainNotClaimed(_) => Code::NotFound,
+        AdminError::DomainVerifiedElsewhere(_) => Code::AlreadyExists,
+        AdminError::DomainLimit(_) => Code::ResourceExhausted,
+        AdminError::DomainCheck { error, .. } => match error {
+            CheckError::Timeout { .. } => Code::DeadlineExceeded,
+            CheckError::LookupFailed { .. } => Code::Unavailable,
+            _ => Code::FailedPrecondition,
+        },
         _ => Code::FailedPrecondition,
     };
     refusal(code, error.reason(), &error.to_string())
@@ -375,6 +385,94 @@ mod tests {
             assert_eq!(reason_of(&status), Some(reason), "{error}");
             assert_eq!(status.message(), error.to_string());
         }
+    }
+
+    #[test]
+    fn domain_refusals_get_codes_and_reasons() {
+        use sso_domains::DomainRefusal;
+        let name = || "_sso-verification.bigcorp.example".to_owned();
+        let check = |error| AdminError::DomainCheck {
+            error,
+            consequence: Some("the domain stays verified".to_owned()),
+        };
+        let cases = [
+            (
+                AdminError::DomainRefused(DomainRefusal::FreeMail {
+                    domain: "gmail.com".into(),
+                    entry: "gmail.com".into(),
+                }),
+                Code::InvalidArgument,
+                Reason::DomainFreeMail,
+            ),
+            (
+                AdminError::DomainRefused(DomainRefusal::PublicSuffix {
+                    domain: "co.uk".into(),
+                }),
+                Code::InvalidArgument,
+                Reason::DomainPublicSuffix,
+            ),
+            (
+                AdminError::DomainNotClaimed("bigcorp.example".into()),
+                Code::NotFound,
+                Reason::DomainNotClaimed,
+            ),
+            (
+                AdminError::DomainVerifiedElsewhere("bigcorp.example".into()),
+                Code::AlreadyExists,
+                Reason::DomainVerifiedElsewhere,
+            ),
+            (
+                AdminError::DomainLimit(100),
+                Code::ResourceExhausted,
+                Reason::DomainLimitReached,
+            ),
+            (
+                check(CheckError::RecordMissing { name: name() }),
+                Code::FailedPrecondition,
+                Reason::DomainRecordMissing,
+            ),
+            (
+                check(CheckError::TokenMismatch {
+                    name: name(),
+                    found: 1,
+                }),
+                Code::FailedPrecondition,
+                Reason::DomainTokenMismatch,
+            ),
+            (
+                check(CheckError::LookupFailed {
+                    name: name(),
+                    detail: "SERVFAIL".into(),
+                }),
+                Code::Unavailable,
+                Reason::DomainLookupFailed,
+            ),
+            (
+                check(CheckError::Timeout {
+                    name: name(),
+                    after: std::time::Duration::from_secs(11),
+                }),
+                Code::DeadlineExceeded,
+                Reason::DomainLookupTimeout,
+            ),
+        ];
+        for (error, code, reason) in cases {
+            let status = admin_status("test", &error);
+            assert_eq!(status.code(), code, "{error}");
+            assert_eq!(reason_of(&status), Some(reason), "{error}");
+            assert_eq!(status.message(), error.to_string());
+        }
+        // The consequence reaches the admin with the reason.
+        let status = admin_status("test", &check(CheckError::RecordMissing { name: name() }));
+        assert!(
+            status.message().contains("stays verified"),
+            "{}",
+            status.message()
+        );
+        // A failing random source is ours: INTERNAL, detail not sent.
+        let status = admin_status("test", &AdminError::Internal("secret rng".into()));
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("secret"));
     }
 
     #[test]

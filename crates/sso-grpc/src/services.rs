@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use sso_assertion::DEFAULT_CLOCK_SKEW;
+use sso_domains::TxtLookup;
 use sso_email::Email;
 use sso_fetch::Fetcher;
 use sso_policy::Role;
@@ -92,6 +93,7 @@ impl AuthServiceImpl {
 pub struct AdminServiceImpl {
     shared: Shared,
     fetcher: Fetcher,
+    lookup: TxtLookup,
 }
 
 impl AdminServiceImpl {
@@ -100,7 +102,16 @@ impl AdminServiceImpl {
         Self {
             shared: Shared { provisioner, clock },
             fetcher: Fetcher::default(),
+            lookup: TxtLookup::default(),
         }
+    }
+
+    /// Looks domain claims' TXT records up with `lookup` instead of the system's name
+    /// servers.
+    #[must_use]
+    pub fn with_dns_lookup(mut self, lookup: TxtLookup) -> Self {
+        self.lookup = lookup;
+        self
     }
 
     /// Fetches metadata URLs with `fetcher` instead of the default one (HTTPS to public
@@ -324,6 +335,9 @@ org_requests!(
     v1::GetOrgRequest,
     v1::SetPlanRequest,
     v1::VerifiedDomainRequest,
+    v1::ClaimDomainRequest,
+    v1::VerifyDomainRequest,
+    v1::ListDomainsRequest,
     v1::ImportIdpMetadataRequest,
     v1::SetConnectionEnabledRequest,
     v1::SetConnectionOptionsRequest,
@@ -352,10 +366,11 @@ org_requests!(
 );
 
 /// What an admin operation on an org starts from: who acts, on which org, at what time, and
-/// the provisioner (and metadata fetcher) to act through.
+/// the provisioner (and metadata fetcher, and DNS lookup) to act through.
 struct Call<'a> {
     provisioner: &'a Provisioner,
     fetcher: &'a Fetcher,
+    lookup: &'a TxtLookup,
     actor: &'a str,
     org: OrgId,
     now: OffsetDateTime,
@@ -456,6 +471,7 @@ impl AdminServiceImpl {
         let call = Call {
             provisioner: &self.shared.provisioner,
             fetcher: &self.fetcher,
+            lookup: &self.lookup,
             actor: &actor,
             org,
             now: self.shared.now(),
@@ -723,6 +739,47 @@ impl AdminService for AdminServiceImpl {
                 .await?)
         })
         .await
+    }
+
+    async fn claim_domain(
+        &self,
+        request: Request<v1::ClaimDomainRequest>,
+    ) -> Result<Response<v1::DomainClaim>, Status> {
+        let (_, claim) = self
+            .on_org("ClaimDomain", request, async |c, r| {
+                let p = c.provisioner;
+                Ok(p.claim_domain(c.actor, c.org, &r.domain, c.now).await?)
+            })
+            .await?;
+        Ok(Response::new(convert::domain_claim(&claim)))
+    }
+
+    async fn verify_domain(
+        &self,
+        request: Request<v1::VerifyDomainRequest>,
+    ) -> Result<Response<v1::DomainClaim>, Status> {
+        let (_, claim) = self
+            .on_org("VerifyDomain", request, async |c, r| {
+                let p = c.provisioner;
+                Ok(p.verify_domain(c.lookup, c.actor, c.org, &r.domain, c.now)
+                    .await?)
+            })
+            .await?;
+        Ok(Response::new(convert::domain_claim(&claim)))
+    }
+
+    async fn list_domains(
+        &self,
+        request: Request<v1::ListDomainsRequest>,
+    ) -> Result<Response<v1::ListDomainsResponse>, Status> {
+        let (_, claims) = self
+            .on_org("ListDomains", request, async |c, _| {
+                Ok(c.provisioner.list_domains(c.org).await?)
+            })
+            .await?;
+        Ok(Response::new(v1::ListDomainsResponse {
+            domains: claims.iter().map(convert::domain_claim).collect(),
+        }))
     }
 
     async fn import_idp_metadata(

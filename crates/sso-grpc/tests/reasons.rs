@@ -34,11 +34,13 @@ fn every_validation_signature_and_metadata_reason_has_a_wire_value() {
         "sso-assertion/src/metadata.rs",
         "sso-xmldsig/src/error.rs",
         "sso-fetch/src/error.rs",
+        "sso-domains/src/error.rs",
     ] {
         for code in codes_in(file) {
             count += 1;
-            // The XML parser's own codes reach callers inside `invalid-xml`; signing is ours.
-            if code == "signing-failed" {
+            // The XML parser's own codes reach callers inside `invalid-xml`; signing is ours,
+            // and so is a failing random source (`internal`, sent as INTERNAL).
+            if code == "signing-failed" || code == "internal" {
                 continue;
             }
             if reason(&code) == Reason::Unspecified {
@@ -94,6 +96,15 @@ const LOGIN_AND_ADMIN_REFUSALS: &[&str] = &[
     "credential-revoked",
     "credential-wrong-org",
     "credential-operator-only",
+    "domain-public-suffix",
+    "domain-free-mail",
+    "domain-not-claimed",
+    "domain-verified-elsewhere",
+    "domain-limit-reached",
+    "domain-record-missing",
+    "domain-token-mismatch",
+    "domain-lookup-failed",
+    "domain-lookup-timeout",
 ];
 
 #[test]

@@ -1,6 +1,7 @@
 //! The errors of logins and admin operations, with stable reason codes.
 
 use sso_assertion::{MetadataError, RequestError, ValidationError};
+use sso_domains::{CheckError, DomainRefusal};
 use sso_email::NoValidEmail;
 use sso_fetch::FetchError;
 use sso_policy::{
@@ -260,6 +261,29 @@ pub enum AdminError {
     /// Something of our own failed (`internal`): the random source.
     #[error("internal failure: {0} (internal)")]
     Internal(String),
+    /// No org may hold this domain (`domain-public-suffix`, `domain-free-mail`).
+    #[error("{0}")]
+    DomainRefused(DomainRefusal),
+    /// The org has no claim on the domain, or none with a token to look for
+    /// (`domain-not-claimed`).
+    #[error("the org has no claim on {0}; claim it first (domain-not-claimed)")]
+    DomainNotClaimed(String),
+    /// Another org holds the domain verified (`domain-verified-elsewhere`).
+    #[error("{0} is verified by another organization (domain-verified-elsewhere)")]
+    DomainVerifiedElsewhere(String),
+    /// The org has as many domains as it may (`domain-limit-reached`).
+    #[error("the organization already has {0} domains (domain-limit-reached)")]
+    DomainLimit(u64),
+    /// The DNS check did not find the claim's token (`domain-record-missing`,
+    /// `domain-token-mismatch`, `domain-lookup-failed`, `domain-lookup-timeout`);
+    /// `consequence` says what it did to a domain that was verified.
+    #[error("{error}{}", consequence.as_ref().map(|c| format!("; {c}")).unwrap_or_default())]
+    DomainCheck {
+        /// Why the record did not prove the claim.
+        error: CheckError,
+        /// What became of a verified domain.
+        consequence: Option<String>,
+    },
     /// Demoting or removing this member would leave the org without an Admin
     /// (`last-admin`).
     #[error("{0} is the org's last Admin; make another member Admin first (last-admin)")]
@@ -325,6 +349,11 @@ impl AdminError {
             Self::ProjectIsJitDefault(_) => "project-is-jit-default",
             Self::InvalidItem { .. } => "invalid-input",
             Self::UnknownProject { .. } => "not-found",
+            Self::DomainRefused(r) => r.reason(),
+            Self::DomainNotClaimed(_) => "domain-not-claimed",
+            Self::DomainVerifiedElsewhere(_) => "domain-verified-elsewhere",
+            Self::DomainLimit(_) => "domain-limit-reached",
+            Self::DomainCheck { error, .. } => error.reason(),
         }
     }
 }

@@ -106,7 +106,10 @@
 //! [`AdminError::reason`]: `no-sso-login-since-change` and the SSO-off codes,
 //! `plan-without-default-projects`, `missing-justification`, `last-admin`,
 //! `project-is-jit-default`, the metadata codes of
-//! `sso-assertion`, and the store's codes (`not-found`, `conflict`, `invalid-input`,
+//! `sso-assertion`, the domain codes (`domain-public-suffix`, `domain-free-mail`,
+//! `domain-not-claimed`, `domain-verified-elsewhere`, `domain-limit-reached`, and the DNS
+//! check's `domain-record-missing`, `domain-token-mismatch`, `domain-lookup-failed`,
+//! `domain-lookup-timeout`), and the store's codes (`not-found`, `conflict`, `invalid-input`,
 //! `database`). [`PasswordLoginError::reason`]: `sso-required`, store codes.
 //! [`CredentialError::reason`]: `unauthenticated`, `credential-expired`, `credential-revoked`,
 //! store codes.
@@ -129,10 +132,10 @@ mod views;
 
 pub use crate::{
     admin::{
-        AddedMember, DEFAULT_CREDENTIAL_TTL, ImportedFromUrl, ImportedMetadata,
-        IssuedOrgCredential, MAX_CREDENTIAL_TTL, MIN_CREDENTIAL_TTL, NewMember,
-        ORG_CREDENTIAL_PREFIX, OrgCredential, OrgCredentialCaller, REFRESH_ACTOR, RefreshOutcome,
-        ValidationOptions, is_org_credential, kinds,
+        AddedMember, DEFAULT_CREDENTIAL_TTL, DOMAIN_CHECK_ACTOR, DomainChecks, DomainRecheck,
+        ImportedFromUrl, ImportedMetadata, IssuedOrgCredential, MAX_CREDENTIAL_TTL,
+        MIN_CREDENTIAL_TTL, NewMember, ORG_CREDENTIAL_PREFIX, OrgCredential, OrgCredentialCaller,
+        REFRESH_ACTOR, RefreshOutcome, ValidationOptions, is_org_credential, kinds,
     },
     codes::{DEFAULT_CODE_LIFETIME, LoginCode},
     error::{
@@ -149,12 +152,12 @@ pub use crate::{
 /// The store's types that are part of this crate's API: the ids, records, cursors and errors
 /// the layers above name, so that they never depend on `sso-store` themselves.
 pub use sso_store::{
-    ConnectionId, ConnectionOptions, ConnectionRecord, CreatedBy, EventCursor, EventId,
-    EventOutcome, EventPage, EventQuery, EventRecord, IdpConfig, MAX_BATCH, MAX_CLOCK_SKEW,
-    MAX_CREDENTIAL_DESCRIPTION, MAX_CREDENTIALS_LISTED, MAX_NAME_PREFIX, MAX_PAGE,
-    MAX_PROJECT_ID_BYTES, MAX_PROJECT_NAME_CHARS, MemberCursor, MemberPage, MemberQuery,
-    MemberRecord, MetadataSource, MetadataValidity, NewProject, OrgCredentialId, OrgCursor, OrgId,
-    OrgPage, OrgQuery, OrgRecord, OrgSnapshot, ParseIdError, ProjectChange, ProjectCursor,
-    ProjectId, ProjectPage, ProjectQuery, ProjectRecord, PurgeCounts, RefreshState, StoreError,
-    UpsertedProject, UserId, UserRecord,
+    ConnectionId, ConnectionOptions, ConnectionRecord, CreatedBy, DomainClaim, DomainState,
+    EventCursor, EventId, EventOutcome, EventPage, EventQuery, EventRecord, IdpConfig, MAX_BATCH,
+    MAX_CLOCK_SKEW, MAX_CREDENTIAL_DESCRIPTION, MAX_CREDENTIALS_LISTED, MAX_DOMAINS_PER_ORG,
+    MAX_NAME_PREFIX, MAX_PAGE, MAX_PROJECT_ID_BYTES, MAX_PROJECT_NAME_CHARS, MemberCursor,
+    MemberPage, MemberQuery, MemberRecord, MetadataSource, MetadataValidity, NewProject,
+    OrgCredentialId, OrgCursor, OrgId, OrgPage, OrgQuery, OrgRecord, OrgSnapshot, ParseIdError,
+    ProjectChange, ProjectCursor, ProjectId, ProjectPage, ProjectQuery, ProjectRecord, PurgeCounts,
+    RefreshState, StoreError, UpsertedProject, UserId, UserRecord, VerifiedBy,
 };

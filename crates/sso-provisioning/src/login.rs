@@ -48,6 +48,7 @@ pub struct Provisioner {
     request_lifetime: Duration,
     pub(crate) code_lifetime: Duration,
     return_origins: Vec<String>,
+    pub(crate) domain_checks: crate::admin::DomainChecks,
 }
 
 /// An SP-initiated login, started: send the browser to [`redirect_url`](Self::redirect_url).
@@ -155,6 +156,7 @@ impl Provisioner {
             request_lifetime: DEFAULT_REQUEST_LIFETIME,
             code_lifetime: crate::codes::DEFAULT_CODE_LIFETIME,
             return_origins: Vec::new(),
+            domain_checks: crate::admin::DomainChecks::default(),
         }
     }
 

@@ -35,6 +35,9 @@ struct FileConfig {
     tls_key: Option<PathBuf>,
     default_return_url: Option<String>,
     return_origins: Option<Vec<String>>,
+    dns_server: Option<SocketAddr>,
+    domain_recheck_interval: Option<u32>,
+    domain_recheck_failures: Option<u32>,
 }
 
 /// Fills the settings that no flag or environment variable gave from the file named by
@@ -91,6 +94,9 @@ fn merge(
         tls_key,
         default_return_url,
         return_origins,
+        dns_server,
+        domain_recheck_interval,
+        domain_recheck_failures,
     } = file;
     let relative = |path: PathBuf| dir.join(path);
     if let Some(v) = listen.filter(|_| open_to_file(matches, "listen")) {
@@ -135,11 +141,32 @@ fn merge(
     if let Some(v) = return_origins.filter(|_| open_to_file(matches, "return_origins")) {
         args.return_origins = v;
     }
+    if let Some(v) = dns_server.filter(|_| open_to_file(matches, "dns_server")) {
+        args.dns_server = Some(v);
+    }
+    if let Some(v) =
+        domain_recheck_interval.filter(|_| open_to_file(matches, "domain_recheck_interval"))
+    {
+        args.domain_recheck_interval = at_least_one("domain_recheck_interval", v)?;
+    }
+    if let Some(v) =
+        domain_recheck_failures.filter(|_| open_to_file(matches, "domain_recheck_failures"))
+    {
+        args.domain_recheck_failures = at_least_one("domain_recheck_failures", v)?;
+    }
     if let Some(v) = log_format.filter(|_| open_to_file(matches, "log_format")) {
         args.log_format = LogFormat::from_str(&v, true)
             .map_err(|_| format!("log_format {v:?}: expected \"human\" or \"json\""))?;
     }
     Ok(())
+}
+
+/// A count or interval that must be at least 1, as the flag's parser requires.
+fn at_least_one(key: &str, value: u32) -> Result<u32, String> {
+    if value == 0 {
+        return Err(format!("{key}: must be at least 1"));
+    }
+    Ok(value)
 }
 
 /// A warning when others than the file's owner may read it.

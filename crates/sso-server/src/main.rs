@@ -13,6 +13,7 @@
 mod auth;
 mod config;
 mod http;
+mod recheck;
 mod refresh;
 mod test_page;
 mod tls;
@@ -23,10 +24,11 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 use sso_assertion::SpKey;
+use sso_domains::TxtLookup;
 use sso_grpc::v1::admin_service_server::AdminServiceServer;
 use sso_grpc::v1::auth_service_server::AuthServiceServer;
 use sso_grpc::{AdminServiceImpl, AuthServiceImpl, system_clock};
-use sso_provisioning::Provisioner;
+use sso_provisioning::{DomainChecks, Provisioner};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -102,6 +104,19 @@ struct Args {
     /// TLS private key (PEM, unencrypted) for --tls-cert.
     #[arg(long, env = "SSO_TLS_KEY")]
     tls_key: Option<PathBuf>,
+    /// The name server that domain claims' TXT records are looked up on (`IP:PORT`, UDP and
+    /// TCP). By default the system's (`/etc/resolv.conf`).
+    #[arg(long, env = "SSO_DNS_SERVER")]
+    dns_server: Option<SocketAddr>,
+    /// Seconds between re-verifications of each domain verified by DNS.
+    #[arg(long, env = "SSO_DOMAIN_RECHECK_INTERVAL", default_value_t = 86_400,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    domain_recheck_interval: u32,
+    /// Re-verifications in a row that find the record gone after which a domain drops back to
+    /// pending (it then routes no logins and allows no JIT).
+    #[arg(long, env = "SSO_DOMAIN_RECHECK_FAILURES", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    domain_recheck_failures: u32,
     /// For tests only: let metadata URLs reach loopback addresses, over plain HTTP too.
     /// Off by default: metadata is fetched over HTTPS from public addresses only.
     #[arg(long, env = "SSO_ALLOW_HTTP_METADATA_LOOPBACK")]
@@ -196,7 +211,29 @@ async fn provisioner(args: &Args) -> Result<Provisioner, String> {
     if let Some(key) = sp_key(args.sp_key.as_deref(), args.sp_cert.as_deref())? {
         provisioner = provisioner.with_sp_key(key);
     }
-    Ok(provisioner)
+    Ok(provisioner.with_domain_checks(DomainChecks {
+        interval: time::Duration::seconds(i64::from(args.domain_recheck_interval)),
+        failures_to_unverify: args.domain_recheck_failures,
+    }))
+}
+
+/// The TXT lookup of domain claims, on `--dns-server` or the system's name servers.
+fn dns_lookup(args: &Args) -> TxtLookup {
+    let mut builder = TxtLookup::builder();
+    if let Some(server) = args.dns_server {
+        builder = builder.name_server(server);
+    }
+    let lookup = builder.build();
+    match lookup.setup_error() {
+        Some(why) => tracing::warn!(
+            "no DNS resolver ({why}): domain verification will fail until --dns-server is set"
+        ),
+        None => tracing::info!(
+            name_servers = lookup.name_servers(),
+            "domain claims are looked up in DNS"
+        ),
+    }
+    lookup
 }
 
 /// The metadata fetcher of AdminService and the periodic refresh.
@@ -214,6 +251,7 @@ fn fetcher(args: &Args) -> sso_fetch::Fetcher {
 async fn grpc_router(
     provisioner: &Provisioner,
     fetcher: &sso_fetch::Fetcher,
+    lookup: &TxtLookup,
     tokens: &Tokens,
 ) -> Result<tonic::transport::server::Router, String> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -243,6 +281,7 @@ async fn grpc_router(
         .add_service(InterceptedService::new(
             AdminServiceImpl::new(provisioner.clone(), clock)
                 .with_fetcher(fetcher.clone())
+                .with_dns_lookup(lookup.clone())
                 .into_server(),
             tokens.interceptor(Scope::Admin),
         )))
@@ -267,7 +306,8 @@ async fn run(mut args: Args) -> Result<(), String> {
     let http_addr = http_listener.local_addr().map_err(|e| e.to_string())?;
 
     let fetcher = fetcher(&args);
-    let grpc = grpc_router(&provisioner, &fetcher, &tokens).await?;
+    let lookup = dns_lookup(&args);
+    let grpc = grpc_router(&provisioner, &fetcher, &lookup, &tokens).await?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
@@ -280,6 +320,12 @@ async fn run(mut args: Args) -> Result<(), String> {
         stopped(stop_rx.clone()),
     ));
     let refresh_task = tokio::spawn(refresh::run(provisioner.clone(), fetcher, stop_rx.clone()));
+    let recheck_task = tokio::spawn(recheck::run(
+        provisioner.clone(),
+        lookup,
+        std::time::Duration::from_secs(u64::from(args.domain_recheck_interval)),
+        stop_rx.clone(),
+    ));
     let router = http::router(http::HttpState {
         provisioner,
         default_return_url: args.default_return_url.clone(),
@@ -323,6 +369,7 @@ async fn run(mut args: Args) -> Result<(), String> {
     let grpc_result = grpc_task.await;
     let http_result = http_task.await;
     let _ = refresh_task.await;
+    let _ = recheck_task.await;
     match grpc_result {
         Ok(Ok(())) => {}
         Ok(Err(e)) => return Err(format!("gRPC server: {e}")),

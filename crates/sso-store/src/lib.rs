@@ -103,6 +103,7 @@ mod entity;
 mod codes;
 mod connections;
 mod credentials;
+mod domains;
 mod error;
 mod events;
 mod ids;
@@ -124,6 +125,10 @@ pub use crate::{
     connections::{ConnectionOptions, ConnectionRecord, IdpConfig, MAX_CLOCK_SKEW},
     credentials::{
         MAX_CREDENTIAL_DESCRIPTION, MAX_CREDENTIALS_LISTED, NewOrgCredential, OrgCredentialRecord,
+    },
+    domains::{
+        CheckCount, DomainClaim, DomainState, DueDomainCheck, MAX_DOMAINS_PER_ORG, VerifiedBy,
+        normalize_domain,
     },
     error::{DatabaseError, StoreError},
     events::{EventCursor, EventOutcome, EventPage, EventQuery, EventRecord, MAX_PAGE, NewEvent},

@@ -191,6 +191,7 @@ impl<C: ConnectionTrait> Store<C> {
             .column(verified_domain::Column::OrgId)
             .column(verified_domain::Column::Domain)
             .filter(verified_domain::Column::OrgId.is_in(ids))
+            .filter(verified_domain::Column::State.eq(crate::domains::DomainState::Verified.code()))
             .order_by_asc(verified_domain::Column::Domain)
             .into_tuple::<(i64, String)>()
             .all(&self.conn)

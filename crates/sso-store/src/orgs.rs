@@ -1,20 +1,19 @@
-//! Organizations, their plan and require-SSO setting, and their verified domains.
+//! Organizations, their plan and require-SSO setting, and the snapshot of one organization
+//! (with its connection and verified domains) that policy decisions read.
 
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
 };
-use sso_email::Email;
 use sso_policy::{Plan, Role};
 use time::OffsetDateTime;
 
 use crate::connections::ConnectionRecord;
-use crate::entity::{organization, verified_domain};
+use crate::entity::organization;
 use crate::error::StoreError;
 use crate::ids::{OrgId, ProjectId};
 use crate::instant::{from_db, to_db};
-use crate::people::Ensured;
 use crate::store::Store;
 
 /// An organization as stored.
@@ -87,19 +86,6 @@ pub(crate) fn plan_from_code(code: &str) -> Result<Plan, StoreError> {
 pub(crate) fn role_from_code(code: &str) -> Result<Role, StoreError> {
     Role::from_code(code)
         .ok_or_else(|| StoreError::corrupt("role", format!("unknown code {code:?}")))
-}
-
-/// A domain in the form emails are compared in: trimmed, lower-case, ASCII (punycode). The same
-/// normalization as `sso_email::Email`, so that `Bücher.example` and `xn--bcher-kva.example`
-/// are one domain for the unique key as they are for logins.
-fn normalize_domain(domain: &str) -> Result<String, StoreError> {
-    let trimmed = domain.trim();
-    if trimmed.contains('@') {
-        return Err(StoreError::invalid("domain", "a domain has no '@'"));
-    }
-    Email::parse(&format!("postmaster@{trimmed}"))
-        .map(|email| email.domain().to_owned())
-        .map_err(|e| StoreError::invalid("domain", format!("{trimmed:?}: {e}")))
 }
 
 impl<C: ConnectionTrait> Store<C> {
@@ -199,107 +185,5 @@ impl<C: ConnectionTrait> Store<C> {
             connection,
             verified_domains,
         })
-    }
-
-    /// Adds a verified domain (normalized to lower-case ASCII first). Adding a domain the
-    /// organization already has succeeds with `created: false`; a domain another organization
-    /// has verified is a [`StoreError::Conflict`], decided by the unique key.
-    pub async fn add_verified_domain(
-        &self,
-        org: OrgId,
-        domain: &str,
-        now: OffsetDateTime,
-    ) -> Result<Ensured<String>, StoreError> {
-        let domain = normalize_domain(domain)?;
-        let inserted = verified_domain::Entity::insert(verified_domain::ActiveModel {
-            id: NotSet,
-            org_id: Set(org.get()),
-            domain: Set(domain.clone()),
-            created_at: Set(to_db(now)?),
-        })
-        .on_conflict(
-            OnConflict::column(verified_domain::Column::Domain)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(&self.conn)
-        .await
-        .map_err(StoreError::on_write("verified domain", "organization"))?;
-        if inserted > 0 {
-            return Ok(Ensured::created(domain));
-        }
-        match self.org_for_domain(&domain).await? {
-            Some(owner) if owner == org => Ok(Ensured::existing(domain)),
-            _ => Err(StoreError::Conflict {
-                what: "verified domain",
-            }),
-        }
-    }
-
-    /// Removes a verified domain of this organization; `false` when it had no such domain.
-    pub async fn remove_verified_domain(
-        &self,
-        org: OrgId,
-        domain: &str,
-    ) -> Result<bool, StoreError> {
-        let domain = normalize_domain(domain)?;
-        let deleted = verified_domain::Entity::delete_many()
-            .filter(verified_domain::Column::OrgId.eq(org.get()))
-            .filter(verified_domain::Column::Domain.eq(domain))
-            .exec(&self.conn)
-            .await?;
-        Ok(deleted.rows_affected > 0)
-    }
-
-    /// The organization's verified domains, sorted.
-    pub async fn verified_domains(&self, org: OrgId) -> Result<Vec<String>, StoreError> {
-        Ok(verified_domain::Entity::find()
-            .select_only()
-            .column(verified_domain::Column::Domain)
-            .filter(verified_domain::Column::OrgId.eq(org.get()))
-            .order_by_asc(verified_domain::Column::Domain)
-            .into_tuple::<String>()
-            .all(&self.conn)
-            .await?)
-    }
-
-    /// The organization that verified this domain, if any.
-    pub async fn org_for_domain(&self, domain: &str) -> Result<Option<OrgId>, StoreError> {
-        let domain = normalize_domain(domain)?;
-        Ok(verified_domain::Entity::find()
-            .select_only()
-            .column(verified_domain::Column::OrgId)
-            .filter(verified_domain::Column::Domain.eq(domain))
-            .into_tuple::<i64>()
-            .one(&self.conn)
-            .await?
-            .map(OrgId::new))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn domains_normalize_like_emails() {
-        assert_eq!(
-            normalize_domain(" Bücher.Example ").unwrap(),
-            "xn--bcher-kva.example"
-        );
-        assert_eq!(normalize_domain("EXAMPLE.com").unwrap(), "example.com");
-        for bad in [
-            "",
-            "localhost",
-            "a@example.com",
-            "exa mple.com",
-            "[192.0.2.1]",
-        ] {
-            assert_eq!(
-                normalize_domain(bad).unwrap_err().reason(),
-                "invalid-input",
-                "{bad}"
-            );
-        }
     }
 }

@@ -1,6 +1,7 @@
 //! Test support above the store, for the integration tests of the crates that use a `Store`:
 //! run a case on SQLite and on PostgreSQL with a [`TestDb`] that connects a store
-//! ([`on_both_backends!`], from `sso-testdb`), and the test IdP of [`idp`] at fixed URLs.
+//! ([`on_both_backends!`], from `sso-testdb`), the test IdP of [`idp`] at fixed URLs, and
+//! a real DNS server on loopback in [`dns`] for domain claims.
 //!
 //! ```
 //! use sso_testkit::{TestDb, on_sqlite};
@@ -21,6 +22,7 @@
 // Test support: a panic here is a failed test, which is what a broken fixture should be.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+pub mod dns;
 pub mod idp;
 
 use std::future::Future;

@@ -31,8 +31,8 @@ enum AdminCommand {
     /// Organizations (`orgs` works too).
     #[command(subcommand, visible_alias = "orgs")]
     Org(OrgCommand),
-    /// Verified email domains of an organization.
-    #[command(subcommand)]
+    /// Email domains of an organization: claims proven by DNS, and the operator's path.
+    #[command(subcommand, visible_alias = "domains")]
     Domain(DomainCommand),
     /// The organization's SSO connection (IdP).
     #[command(subcommand)]
@@ -106,9 +106,15 @@ enum OrgCommand {
 
 #[derive(Debug, Subcommand)]
 enum DomainCommand {
-    /// Add a verified domain.
+    /// Claim a domain: prints the TXT record to publish, then run `verify`.
+    Claim { org: String, domain: String },
+    /// Look the claim's TXT record up and verify the domain (on a verified one: re-check now).
+    Verify { org: String, domain: String },
+    /// List the organization's claims and verified domains.
+    List { org: String },
+    /// Operator only: make a domain verified without DNS, audited.
     Add { org: String, domain: String },
-    /// Remove a verified domain.
+    /// Remove a claim or verified domain.
     Remove { org: String, domain: String },
 }
 
@@ -363,6 +369,34 @@ async fn org(remote: Remote<Admin>, command: OrgCommand) -> Result<Value, Failur
 
 async fn domain(remote: Remote<Admin>, command: DomainCommand) -> Result<Value, Failure> {
     match command {
+        DomainCommand::Claim { org, domain } => {
+            let message = v1::ClaimDomainRequest {
+                org_id: org,
+                domain,
+            };
+            remote
+                .call(message, Admin::claim_domain, domain_claim_json)
+                .await
+        }
+        DomainCommand::Verify { org, domain } => {
+            let message = v1::VerifyDomainRequest {
+                org_id: org,
+                domain,
+            };
+            remote
+                .call(message, Admin::verify_domain, domain_claim_json)
+                .await
+        }
+        DomainCommand::List { org } => {
+            let message = v1::ListDomainsRequest { org_id: org };
+            remote
+                .call(message, Admin::list_domains, |response| {
+                    let domains: Vec<Value> =
+                        response.domains.iter().map(domain_claim_value).collect();
+                    json!({ "ok": true, "domains": domains })
+                })
+                .await
+        }
         DomainCommand::Add { org, domain } => {
             let message = v1::VerifiedDomainRequest {
                 org_id: org,
@@ -719,6 +753,38 @@ fn orgs_json(response: &v1::ListOrgsResponse) -> Value {
         "ok": true,
         "orgs": response.orgs.iter().map(org_fields).collect::<Vec<_>>(),
         "next_page_token": next,
+    })
+}
+
+fn domain_claim_json(claim: &v1::DomainClaim) -> Value {
+    json!({ "ok": true, "domain": domain_claim_value(claim) })
+}
+
+/// A domain claim; empty wire strings are `null`.
+fn domain_claim_value(claim: &v1::DomainClaim) -> Value {
+    let text = |s: &str| {
+        if s.is_empty() {
+            Value::Null
+        } else {
+            Value::from(s)
+        }
+    };
+    json!({
+        "org_id": claim.org_id,
+        "domain": claim.domain,
+        "state": claim.state,
+        "record": {
+            "name": claim.record_name,
+            "type": "TXT",
+            "value": text(&claim.record_value),
+        },
+        "verified_by": text(&claim.verified_by),
+        "verified_at": text(&claim.verified_at),
+        "claimed_at": claim.claimed_at,
+        "last_checked_at": text(&claim.last_checked_at),
+        "last_check_result": text(&claim.last_check_result),
+        "failures_in_a_row": claim.failures_in_a_row,
+        "next_check_at": text(&claim.next_check_at),
     })
 }
 

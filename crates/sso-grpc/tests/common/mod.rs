@@ -42,6 +42,11 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(test: &str) -> TestServer {
+        Self::start_with_dns(test, sso_domains::TxtLookup::default()).await
+    }
+
+    /// The server looking domain claims up with `lookup`.
+    pub async fn start_with_dns(test: &str, lookup: sso_domains::TxtLookup) -> TestServer {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let path =
@@ -64,7 +69,11 @@ impl TestServer {
                 provisioner.clone(),
                 clock.clone(),
             )))
-            .add_service(AdminServiceImpl::new(provisioner, clock).into_server());
+            .add_service(
+                AdminServiceImpl::new(provisioner, clock)
+                    .with_dns_lookup(lookup)
+                    .into_server(),
+            );
         let server = tokio::spawn(async move {
             router.serve_with_incoming(incoming).await.unwrap();
         });

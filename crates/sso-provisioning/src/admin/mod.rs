@@ -1,7 +1,8 @@
 //! Admin and operator operations: each decided by `sso-policy` where a rule applies, and each
 //! audited as an event, in the same transaction as the change.
 //!
-//! By subject: [`orgs`] (orgs, plans, verified domains, traces), [`connection`] (IdP metadata,
+//! By subject: [`orgs`] (orgs, plans, traces), [`domains`] (domain claims, their DNS proof and
+//! re-verification, the operator's path), [`connection`] (IdP metadata,
 //! options, JIT, require-SSO and break-glass), [`metadata_url`] (metadata by URL and its
 //! refresh), [`certificates`] (trusted IdP certificates during a rollover), [`members`]
 //! (listing, roles, removal, bulk adds; never the last Admin) and [`projects`] (the host
@@ -13,6 +14,7 @@
 mod certificates;
 mod connection;
 mod credentials;
+mod domains;
 mod idp_change;
 mod members;
 mod metadata_url;
@@ -35,6 +37,7 @@ pub use self::credentials::{
     DEFAULT_CREDENTIAL_TTL, IssuedOrgCredential, MAX_CREDENTIAL_TTL, MIN_CREDENTIAL_TTL,
     ORG_CREDENTIAL_PREFIX, OrgCredential, OrgCredentialCaller, is_org_credential,
 };
+pub use self::domains::{DOMAIN_CHECK_ACTOR, DomainChecks, DomainRecheck};
 pub use self::members::{AddedMember, NewMember};
 pub use self::metadata_url::{ImportedFromUrl, REFRESH_ACTOR, RefreshOutcome};
 
@@ -44,10 +47,18 @@ pub mod kinds {
     pub const ORG_CREATED: &str = "org-created";
     /// An org's plan changed.
     pub const PLAN_CHANGED: &str = "plan-changed";
-    /// A verified domain was added.
+    /// The operator made a domain verified without DNS (`AddVerifiedDomain`).
     pub const DOMAIN_ADDED: &str = "domain-added";
-    /// A verified domain was removed.
+    /// A claim or verified domain was removed.
     pub const DOMAIN_REMOVED: &str = "domain-removed";
+    /// A domain was claimed: a pending claim with a token to publish.
+    pub const DOMAIN_CLAIMED: &str = "domain-claimed";
+    /// A claim's TXT record was looked up to prove it (`verified`, or why not).
+    pub const DOMAIN_VERIFIED: &str = "domain-verified";
+    /// A DNS-verified domain's record was looked up again (`still-verified`, or why not).
+    pub const DOMAIN_RECHECKED: &str = "domain-rechecked";
+    /// A DNS-verified domain dropped back to pending after checks in a row without its record.
+    pub const DOMAIN_UNVERIFIED: &str = "domain-unverified";
     /// IdP metadata was imported or replaced.
     pub const METADATA_IMPORTED: &str = "idp-metadata-imported";
     /// Validation options of the connection changed.

@@ -1,4 +1,4 @@
-//! Orgs, their plan and their verified domains, and the traces admins read.
+//! Orgs and their plan, and the traces admins read.
 
 use serde_json::json;
 use sso_policy::{Plan, sso_in_effect};
@@ -53,55 +53,6 @@ impl Provisioner {
                 "require_sso_applies": after.require_sso && in_effect.is_ok(),
             });
             Ok(Audited::new(after, org, "plan-changed", detail))
-        })
-        .await
-    }
-
-    /// Adds a verified domain; one owned by another org is refused (`conflict`).
-    pub async fn add_verified_domain(
-        &self,
-        actor: &str,
-        org: OrgId,
-        domain: &str,
-        now: OffsetDateTime,
-    ) -> Result<String, AdminError> {
-        self.audited(Some(org), kinds::DOMAIN_ADDED, actor, now, async |tx| {
-            let added = tx
-                .add_verified_domain(org, domain, now)
-                .await
-                .map_err(|e| (e.into(), json!({ "domain": domain })))?;
-            let reason = if added.created {
-                "added"
-            } else {
-                "already-verified"
-            };
-            let detail = json!({ "domain": added.record });
-            Ok(Audited::new(added.record, org, reason, detail))
-        })
-        .await
-    }
-
-    /// Removes a verified domain; `false` when the org did not have it. Existing members keep
-    /// their membership; JIT stops creating members in that domain.
-    pub async fn remove_verified_domain(
-        &self,
-        actor: &str,
-        org: OrgId,
-        domain: &str,
-        now: OffsetDateTime,
-    ) -> Result<bool, AdminError> {
-        self.audited(Some(org), kinds::DOMAIN_REMOVED, actor, now, async |tx| {
-            let removed = tx
-                .remove_verified_domain(org, domain)
-                .await
-                .map_err(|e| (e.into(), json!({ "domain": domain })))?;
-            let reason = if removed { "removed" } else { "not-verified" };
-            Ok(Audited::new(
-                removed,
-                org,
-                reason,
-                json!({ "domain": domain }),
-            ))
         })
         .await
     }

@@ -11,6 +11,7 @@ mod m0002_login_codes;
 mod m0003_metadata_url;
 mod m0004_project_external_ids;
 mod m0006_test_logins;
+mod m0007_domain_claims;
 mod m0008_signed_metadata;
 mod m0009_org_credentials;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_metadata_url::Migration),
             Box::new(m0004_project_external_ids::Migration),
             Box::new(m0006_test_logins::Migration),
+            Box::new(m0007_domain_claims::Migration),
             Box::new(m0008_signed_metadata::Migration),
             Box::new(m0009_org_credentials::Migration),
         ]
