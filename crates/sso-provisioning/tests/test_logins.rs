@@ -524,11 +524,16 @@ async fn configuration_changed_meanwhile(db: TestDb) {
     let org = org(&p, Plan::Growth, Some(Role::Member), true).await;
     let start = p.begin_test_login(ADMIN, org, at(60)).await.unwrap();
     assert_eq!(start.config_version, 1);
+    // Another clock skew: a configuration change that the same IdP still satisfies.
+    let options = sso_provisioning::ValidationOptions {
+        clock_skew: Duration::minutes(5),
+        ..sso_provisioning::ValidationOptions::default()
+    };
     let replaced = p
-        .import_idp_metadata(ADMIN, org, &IDP.metadata(), at(61))
+        .set_connection_options(ADMIN, org, &options, at(61))
         .await
         .unwrap();
-    assert_eq!(replaced.connection.config_version, 2);
+    assert_eq!(replaced.config_version, 2);
     let raw = answer(&IDP, org, &start, "jane@example.com", 62);
     let done = p
         .complete_login(org, &raw, Some(&start.relay_state), at(62))
