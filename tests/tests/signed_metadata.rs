@@ -162,6 +162,16 @@ fn newest_trace(port: u16, org: &str) -> Value {
     traces["traces"][0].clone()
 }
 
+/// A connection's JSON without its metadata source, which records refreshes: what a failed
+/// refresh must leave as it was.
+fn configuration(connection: &Value) -> Value {
+    let mut connection = connection.clone();
+    if let Some(fields) = connection.as_object_mut() {
+        fields.remove("metadata_source");
+    }
+    connection
+}
+
 async fn signed_metadata_by_url(name: &str, database_url: Option<String>) {
     let idp = Idp::generate("signed metadata idp");
     let publisher = Idp::generate("signed metadata publisher");
@@ -277,7 +287,11 @@ async fn signed_metadata_by_url(name: &str, database_url: Option<String>) {
         refreshed["refresh"]["reason"], "REASON_METADATA_SIGNATURE_INVALID",
         "{refreshed}"
     );
-    assert_eq!(refreshed["connection"], connection, "{refreshed}");
+    assert_eq!(
+        configuration(&refreshed["connection"]),
+        configuration(&connection),
+        "{refreshed}"
+    );
     assert_eq!(
         refreshed["source"]["last_refresh_result"], "metadata-signature-invalid",
         "{refreshed}"
@@ -305,7 +319,11 @@ async fn signed_metadata_by_url(name: &str, database_url: Option<String>) {
         refreshed["refresh"]["reason_code"], "metadata-unsigned",
         "{refreshed}"
     );
-    assert_eq!(refreshed["connection"], connection, "{refreshed}");
+    assert_eq!(
+        configuration(&refreshed["connection"]),
+        configuration(&connection),
+        "{refreshed}"
+    );
 
     // Signed again: the refresh goes through, nothing changed.
     served.set(&signed);
