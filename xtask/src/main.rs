@@ -115,10 +115,16 @@ fn cargo(args: &[&str]) -> Result<(), String> {
     run(Command::new(cargo).args(args))
 }
 
+/// Whether `tool` is on PATH, or in /usr/sbin or /sbin, where Debian puts daemons (dnsmasq)
+/// that a user's PATH may lack.
 fn on_path(tool: &str) -> bool {
+    let sbin = ["/usr/sbin", "/sbin"].map(PathBuf::from);
     env::var_os("PATH")
-        .map(|paths| env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
-        .unwrap_or(false)
+        .map(|paths| env::split_paths(&paths).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain(sbin)
+        .any(|dir| dir.join(tool).is_file())
 }
 
 /// Installs the Debian packages of missing test tools when we may (root with apt-get), so a

@@ -609,8 +609,8 @@ async fn credentials(remote: Remote<Admin>, command: CredentialsCommand) -> Resu
     }
 }
 
-/// Empty text as `null`.
-fn text_or_null(text: &str) -> Value {
+/// Empty text as `null`: the wire's "not set" for a string field.
+pub(crate) fn text_or_null(text: &str) -> Value {
     if text.is_empty() {
         Value::Null
     } else {
@@ -706,11 +706,7 @@ fn credential_json(credential: &v1::OrgCredential) -> Value {
 }
 
 fn credential_fields(credential: &v1::OrgCredential) -> Value {
-    let revoked_at = if credential.revoked_at.is_empty() {
-        Value::Null
-    } else {
-        Value::from(credential.revoked_at.as_str())
-    };
+    let revoked_at = text_or_null(&credential.revoked_at);
     json!({
         "id": credential.id,
         "org_id": credential.org_id,
@@ -744,11 +740,7 @@ fn org_fields(org: &v1::Org) -> Value {
 }
 
 fn orgs_json(response: &v1::ListOrgsResponse) -> Value {
-    let next = if response.next_page_token.is_empty() {
-        Value::Null
-    } else {
-        Value::from(response.next_page_token.as_str())
-    };
+    let next = text_or_null(&response.next_page_token);
     json!({
         "ok": true,
         "orgs": response.orgs.iter().map(org_fields).collect::<Vec<_>>(),
@@ -762,13 +754,7 @@ fn domain_claim_json(claim: &v1::DomainClaim) -> Value {
 
 /// A domain claim; empty wire strings are `null`.
 fn domain_claim_value(claim: &v1::DomainClaim) -> Value {
-    let text = |s: &str| {
-        if s.is_empty() {
-            Value::Null
-        } else {
-            Value::from(s)
-        }
-    };
+    let text = text_or_null;
     json!({
         "org_id": claim.org_id,
         "domain": claim.domain,
@@ -793,11 +779,7 @@ fn connection_json(connection: &v1::Connection) -> Value {
         Role::Unspecified => Value::Null,
         role => Value::from(role.as_str_name()),
     };
-    let last_login = if connection.last_successful_login_at.is_empty() {
-        Value::Null
-    } else {
-        Value::from(connection.last_successful_login_at.as_str())
-    };
+    let last_login = text_or_null(&connection.last_successful_login_at);
     json!({
         "ok": true,
         "connection": {
@@ -869,13 +851,7 @@ fn with_field(mut object: Value, key: &str, value: Value) -> Value {
 }
 
 fn source_json(source: &v1::MetadataSource) -> Value {
-    let text = |s: &str| {
-        if s.is_empty() {
-            Value::Null
-        } else {
-            Value::from(s)
-        }
-    };
+    let text = text_or_null;
     json!({
         "url": source.url,
         "entity_id": text(&source.entity_id),
@@ -919,11 +895,7 @@ fn traces_json(response: &v1::ListLoginTracesResponse) -> Value {
             })
         })
         .collect();
-    let next = if response.next_page_token.is_empty() {
-        Value::Null
-    } else {
-        Value::from(response.next_page_token.as_str())
-    };
+    let next = text_or_null(&response.next_page_token);
     json!({
         "ok": true,
         "traces": traces,

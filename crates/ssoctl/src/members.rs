@@ -8,7 +8,7 @@ use clap::{ArgGroup, Subcommand};
 use serde_json::{Value, json};
 use sso_grpc::v1::{self, Role};
 
-use crate::admin::{Admin, RoleArg};
+use crate::admin::{Admin, RoleArg, text_or_null};
 use crate::client::Remote;
 use crate::{Failure, read_text};
 
@@ -315,14 +315,6 @@ fn project_inputs(path: &Path) -> Result<Vec<v1::ProjectInput>, Failure> {
         .collect()
 }
 
-fn token(text: &str) -> Value {
-    if text.is_empty() {
-        Value::Null
-    } else {
-        Value::from(text)
-    }
-}
-
 fn member_json(member: &v1::Member) -> Value {
     json!({
         "email": member.email,
@@ -346,7 +338,7 @@ fn list_json(response: &v1::ListMembersResponse) -> Value {
     json!({
         "ok": true,
         "members": response.members.iter().map(member_json).collect::<Vec<_>>(),
-        "next_page_token": token(&response.next_page_token),
+        "next_page_token": text_or_null(&response.next_page_token),
     })
 }
 
@@ -380,7 +372,7 @@ fn upserted_json(response: &v1::UpsertProjectsResponse) -> Value {
             json!({
                 "project": upserted.project.as_ref().map_or(Value::Null, project_json),
                 "change": upserted.change().as_str_name(),
-                "previous_name": token(&upserted.previous_name),
+                "previous_name": text_or_null(&upserted.previous_name),
             })
         })
         .collect();
@@ -391,7 +383,7 @@ fn projects_json(response: &v1::ListProjectsResponse) -> Value {
     json!({
         "ok": true,
         "projects": response.projects.iter().map(project_json).collect::<Vec<_>>(),
-        "next_page_token": token(&response.next_page_token),
+        "next_page_token": text_or_null(&response.next_page_token),
     })
 }
 
