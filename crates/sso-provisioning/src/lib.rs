@@ -124,6 +124,7 @@ struct ReadmeDoctests;
 
 mod admin;
 mod codes;
+mod config_cache;
 mod error;
 mod login;
 mod test_login;

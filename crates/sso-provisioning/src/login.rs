@@ -49,6 +49,8 @@ pub struct Provisioner {
     pub(crate) code_lifetime: Duration,
     return_origins: Vec<String>,
     pub(crate) domain_checks: crate::admin::DomainChecks,
+    configs: crate::config_cache::ConfigCache,
+    request_configs: crate::config_cache::ConfigCache,
 }
 
 /// An SP-initiated login, started: send the browser to [`redirect_url`](Self::redirect_url).
@@ -122,8 +124,10 @@ pub(crate) struct Checked<'a> {
 struct Response<'a> {
     /// The `SAMLResponse` form field.
     raw: &'a [u8],
-    /// The `RelayState` form field, if any.
+    /// The `RelayState` form field, if any (and not empty).
     relay_state: Option<&'a str>,
+    /// The request of the org's connection sent with that RelayState, read with the org.
+    named: Option<AuthnRequestRecord>,
 }
 
 /// The requests a response may answer, and the request its RelayState names.
@@ -157,6 +161,8 @@ impl Provisioner {
             code_lifetime: crate::codes::DEFAULT_CODE_LIFETIME,
             return_origins: Vec::new(),
             domain_checks: crate::admin::DomainChecks::default(),
+            configs: crate::config_cache::ConfigCache::default(),
+            request_configs: crate::config_cache::ConfigCache::default(),
         }
     }
 
@@ -164,6 +170,9 @@ impl Provisioner {
     #[must_use]
     pub fn with_sp_key(mut self, key: SpKey) -> Self {
         self.sp_key = Some(key);
+        // Configurations built before carry the SP without its key.
+        self.configs = crate::config_cache::ConfigCache::default();
+        self.request_configs = crate::config_cache::ConfigCache::default();
         self
     }
 
@@ -358,6 +367,14 @@ impl Provisioner {
     fn request_config(
         &self,
         connection: &ConnectionRecord,
+    ) -> Result<std::sync::Arc<ConnectionConfig>, LoginError> {
+        self.request_configs
+            .get_or_build(connection, || self.build_request_config(connection))
+    }
+
+    fn build_request_config(
+        &self,
+        connection: &ConnectionRecord,
     ) -> Result<ConnectionConfig, LoginError> {
         let Some(xml) = &connection.idp.metadata_xml else {
             return self.connection_config(connection);
@@ -443,7 +460,12 @@ impl Provisioner {
         now: OffsetDateTime,
         code: Option<&LoginCode>,
     ) -> Result<LoginOutcome, LoginError> {
-        let snapshot = self.snapshot(org).await?;
+        let relay_state = relay_state.filter(|r| !r.is_empty());
+        let (snapshot, named) = match self.store.login_context(org, relay_state).await {
+            Ok(context) => context,
+            Err(StoreError::NotFound { .. }) => return Err(LoginError::OrgNotFound),
+            Err(e) => return Err(LoginError::Store(e)),
+        };
         let mut trace = Trace::default();
         let mut test = None;
         let checked = match self
@@ -453,6 +475,7 @@ impl Provisioner {
                 Response {
                     raw: raw_response,
                     relay_state,
+                    named,
                 },
                 &mut test,
                 &mut trace,
@@ -496,7 +519,7 @@ impl Provisioner {
             return Err(("sso-in-effect", LoginError::SsoOff(off)));
         };
         let outstanding = self
-            .outstanding_requests(connection.id, response.relay_state, trace, now)
+            .outstanding_requests(connection.id, response.relay_state, response.named, trace, now)
             .await
             .map_err(|error| ("authn-request", error))?;
         *test = outstanding.named.as_ref().and_then(TestRequest::of);
@@ -516,7 +539,8 @@ impl Provisioner {
         trace.fact("connection", json!(connection.id.get()));
         trace.fact("config_version", json!(connection.config_version));
         let config = self
-            .connection_config(connection)
+            .configs
+            .get_or_build(connection, || self.connection_config(connection))
             .map_err(|error| ("connection-config", error))?;
         let warnings: Vec<String> = config
             .idp_certificates()
@@ -638,28 +662,23 @@ impl Provisioner {
         org: OrgId,
         relay_state: &str,
     ) -> Result<Option<String>, StoreError> {
-        let Some(connection) = self.store.org_snapshot(org).await?.connection else {
-            return Ok(None);
-        };
-        let found = self
-            .store
-            .authn_request_by_relay_state(connection.id, relay_state)
-            .await?;
+        let (_, found) = self.store.login_context(org, Some(relay_state)).await?;
         Ok(found.and_then(|r| r.return_target))
     }
 
-    /// The request IDs validation may accept: the one the RelayState names (whatever its
-    /// state: consuming it in the transaction decides, so a second use is `replayed`), or,
-    /// without a RelayState, the newest open requests of the connection. With the request the
-    /// RelayState names, when it names one.
+    /// The request IDs validation may accept: the one the RelayState names (`found`, read
+    /// with the org; whatever its state: consuming it in the transaction decides, so a second
+    /// use is `replayed`), or, without a RelayState, the newest open requests of the
+    /// connection. With the request the RelayState names, when it names one.
     async fn outstanding_requests(
         &self,
         connection: ConnectionId,
         relay_state: Option<&str>,
+        found: Option<AuthnRequestRecord>,
         trace: &mut Trace,
         now: OffsetDateTime,
     ) -> Result<Outstanding, LoginError> {
-        let Some(relay_state) = relay_state.filter(|r| !r.is_empty()) else {
+        if relay_state.is_none() {
             let open = self
                 .store
                 .open_authn_request_ids(connection, now, OPEN_REQUESTS_WITHOUT_RELAY_STATE)
@@ -672,12 +691,8 @@ impl Provisioner {
                 ids: open,
                 named: None,
             });
-        };
-        let found = self
-            .store
-            .authn_request_by_relay_state(connection, relay_state)
-            .await?;
-        match found {
+        }
+        match found.filter(|r| r.connection == connection) {
             Some(request) => {
                 trace.fact(
                     "relay_state",
@@ -812,13 +827,13 @@ async fn provision(
     let return_target = spend_one_time_values(tx, c, trace, now).await?;
 
     let email = c.email.email();
-    let existing = tx.user_by_email(email).await.map_err(step("membership"))?;
-    let membership = match &existing {
-        Some(user) => tx
-            .membership(c.org, user.id)
-            .await
-            .map_err(step("membership"))?,
-        None => None,
+    let (existing, membership) = match tx
+        .user_and_membership(email, c.org)
+        .await
+        .map_err(step("membership"))?
+    {
+        Some((user, membership)) => (Some(user), membership),
+        None => (None, None),
     };
     let policy = c.snapshot.policy();
     let grant = sso_login(
@@ -832,10 +847,17 @@ async fn provision(
     trace.passed_with("policy", json!({ "grant": grant.reason() }));
 
     let member = apply_grant(tx, c, &grant, existing, membership, trace, now).await?;
-    let projects = tx
-        .project_access(c.org, member.user.id)
-        .await
-        .map_err(step("provision"))?;
+    let projects = match &grant {
+        // A user this transaction created holds no access but what it has just granted.
+        SsoLoginGrant::NewMember {
+            default_projects, ..
+        } if member.user_created => default_projects.clone(),
+        _ if member.user_created => Vec::new(),
+        _ => tx
+            .project_access(c.org, member.user.id)
+            .await
+            .map_err(step("provision"))?,
+    };
 
     let proven_recently = c.connection.policy().proven()
         && c.connection
@@ -957,20 +979,34 @@ async fn apply_grant(
             role: *role,
             membership_created: false,
         },
-        (grant, _, _) => {
-            let user = tx
-                .get_or_create_user(c.email.email(), now)
-                .await
-                .map_err(step("provision"))?;
-            let member = tx
-                .ensure_membership(c.org, user.record.id, grant.role(), CreatedBy::Jit, now)
-                .await
-                .map_err(step("provision"))?;
+        (grant, existing, membership) => {
+            // Both were just read in this transaction: insert what was missing first, and read
+            // back only what a concurrent login created meanwhile.
+            let (user, user_created) = match existing {
+                Some(user) => (user, false),
+                None => {
+                    let made = tx
+                        .create_user(c.email.email(), now)
+                        .await
+                        .map_err(step("provision"))?;
+                    (made.record, made.created)
+                }
+            };
+            let (role, membership_created) = match membership {
+                Some(found) => (found.role, false),
+                None => {
+                    let made = tx
+                        .create_membership(c.org, user.id, grant.role(), CreatedBy::Jit, now)
+                        .await
+                        .map_err(step("provision"))?;
+                    (made.record.role, made.created)
+                }
+            };
             Member {
-                user: user.record,
-                user_created: user.created,
-                role: member.record.role,
-                membership_created: member.created,
+                user,
+                user_created,
+                role,
+                membership_created,
             }
         }
     };

@@ -176,7 +176,37 @@ on_both_backends!(
     refresh_good_unchanged_and_broken,
     due_refreshes_are_claimed_once,
     rollover_by_admin_calls,
+    another_server_sees_a_certificate_change_at_once,
 );
+
+/// Each server keeps the validation settings it built, but only while the connection row it
+/// reads for the login still says what they were built from: a key removed through one server
+/// is refused by the other on its very next login.
+async fn another_server_sees_a_certificate_change_at_once(db: TestDb) {
+    let store = db.connect().await;
+    let one = Provisioner::new(store.clone(), BASE_URL);
+    let two = Provisioner::new(store, BASE_URL);
+    let org = org(&one).await;
+    one.import_idp_metadata(ADMIN, org, &OLD.metadata(), BASE)
+        .await
+        .unwrap();
+    enable(&one, org).await;
+    one.add_connection_certificate(ADMIN, org, &certificate_pem(&NEW), at(5))
+        .await
+        .unwrap();
+    // Both servers have built settings trusting both keys.
+    login(&one, &OLD, org, 10).await.unwrap();
+    login(&two, &OLD, org, 20).await.unwrap();
+    login(&two, &NEW, org, 30).await.unwrap();
+
+    let old = fingerprint(&OLD).replace(':', "");
+    one.remove_connection_certificate(ADMIN, org, &old, at(40))
+        .await
+        .unwrap();
+    let refused = login(&two, &OLD, org, 50).await.unwrap_err();
+    assert_eq!(refused.reason(), "signature-invalid", "{refused}");
+    login(&two, &NEW, org, 60).await.unwrap();
+}
 
 async fn import_from_url(db: TestDb) {
     let p = Provisioner::new(db.connect().await, BASE_URL);

@@ -109,6 +109,7 @@ mod events;
 mod ids;
 mod instant;
 mod lists;
+mod login_context;
 mod logins;
 mod members;
 mod metadata_source;

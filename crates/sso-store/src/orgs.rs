@@ -176,14 +176,10 @@ impl<C: ConnectionTrait> Store<C> {
 
     /// The organization, its connection and its verified domains: the input of every
     /// `sso-policy` decision (see [`OrgSnapshot::policy`]).
+    ///
+    /// One query (see [`login_context`](Self::login_context)), because every login starts
+    /// with it.
     pub async fn org_snapshot(&self, org: OrgId) -> Result<OrgSnapshot, StoreError> {
-        let record = self.org(org).await?;
-        let connection = self.find_connection_for_org(org).await?;
-        let verified_domains = self.verified_domains(org).await?;
-        Ok(OrgSnapshot {
-            org: record,
-            connection,
-            verified_domains,
-        })
+        Ok(self.login_context(org, None).await?.0)
     }
 }

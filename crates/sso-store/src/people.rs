@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Alias, Condition, Expr, JoinType, OnConflict, Query};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, TryInsertResult,
@@ -150,6 +150,19 @@ impl<C: ConnectionTrait> Store<C> {
         if let Some(found) = self.user_by_email(email).await? {
             return Ok(Ensured::existing(found));
         }
+        self.create_user(email, now).await
+    }
+
+    /// The user with this email, created unless it exists: the insert first, then a read only
+    /// when another login created the user meanwhile. For a caller that has just read that
+    /// there is no such user ([`user_and_membership`](Self::user_and_membership)); otherwise
+    /// [`get_or_create_user`](Self::get_or_create_user) is the same, one read cheaper for
+    /// existing users.
+    pub async fn create_user(
+        &self,
+        email: &Email,
+        now: OffsetDateTime,
+    ) -> Result<Ensured<UserRecord>, StoreError> {
         let created_at = to_db(now)?;
         let inserted = user::Entity::insert(user::ActiveModel {
             id: NotSet,
@@ -189,6 +202,62 @@ impl<C: ConnectionTrait> Store<C> {
             .transpose()
     }
 
+    /// The user with this email and their membership of `org`, if any, in one query (a
+    /// login's first read).
+    pub async fn user_and_membership(
+        &self,
+        email: &Email,
+        org: OrgId,
+    ) -> Result<Option<(UserRecord, Option<MembershipRecord>)>, StoreError> {
+        let query = Query::select()
+            .column((user::Entity, user::Column::Id))
+            .column((user::Entity, user::Column::Email))
+            .expr_as(
+                Expr::col((user::Entity, user::Column::CreatedAt)),
+                Alias::new("user_created_at"),
+            )
+            .column((membership::Entity, membership::Column::Role))
+            .column((membership::Entity, membership::Column::CreatedBy))
+            .expr_as(
+                Expr::col((membership::Entity, membership::Column::CreatedAt)),
+                Alias::new("member_since"),
+            )
+            .from(user::Entity)
+            .join(
+                JoinType::LeftJoin,
+                membership::Entity,
+                Condition::all()
+                    .add(
+                        Expr::col((membership::Entity, membership::Column::UserId))
+                            .equals((user::Entity, user::Column::Id)),
+                    )
+                    .add(Expr::col((membership::Entity, membership::Column::OrgId)).eq(org.get())),
+            )
+            .and_where(Expr::col((user::Entity, user::Column::Email)).eq(email.as_str()))
+            .to_owned();
+        let statement = self.conn.get_database_backend().build(&query);
+        let Some(row) = self.conn.query_one(statement).await? else {
+            return Ok(None);
+        };
+        let found = UserRecord::from_model(&user::Model {
+            id: row.try_get("", "id")?,
+            email: row.try_get("", "email")?,
+            created_at: row.try_get("", "user_created_at")?,
+        })?;
+        let role: Option<String> = row.try_get("", "role")?;
+        let membership = match role {
+            None => None,
+            Some(role) => Some(MembershipRecord::from_model(&membership::Model {
+                org_id: org.get(),
+                user_id: found.id.get(),
+                role,
+                created_by: row.try_get("", "created_by")?,
+                created_at: row.try_get("", "member_since")?,
+            })?),
+        };
+        Ok(Some((found, membership)))
+    }
+
     /// The user with this id.
     pub async fn user(&self, user: UserId) -> Result<UserRecord, StoreError> {
         let model = user::Entity::find_by_id(user.get())
@@ -213,6 +282,21 @@ impl<C: ConnectionTrait> Store<C> {
         if let Some(found) = self.membership(org, user).await? {
             return Ok(Ensured::existing(found));
         }
+        self.create_membership(org, user, role, created_by, now)
+            .await
+    }
+
+    /// [`ensure_membership`](Self::ensure_membership) for a caller that has just read that
+    /// there is no such membership: the insert first, then a read only when another login
+    /// created it meanwhile (returned unchanged, `created: false`).
+    pub async fn create_membership(
+        &self,
+        org: OrgId,
+        user: UserId,
+        role: Role,
+        created_by: CreatedBy,
+        now: OffsetDateTime,
+    ) -> Result<Ensured<MembershipRecord>, StoreError> {
         let created_at = to_db(now)?;
         let inserted = membership::Entity::insert(membership::ActiveModel {
             org_id: Set(org.get()),

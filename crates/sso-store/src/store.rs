@@ -4,7 +4,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, RuntimeErr,
     SqlxPostgresConnector, SqlxSqliteConnector, TransactionTrait,
@@ -61,6 +61,7 @@ pub struct StoreBuilder {
     max_connections: Option<u32>,
     busy_timeout: Duration,
     acquire_timeout: Duration,
+    sqlite_sync_every_commit: bool,
 }
 
 impl StoreBuilder {
@@ -77,6 +78,25 @@ impl StoreBuilder {
     #[must_use]
     pub fn busy_timeout(mut self, timeout: Duration) -> Self {
         self.busy_timeout = timeout;
+        self
+    }
+
+    /// Makes a SQLite file flush its write-ahead log to disk at every commit
+    /// (`synchronous=FULL`). Default: off (`synchronous=NORMAL`), where the log is flushed at
+    /// checkpoints only. The URL's `synchronous=full` or `synchronous=normal` parameter, when
+    /// given, decides instead.
+    ///
+    /// With it off a commit is still atomic and survives the server process crashing or being
+    /// killed; what it may not survive is the machine losing power or the operating system
+    /// crashing within the moments before the next checkpoint. The transactions lost that way
+    /// are the latest ones, all or nothing each: a login whose AuthnRequest consumption and
+    /// assertion ID vanish with it could be replayed once more until the assertion expires
+    /// (minutes), and members created just then are created again on their next login. Turn it
+    /// on where that window matters more than a disk flush per login (see `BENCHMARKS.md`);
+    /// PostgreSQL's own settings govern PostgreSQL.
+    #[must_use]
+    pub fn sqlite_sync_every_commit(mut self, on: bool) -> Self {
+        self.sqlite_sync_every_commit = on;
         self
     }
 
@@ -110,11 +130,17 @@ impl StoreBuilder {
 
     async fn sqlite(&self) -> Result<DatabaseConnection, StoreError> {
         let in_memory = self.url.contains(":memory:") || self.url.contains("mode=memory");
-        let options = SqliteConnectOptions::from_str(&self.url)
+        let (url, synchronous) = take_synchronous(&self.url)?;
+        let options = SqliteConnectOptions::from_str(&url)
             .map_err(|e| StoreError::invalid("database URL", e.to_string()))?
             .create_if_missing(true)
             .foreign_keys(true)
             .busy_timeout(self.busy_timeout)
+            .synchronous(if synchronous.unwrap_or(self.sqlite_sync_every_commit) {
+                SqliteSynchronous::Full
+            } else {
+                SqliteSynchronous::Normal
+            })
             .journal_mode(if in_memory {
                 SqliteJournalMode::Memory
             } else {
@@ -130,6 +156,8 @@ impl StoreBuilder {
         } else {
             SqlitePoolOptions::new()
                 .max_connections(self.max_connections.unwrap_or(SQLITE_MAX_CONNECTIONS))
+                // An in-process file has no connection to lose; see `postgres` below.
+                .test_before_acquire(false)
         }
         .acquire_timeout(self.acquire_timeout)
         .connect_with(options)
@@ -143,12 +171,52 @@ impl StoreBuilder {
             .map_err(|e| StoreError::invalid("database URL", e.to_string()))?;
         let pool = PgPoolOptions::new()
             .max_connections(self.max_connections.unwrap_or(POSTGRES_MAX_CONNECTIONS))
+            // No ping before every statement: it was an eighth of the server's CPU under load
+            // (BENCHMARKS.md). A connection the database dropped while idle fails its next
+            // statement instead, and is discarded; idle connections are closed after a minute,
+            // before most proxies and firewalls forget them.
+            .test_before_acquire(false)
+            .idle_timeout(Some(Duration::from_secs(60)))
             .acquire_timeout(self.acquire_timeout)
             .connect_with(options)
             .await
             .map_err(connect_error)?;
         Ok(SqlxPostgresConnector::from_sqlx_postgres_pool(pool))
     }
+}
+
+/// Takes our own `synchronous=full|normal` parameter off a SQLite URL (the driver refuses
+/// parameters it does not know), so `sqlite://sso.db?synchronous=full` asks for a flush at
+/// every commit without a flag of its own.
+fn take_synchronous(url: &str) -> Result<(String, Option<bool>), StoreError> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_owned(), None));
+    };
+    let mut every_commit = None;
+    let mut kept = Vec::new();
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some(("synchronous", value)) => {
+                every_commit = Some(match value.to_ascii_lowercase().as_str() {
+                    "full" => true,
+                    "normal" => false,
+                    _ => {
+                        return Err(StoreError::invalid(
+                            "database URL",
+                            "synchronous must be full or normal",
+                        ));
+                    }
+                });
+            }
+            _ => kept.push(pair),
+        }
+    }
+    let url = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    Ok((url, every_commit))
 }
 
 fn connect_error(error: sea_orm::sqlx::Error) -> StoreError {
@@ -169,6 +237,7 @@ impl Store {
             max_connections: None,
             busy_timeout: Duration::from_secs(5),
             acquire_timeout: Duration::from_secs(30),
+            sqlite_sync_every_commit: false,
         }
     }
 
@@ -236,5 +305,53 @@ impl<C: ConnectionTrait> Store<C> {
     /// Which database this is.
     pub fn backend(&self) -> DbBackend {
         self.conn.get_database_backend()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synchronous_parameter_is_ours_and_taken_off_the_url() {
+        assert_eq!(
+            take_synchronous("sqlite://a.db").unwrap(),
+            ("sqlite://a.db".to_owned(), None)
+        );
+        assert_eq!(
+            take_synchronous("sqlite://a.db?synchronous=FULL").unwrap(),
+            ("sqlite://a.db".to_owned(), Some(true))
+        );
+        assert_eq!(
+            take_synchronous("sqlite://a.db?mode=rwc&synchronous=normal&cache=shared").unwrap(),
+            ("sqlite://a.db?mode=rwc&cache=shared".to_owned(), Some(false))
+        );
+        assert!(take_synchronous("sqlite://a.db?synchronous=off").is_err());
+    }
+
+    async fn synchronous_of(url: &str) -> i64 {
+        use sea_orm::{ConnectionTrait, Statement};
+        let store = Store::connect(url).await.unwrap();
+        let row = store
+            .conn
+            .query_one(Statement::from_string(
+                DbBackend::Sqlite,
+                "PRAGMA synchronous",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get_by_index::<i64>(0).unwrap()
+    }
+
+    #[tokio::test]
+    async fn sqlite_flushes_at_checkpoints_unless_asked_for_every_commit() {
+        let dir = std::env::temp_dir().join(format!("sso-store-sync-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let base = format!("sqlite://{}", dir.join("sync.db").display());
+        // SQLite's values: 1 is NORMAL, 2 is FULL.
+        assert_eq!(synchronous_of(&base).await, 1);
+        assert_eq!(synchronous_of(&format!("{base}?synchronous=full")).await, 2);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

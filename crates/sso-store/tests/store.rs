@@ -111,7 +111,77 @@ on_both_backends!(
     projects_and_access,
     orgs_page_in_creation_order,
     identical_metadata_keeps_the_configuration,
+    login_context_reads_everything_in_one_query,
 );
+
+/// The one query a login starts with gives what the separate reads give: verified domains
+/// only, in byte order; default projects in byte order; the request only of this org's
+/// connection; nothing about a connection the org does not have.
+async fn login_context_reads_everything_in_one_query(db: TestDb) {
+    let store = db.connect().await;
+    let bare = store.create_org("Bare", Plan::Starter, BASE).await.unwrap();
+    let (snapshot, request) = store.login_context(bare.id, Some("rs")).await.unwrap();
+    assert_eq!(snapshot.org.name, "Bare");
+    assert_eq!(snapshot.connection, None);
+    assert!(snapshot.verified_domains.is_empty());
+    assert_eq!(request, None);
+    assert_eq!(
+        reason(store.login_context(OrgId::new(9_999), None).await),
+        "not-found"
+    );
+
+    let (org, connection) = org_with_connection(&store, "A").await;
+    let (_, other_connection) = org_with_connection(&store, "B").await;
+    for domain in ["zeta.example", "Alpha.example"] {
+        store.add_verified_domain(org, domain, BASE).await.unwrap();
+    }
+    store
+        .claim_domain(org, "pending.example", "token", BASE)
+        .await
+        .unwrap();
+    let b = project(&store, org, "b-project", "B").await;
+    let upper = project(&store, org, "Z-project", "Z").await;
+    let a = project(&store, org, "a project \"quoted\"", "A").await;
+    store
+        .set_jit(org, Some(Role::Member), &[b.clone(), upper.clone(), a.clone()])
+        .await
+        .unwrap();
+    let mine = NewAuthnRequest {
+        id: "_mine".into(),
+        connection,
+        relay_state: "rs-mine".into(),
+        return_target: Some("/back".into()),
+        expires_at: at(600),
+    };
+    let theirs = NewAuthnRequest {
+        id: "_theirs".into(),
+        connection: other_connection,
+        relay_state: "rs-theirs".into(),
+        return_target: None,
+        expires_at: at(600),
+    };
+    let mine = store.create_authn_request(&mine, BASE).await.unwrap();
+    store.create_authn_request(&theirs, BASE).await.unwrap();
+
+    let (snapshot, request) = store.login_context(org, Some("rs-mine")).await.unwrap();
+    assert_eq!(
+        snapshot.verified_domains,
+        store.verified_domains(org).await.unwrap()
+    );
+    assert_eq!(snapshot.verified_domains, ["alpha.example", "zeta.example"]);
+    let connection_record = snapshot.connection.unwrap();
+    assert_eq!(connection_record.id, connection);
+    assert_eq!(connection_record.jit_default_projects, [upper, a, b]);
+    assert_eq!(
+        connection_record,
+        store.connection_for_org(org).await.unwrap()
+    );
+    assert_eq!(request, Some(mine));
+    let (_, request) = store.login_context(org, Some("rs-theirs")).await.unwrap();
+    assert_eq!(request, None, "another org's request is not this login's");
+    let (_, request) = store.login_context(org, Some("rs-unknown")).await.unwrap();
+    assert_eq!(request, None);
+}
 
 async fn migrations_are_idempotent(db: TestDb) {
     // Servers starting together on a fresh database: the migration runs once.
