@@ -23,9 +23,12 @@ const SQLITE_TAKE_WRITE_LOCK: &str = "DELETE FROM sso_store_write_lock WHERE 0";
 /// works as long as nothing else in the database uses it ("sso-store" in ASCII).
 const PG_MIGRATION_LOCK: &str = "SELECT pg_advisory_xact_lock(8319682377451041381)";
 
-/// The default number of pooled connections to a SQLite file. Writers take turns anyway; a few
-/// connections let reads proceed beside a write transaction.
-const SQLITE_MAX_CONNECTIONS: u32 = 4;
+/// The default number of pooled connections to a SQLite file: one. SQLite runs one writer at a
+/// time anyway, and a second connection that wants to write while the first holds the lock
+/// waits in SQLite's busy handler, which sleeps and polls (1, 2, 5 ... 100 ms): under load that
+/// was most of the latency. One connection queues every statement in the pool's fair order
+/// instead, and reads, in-process, take microseconds.
+const SQLITE_MAX_CONNECTIONS: u32 = 1;
 const POSTGRES_MAX_CONNECTIONS: u32 = 10;
 
 /// The database: a connection pool (`Store`, the default) or one transaction in progress
@@ -65,7 +68,7 @@ pub struct StoreBuilder {
 }
 
 impl StoreBuilder {
-    /// The most connections the pool opens. Default: 4 for a SQLite file, 10 for PostgreSQL;
+    /// The most connections the pool opens. Default: 1 for a SQLite file, 10 for PostgreSQL;
     /// always 1 for an in-memory SQLite database, which exists only inside its one connection.
     #[must_use]
     pub fn max_connections(mut self, max: u32) -> Self {
