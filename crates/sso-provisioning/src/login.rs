@@ -519,7 +519,13 @@ impl Provisioner {
             return Err(("sso-in-effect", LoginError::SsoOff(off)));
         };
         let outstanding = self
-            .outstanding_requests(connection.id, response.relay_state, response.named, trace, now)
+            .outstanding_requests(
+                connection.id,
+                response.relay_state,
+                response.named,
+                trace,
+                now,
+            )
             .await
             .map_err(|error| ("authn-request", error))?;
         *test = outstanding.named.as_ref().and_then(TestRequest::of);

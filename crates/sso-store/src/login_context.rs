@@ -9,15 +9,17 @@
 use sea_orm::sea_query::{Alias, Condition, Expr, JoinType, Query, SelectStatement};
 use std::sync::OnceLock;
 
-use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, IdenStatic, Iterable, Statement, Value};
+use sea_orm::{
+    ConnectionTrait, DbBackend, FromQueryResult, IdenStatic, Iterable, Statement, Value,
+};
 
+use crate::connections::ConnectionRecord;
 use crate::entity::{authn_request, organization, sso_connection};
 use crate::error::StoreError;
 use crate::ids::{OrgId, ProjectId};
 use crate::logins::AuthnRequestRecord;
 use crate::orgs::{OrgRecord, OrgSnapshot};
 use crate::store::Store;
-use crate::connections::ConnectionRecord;
 
 const ORG: &str = "o_";
 const CONNECTION: &str = "c_";
@@ -111,11 +113,13 @@ fn context_sql(backend: DbBackend, with_request: bool) -> &'static str {
     };
     // Placeholder values: only the text is kept.
     let relay_state = with_request.then_some("");
-    TEXTS
-        .get(slot)
-        .map_or("", |text| {
-            text.get_or_init(|| backend.build(&context_query(backend, OrgId::new(0), relay_state)).sql)
+    TEXTS.get(slot).map_or("", |text| {
+        text.get_or_init(|| {
+            backend
+                .build(&context_query(backend, OrgId::new(0), relay_state))
+                .sql
         })
+    })
 }
 
 fn context_query(backend: DbBackend, org: OrgId, relay_state: Option<&str>) -> SelectStatement {

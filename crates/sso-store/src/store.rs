@@ -4,7 +4,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sea_orm::sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, RuntimeErr,
     SqlxPostgresConnector, SqlxSqliteConnector, TransactionTrait,
@@ -327,7 +329,10 @@ mod tests {
         );
         assert_eq!(
             take_synchronous("sqlite://a.db?mode=rwc&synchronous=normal&cache=shared").unwrap(),
-            ("sqlite://a.db?mode=rwc&cache=shared".to_owned(), Some(false))
+            (
+                "sqlite://a.db?mode=rwc&cache=shared".to_owned(),
+                Some(false)
+            )
         );
         assert!(take_synchronous("sqlite://a.db?synchronous=off").is_err());
     }

@@ -143,7 +143,11 @@ async fn login_context_reads_everything_in_one_query(db: TestDb) {
     let upper = project(&store, org, "Z-project", "Z").await;
     let a = project(&store, org, "a project \"quoted\"", "A").await;
     store
-        .set_jit(org, Some(Role::Member), &[b.clone(), upper.clone(), a.clone()])
+        .set_jit(
+            org,
+            Some(Role::Member),
+            &[b.clone(), upper.clone(), a.clone()],
+        )
         .await
         .unwrap();
     let mine = NewAuthnRequest {
