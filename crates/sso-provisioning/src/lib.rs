@@ -125,6 +125,7 @@ struct ReadmeDoctests;
 mod admin;
 mod codes;
 mod error;
+mod group_roles;
 mod login;
 mod test_login;
 mod trace;
