@@ -39,6 +39,7 @@ pub(crate) const ORG_SCOPED: &[&str] = &[
     "SetConnectionEnabled",
     "SetConnectionOptions",
     "SetJit",
+    "SetGroupRoleRules",
     "SetRequireSso",
     "ListLoginTraces",
     "ImportIdpMetadataFromUrl",

@@ -2,7 +2,7 @@
 
 use sso_assertion::{Certificate, ServiceProvider};
 use sso_domains::{VALUE_PREFIX, record_name};
-use sso_policy::{Plan, Role, require_sso_status};
+use sso_policy::{GroupRoles, GroupRule, Plan, Role, require_sso_status};
 use sso_provisioning::{
     AddedMember, ConnectionView, CreatedBy, DomainClaim, EventCursor, EventRecord, JitPreview,
     MemberRecord, OrgCredential, OrgCredentialId, OrgCursor, OrgId, OrgSnapshot, ProjectChange,
@@ -215,7 +215,73 @@ pub(crate) fn connection(view: &ConnectionView, sp: &ServiceProvider) -> v1::Con
         metadata_source: view.source.as_ref().map(metadata_source),
         configuration_changed_at: timestamp(record.configuration_changed_at),
         proven: view.proven,
+        group_role_rules: Some(group_roles_to_wire(&record.group_roles)),
     }
+}
+
+/// A connection's group rules on the wire, each with its id (position from 1).
+fn group_roles_to_wire(settings: &GroupRoles<ProjectId>) -> v1::GroupRoleRules {
+    v1::GroupRoleRules {
+        groups_attribute: settings.attribute.clone().unwrap_or_default(),
+        rules: settings
+            .rules
+            .iter()
+            .zip(1u32..)
+            .map(|(rule, id)| v1::GroupRoleRule {
+                id,
+                group: rule.group.clone(),
+                role: role_to_wire(Some(rule.role)).into(),
+                project_ids: rule.projects.iter().map(ToString::to_string).collect(),
+            })
+            .collect(),
+        apply_on_every_login: settings.apply_on_every_login,
+    }
+}
+
+/// The group rules of `SetGroupRoleRules`: every rule needs a role, and project ids must
+/// read; each is named by its place when refused. The limits are the policy's.
+pub(crate) fn group_roles(
+    request: &v1::SetGroupRoleRulesRequest,
+) -> Result<GroupRoles<ProjectId>, Status> {
+    if request.rules.len() > sso_policy::MAX_GROUP_RULES {
+        return Err(invalid(
+            "rules",
+            &format!(
+                "{} rules; at most {}",
+                request.rules.len(),
+                sso_policy::MAX_GROUP_RULES
+            ),
+        ));
+    }
+    let rules = request
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(i, rule)| {
+            let Some(role) = role(rule.role)? else {
+                return Err(invalid(&format!("rules[{i}].role"), "a role is needed"));
+            };
+            if rule.project_ids.len() > sso_policy::MAX_RULE_PROJECTS {
+                return Err(invalid(&format!("rules[{i}].project_ids"), "too many"));
+            }
+            let projects = rule
+                .project_ids
+                .iter()
+                .enumerate()
+                .map(|(j, id)| project_id(&format!("rules[{i}].project_ids[{j}]"), id))
+                .collect::<Result<_, _>>()?;
+            Ok(GroupRule {
+                group: rule.group.clone(),
+                role,
+                projects,
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(GroupRoles {
+        attribute: Some(request.groups_attribute.clone()).filter(|a| !a.trim().is_empty()),
+        rules,
+        apply_on_every_login: request.apply_on_every_login,
+    })
 }
 
 /// A connection's metadata source and refresh state on the wire.

@@ -7,7 +7,7 @@
 
 use sso_domains::CheckError;
 use sso_fetch::FetchError;
-use sso_policy::BreakGlassRefusal;
+use sso_policy::{BreakGlassRefusal, GroupRulesRefusal};
 use sso_provisioning::{
     AdminError, LoginError, PasswordLoginError, RedeemError, SpMetadataError, StoreError,
 };
@@ -137,6 +137,10 @@ pub(crate) fn admin_status(operation: &str, error: &AdminError) -> Status {
     let code = match error {
         AdminError::Store(e) => return store_status(operation, e),
         AdminError::RequireSso(_) | AdminError::Jit(_) => Code::FailedPrecondition,
+        AdminError::GroupRules(GroupRulesRefusal::PlanWithoutRuleProjects) => {
+            Code::FailedPrecondition
+        }
+        AdminError::GroupRules(_) => Code::InvalidArgument,
         AdminError::BreakGlass(BreakGlassRefusal::MissingJustification) => Code::InvalidArgument,
         AdminError::Metadata(_) => Code::InvalidArgument,
         AdminError::Fetch(e) if e.is_refusal() => Code::InvalidArgument,

@@ -342,6 +342,7 @@ org_requests!(
     v1::SetConnectionEnabledRequest,
     v1::SetConnectionOptionsRequest,
     v1::SetJitRequest,
+    v1::SetGroupRoleRulesRequest,
     v1::SetRequireSsoRequest,
     v1::BreakGlassRequest,
     v1::ListLoginTracesRequest,
@@ -842,6 +843,20 @@ impl AdminService for AdminServiceImpl {
             let p = c.provisioner;
             let (connection, _change) = p.set_jit(c.actor, c.org, role, &projects, c.now).await?;
             Ok(connection.into())
+        })
+        .await
+    }
+
+    async fn set_group_role_rules(
+        &self,
+        request: Request<v1::SetGroupRoleRulesRequest>,
+    ) -> Result<Response<v1::Connection>, Status> {
+        self.connection_change("SetGroupRoleRules", request, async |c, r| {
+            let settings = convert::group_roles(&r)?;
+            let p = c.provisioner;
+            Ok(p.set_group_roles(c.actor, c.org, &settings, c.now)
+                .await?
+                .into())
         })
         .await
     }

@@ -67,6 +67,7 @@ const LOGIN_AND_ADMIN_REFUSALS: &[&str] = &[
     "no-sso-login-since-change",
     "missing-justification",
     "plan-without-default-projects",
+    "plan-without-rule-projects",
     "no-valid-email",
     "not-found",
     "replayed",

@@ -82,6 +82,11 @@
 //!   for one org whatever the plan or connection.
 //! - **JIT settings** ([`set_jit`]): a default role or off; default projects may be added only
 //!   where the plan includes them, and are kept but not applied after a downgrade.
+//! - **Group rules** ([`match_groups`], [`directory_role`], [`check_group_roles`]): a
+//!   connection's rules map the groups a person has at the IdP to a role and projects; the
+//!   highest role of the matching rules wins. Applied at JIT (no match: the JIT default role)
+//!   and, when the admin asks, on every login (no match: the role stays); a login never takes
+//!   the Admin role from the org's last Admin ([`role_change_allowed`]).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -91,12 +96,18 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+mod groups;
 mod login;
 mod org;
 mod plan;
 mod settings;
 
 pub use crate::{
+    groups::{
+        DirectoryRole, GroupMatch, GroupRoles, GroupRule, GroupRulesRefusal, Groups,
+        MAX_ATTRIBUTE_NAME_LEN, MAX_GROUP_LEN, MAX_GROUP_RULES, MAX_GROUPS, MAX_RULE_PROJECTS,
+        RuleMatch, check_group_roles, directory_role, match_groups, role_change_allowed,
+    },
     login::{
         PasswordAllowed, PasswordRefusal, PasswordSubject, RequireSsoStatus, SsoLoginGrant,
         SsoLoginRefusal, password_login, require_sso_status, sso_login, sso_login_preview,

@@ -9,7 +9,8 @@ use crate::plan::{Feature, Role};
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
 pub enum SsoLoginGrant<P = String> {
-    /// The person is a member and keeps the role they have: SSO never changes a role.
+    /// The person is a member and keeps the role they have: this decision never changes a
+    /// role (group rules on every login may, see [`directory_role`](crate::directory_role)).
     ExistingMember {
         /// Their current role.
         role: Role,

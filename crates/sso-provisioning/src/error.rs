@@ -5,7 +5,8 @@ use sso_domains::{CheckError, DomainRefusal};
 use sso_email::NoValidEmail;
 use sso_fetch::FetchError;
 use sso_policy::{
-    BreakGlassRefusal, JitRefusal, PasswordRefusal, RequireSsoRefusal, SsoLoginRefusal, SsoOff,
+    BreakGlassRefusal, GroupRulesRefusal, JitRefusal, PasswordRefusal, RequireSsoRefusal,
+    SsoLoginRefusal, SsoOff,
 };
 use sso_store::{ProjectId, StoreError};
 
@@ -227,6 +228,10 @@ pub enum AdminError {
     /// Break-glass needs a justification (`missing-justification`).
     #[error("{0}")]
     BreakGlass(BreakGlassRefusal),
+    /// The group rules are malformed (`invalid-input`) or add projects on a plan without
+    /// project permissions (`plan-without-rule-projects`).
+    #[error("{0}")]
+    GroupRules(GroupRulesRefusal),
     /// The IdP metadata cannot be imported (`metadata-malformed`, `no-signing-certificate` ...).
     #[error("{0} ({reason})", reason = .0.reason())]
     Metadata(MetadataError),
@@ -336,6 +341,7 @@ impl AdminError {
             Self::RequireSso(r) => r.reason(),
             Self::Jit(r) => r.reason(),
             Self::BreakGlass(r) => r.reason(),
+            Self::GroupRules(r) => r.reason(),
             Self::Metadata(e) => e.reason(),
             Self::Store(e) => e.reason(),
             Self::Fetch(e) => e.reason(),

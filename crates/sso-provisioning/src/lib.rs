@@ -126,6 +126,7 @@ mod admin;
 mod codes;
 mod config_cache;
 mod error;
+mod group_roles;
 mod login;
 mod test_login;
 mod trace;

@@ -851,6 +851,8 @@ async fn provision(
     )
     .map_err(|r| ("policy", LoginError::Refused(r)))?;
     trace.passed_with("policy", json!({ "grant": grant.reason() }));
+    let user = existing.as_ref().map(|u| u.id);
+    let grant = crate::group_roles::apply_group_rules(tx, c, grant, user, trace, now).await?;
 
     let member = apply_grant(tx, c, &grant, existing, membership, trace, now).await?;
     let projects = match &grant {

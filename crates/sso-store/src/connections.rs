@@ -8,7 +8,7 @@ use sea_orm::{
     UpdateMany,
 };
 use serde_json::Value;
-use sso_policy::{JitSettings, Role};
+use sso_policy::{GroupRoles, GroupRule, JitSettings, Role};
 use time::{Duration, OffsetDateTime, PrimitiveDateTime};
 
 use crate::entity::{jit_default_project, project, sso_connection};
@@ -82,6 +82,8 @@ pub struct ConnectionRecord {
     /// Projects given to members created just in time (applied on Enterprise only), by the
     /// host product's id (byte order).
     pub jit_default_projects: Vec<ProjectId>,
+    /// The group rules (directory-driven roles), their groups attribute and when they apply.
+    pub group_roles: GroupRoles<ProjectId>,
     /// 1 at creation, plus one per configuration change.
     pub config_version: i64,
     /// When the configuration last changed.
@@ -114,6 +116,14 @@ impl ConnectionRecord {
         m: sso_connection::Model,
         jit_default_projects: Vec<ProjectId>,
     ) -> Result<Self, StoreError> {
+        let group_roles = GroupRoles {
+            attribute: m.groups_attribute,
+            rules: match m.group_rules {
+                Some(json) => group_rules_from_json(json)?,
+                None => Vec::new(),
+            },
+            apply_on_every_login: m.group_rules_every_login,
+        };
         Ok(Self {
             id: ConnectionId::new(m.id),
             org: OrgId::new(m.org_id),
@@ -133,6 +143,7 @@ impl ConnectionRecord {
             },
             jit_role: m.jit_role.as_deref().map(role_from_code).transpose()?,
             jit_default_projects,
+            group_roles,
             config_version: m.config_version,
             configuration_changed_at: from_db(m.configuration_changed_at),
             last_successful_login_at: m.last_successful_login_at.map(from_db),
@@ -150,6 +161,51 @@ fn certificates_from_json(value: Value) -> Result<Vec<String>, StoreError> {
         .map(|item| match item {
             Value::String(pem) => Ok(pem),
             _ => Err(StoreError::corrupt("IdP certificates", "not a string")),
+        })
+        .collect()
+}
+
+/// Group rules as stored: `[{"group": "...", "role": "admin", "projects": ["..."]}]`.
+fn group_rules_to_json(rules: &[GroupRule<ProjectId>]) -> Value {
+    rules
+        .iter()
+        .map(|rule| {
+            serde_json::json!({
+                "group": rule.group,
+                "role": rule.role.code(),
+                "projects": rule.projects.iter().map(ProjectId::as_str).collect::<Vec<_>>(),
+            })
+        })
+        .collect()
+}
+
+fn group_rules_from_json(value: Value) -> Result<Vec<GroupRule<ProjectId>>, StoreError> {
+    let corrupt = |detail: &str| StoreError::corrupt("group rules", detail.to_owned());
+    let Value::Array(items) = value else {
+        return Err(corrupt("not a JSON array"));
+    };
+    items
+        .into_iter()
+        .map(|item| {
+            let group = item.get("group").and_then(Value::as_str);
+            let role = item.get("role").and_then(Value::as_str);
+            let projects = item.get("projects").and_then(Value::as_array);
+            let (Some(group), Some(role), Some(projects)) = (group, role, projects) else {
+                return Err(corrupt("a rule without group, role or projects"));
+            };
+            let projects = projects
+                .iter()
+                .map(|p| {
+                    p.as_str()
+                        .and_then(|p| ProjectId::parse(p).ok())
+                        .ok_or_else(|| corrupt("a project id that does not read"))
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(GroupRule {
+                group: group.to_owned(),
+                role: role_from_code(role)?,
+                projects,
+            })
         })
         .collect()
 }
@@ -388,6 +444,37 @@ impl<C: ConnectionTrait> Store<C> {
                 .exec_without_returning(&self.conn)
                 .await
                 .map_err(StoreError::on_write("default project", "project"))?;
+        }
+        self.connection_for_org(org).await
+    }
+
+    /// Replaces the group rules, their groups attribute and whether they apply on every
+    /// login. Whether they are allowed (limits, the plan for projects) is
+    /// `sso_policy::check_group_roles`, decided by the caller; projects are the host product's
+    /// ids, kept as given (a login grants only those the organization still has). Not a
+    /// configuration change.
+    pub async fn set_group_roles(
+        &self,
+        org: OrgId,
+        group_roles: &GroupRoles<ProjectId>,
+    ) -> Result<ConnectionRecord, StoreError> {
+        let rules =
+            (!group_roles.rules.is_empty()).then(|| group_rules_to_json(&group_roles.rules));
+        let updated = sso_connection::Entity::update_many()
+            .col_expr(
+                sso_connection::Column::GroupsAttribute,
+                Expr::value(group_roles.attribute.clone()),
+            )
+            .col_expr(sso_connection::Column::GroupRules, Expr::value(rules))
+            .col_expr(
+                sso_connection::Column::GroupRulesEveryLogin,
+                Expr::value(group_roles.apply_on_every_login),
+            )
+            .filter(sso_connection::Column::OrgId.eq(org.get()))
+            .exec(&self.conn)
+            .await?;
+        if updated.rows_affected == 0 {
+            return Err(StoreError::not_found("sso connection"));
         }
         self.connection_for_org(org).await
     }

@@ -12,6 +12,7 @@ use sso_grpc::v1::{self, Plan, Role};
 use tonic::transport::Channel;
 
 use crate::client::{AdminScope, ClientArgs, Remote, block_on};
+use crate::group_rules::{GroupRulesCommand, group_rules, rules_json};
 use crate::members::{self, MembersCommand, ProjectsCommand};
 use crate::{Failure, read_text};
 
@@ -187,6 +188,9 @@ enum ConnectionCommand {
         #[arg(long, value_name = "SECONDS")]
         clock_skew: Option<u32>,
     },
+    /// Directory-driven roles: rules mapping IdP groups to a role and projects.
+    #[command(subcommand)]
+    GroupRules(GroupRulesCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -493,6 +497,7 @@ async fn connection(remote: Remote<Admin>, command: ConnectionCommand) -> Result
                 )
                 .await
         }
+        ConnectionCommand::GroupRules(command) => group_rules(remote, command).await,
         ConnectionCommand::Enable { org } => set_enabled(remote, org, true).await,
         ConnectionCommand::Disable { org } => set_enabled(remote, org, false).await,
         ConnectionCommand::Options {
@@ -774,7 +779,7 @@ fn domain_claim_value(claim: &v1::DomainClaim) -> Value {
     })
 }
 
-fn connection_json(connection: &v1::Connection) -> Value {
+pub(crate) fn connection_json(connection: &v1::Connection) -> Value {
     let jit_role = match connection.jit_role() {
         Role::Unspecified => Value::Null,
         role => Value::from(role.as_str_name()),
@@ -804,6 +809,7 @@ fn connection_json(connection: &v1::Connection) -> Value {
                 .map_or(Value::Null, source_json),
             "configuration_changed_at": connection.configuration_changed_at,
             "proven": connection.proven,
+            "group_role_rules": rules_json(connection.group_role_rules.as_ref()),
         },
     })
 }

@@ -66,6 +66,10 @@ pub(crate) struct RespondArgs {
     /// Who signs in: the NameID of the assertion.
     #[arg(long, value_name = "EMAIL")]
     email: String,
+    /// An attribute of the assertion, `NAME=VALUE` (split at the first `=`); repeat a name
+    /// for several values, as IdPs send groups.
+    #[arg(long = "attribute", value_name = "NAME=VALUE")]
+    attributes: Vec<String>,
     /// POST the form to the ACS URL (plain http only) and print the answer's status and
     /// Location, instead of printing the form fields.
     #[arg(long)]
@@ -303,7 +307,7 @@ fn respond(args: &RespondArgs) -> Result<Value, Failure> {
 
     let idp = Idp::from_pem(&key_pem, &cert_pem, &entity_id, SSO_URL)
         .map_err(|e| Failure::usage(format!("{}: {e}", args.dir.display())))?;
-    let response = Response::new(
+    let mut response = Response::new(
         request.acs_url.as_str(),
         &request.sp_entity_id,
         &new_id()?,
@@ -312,6 +316,15 @@ fn respond(args: &RespondArgs) -> Result<Value, Failure> {
     )
     .response_id(&new_id()?)
     .answering(&request.id);
+    for attribute in &args.attributes {
+        let (name, value) = attribute
+            .split_once('=')
+            .filter(|(name, _)| !name.trim().is_empty())
+            .ok_or_else(|| {
+                Failure::usage(format!("--attribute {attribute:?}: expected NAME=VALUE"))
+            })?;
+        response = response.attribute(name, value);
+    }
     let saml_response = idp
         .response(&response)
         .map_err(|e| Failure::internal(e.to_string()))?;

@@ -44,6 +44,7 @@
 mod admin;
 mod client;
 mod dev_idp;
+mod group_rules;
 mod login;
 mod members;
 mod saml;

@@ -205,7 +205,7 @@ pub(crate) async fn projects(
 }
 
 /// The items of a JSON array file, each an object; a usage error names the file and item.
-fn json_items(path: &Path) -> Result<Vec<serde_json::Map<String, Value>>, Failure> {
+pub(crate) fn json_items(path: &Path) -> Result<Vec<serde_json::Map<String, Value>>, Failure> {
     let text = read_text(path)?;
     let bad = |detail: String| Failure::usage(format!("{}: {detail}", path.display()));
     let value: Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
@@ -223,7 +223,7 @@ fn json_items(path: &Path) -> Result<Vec<serde_json::Map<String, Value>>, Failur
 }
 
 /// A string field of item `index` of `path`; `None` when absent.
-fn text_field(
+pub(crate) fn text_field(
     path: &Path,
     index: usize,
     item: &serde_json::Map<String, Value>,
@@ -239,7 +239,7 @@ fn text_field(
     }
 }
 
-fn required(
+pub(crate) fn required(
     path: &Path,
     index: usize,
     key: &str,

@@ -9,12 +9,13 @@
 //! product's projects). Here: the audit wrapper they share, and the one way IdP metadata
 //! becomes a stored configuration; [`idp_change`] decides whether new metadata is a
 //! configuration change at all; [`credentials`] (org-scoped admin credentials and their
-//! check).
+//! check); [`group_roles`] (directory-driven roles: group rules per connection).
 
 mod certificates;
 mod connection;
 mod credentials;
 mod domains;
+mod group_roles;
 mod idp_change;
 mod members;
 mod metadata_url;
@@ -67,6 +68,8 @@ pub mod kinds {
     pub const CONNECTION_ENABLED: &str = "connection-enabled-changed";
     /// JIT settings changed.
     pub const JIT_CHANGED: &str = "jit-changed";
+    /// The group rules of directory-driven roles were set (`changed`, `unchanged`).
+    pub const GROUP_ROLES_CHANGED: &str = "group-roles-changed";
     /// Require-SSO was turned on or off (or refused).
     pub const REQUIRE_SSO: &str = "require-sso-changed";
     /// The operator's break-glass.

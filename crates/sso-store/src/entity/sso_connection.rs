@@ -66,6 +66,14 @@ pub struct Model {
     pub idp_metadata_valid_until: Option<TimeDateTime>,
     /// Its shortest `cacheDuration`, in whole seconds.
     pub idp_metadata_cache_seconds: Option<i64>,
+    /// The SAML attribute carrying the person's groups, for the group rules.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub groups_attribute: Option<String>,
+    /// The group rules: a JSON array of `{"group", "role", "projects"}` (role codes, the host
+    /// product's project ids), in the admin's order; `None`: no rules.
+    pub group_rules: Option<Json>,
+    /// Whether the group rules also apply to existing members on every login.
+    pub group_rules_every_login: bool,
 }
 
 /// No relations are navigated through sea-orm; foreign keys live in the migrations.
