@@ -169,7 +169,9 @@ async fn run(name: &'static str, database_url: Option<String>) {
 }
 
 fn scenario(name: &str, mut server: RunningServer) {
-    let work = system_tests::fresh_dir(name);
+    // Not the server's own directory (`fresh_dir(name)`), which holds its SQLite database:
+    // emptying it under the running server failed the SQLite run now and then.
+    let work = system_tests::fresh_dir(&format!("{name}_work"));
     let ctl = Ctl {
         port: server.grpc_port,
         work: work.clone(),
