@@ -47,6 +47,7 @@ mod dev_idp;
 mod login;
 mod members;
 mod saml;
+mod setup_links;
 mod xml;
 
 use std::io::Read as _;
