@@ -5,7 +5,9 @@
 /// in sign-ins.
 pub(crate) fn explain(reason: &str) -> Option<&'static str> {
     Some(match reason {
-        "invalid-xml" => "The file or text is not well-formed XML.",
+        "invalid-xml" | "metadata-malformed" => {
+            "The file or text is not well-formed XML, or not a whole metadata document."
+        }
         "unsupported-encoding" => "The metadata must be UTF-8; save it again as UTF-8.",
         "not-metadata" | "entity-not-found" | "no-idp-descriptor" => {
             "The metadata does not describe an identity provider (no IDPSSODescriptor)."
