@@ -62,6 +62,8 @@ pub(crate) const ORG_SCOPED: &[&str] = &[
     "ClaimDomain",
     "VerifyDomain",
     "ListDomains",
+    "ListSetupLinks",
+    "RevokeSetupLink",
 ];
 
 /// AdminService methods for the service-wide admin token alone: calls that are not about one
@@ -76,6 +78,7 @@ pub(crate) const OPERATOR_ONLY: &[&str] = &[
     "BreakGlass",
     "CreateOrgCredential",
     "ListOrgs",
+    "CreateSetupLink",
 ];
 
 /// The path prefix of AdminService methods.

@@ -6,8 +6,8 @@ use sso_policy::{GroupRoles, GroupRule, Plan, Role, require_sso_status};
 use sso_provisioning::{
     AddedMember, ConnectionView, CreatedBy, DomainClaim, EventCursor, EventRecord, JitPreview,
     MemberRecord, OrgCredential, OrgCredentialId, OrgCursor, OrgId, OrgSnapshot, ProjectChange,
-    ProjectId, ProjectRecord, RefreshState, TestLogin, TestLoginCheck, TestLoginStatus,
-    UpsertedProject,
+    ProjectId, ProjectRecord, RefreshState, SetupLink, SetupLinkId, TestLogin, TestLoginCheck,
+    TestLoginStatus, UpsertedProject,
 };
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -37,6 +37,13 @@ pub(crate) fn credential_id(text: &str) -> Result<OrgCredentialId, Status> {
     text.trim()
         .parse()
         .map_err(|_| invalid("credential_id", &format!("{text:?} is not a credential id")))
+}
+
+/// A setup link id from the wire.
+pub(crate) fn setup_link_id(text: &str) -> Result<SetupLinkId, Status> {
+    text.trim()
+        .parse()
+        .map_err(|_| invalid("link_id", &format!("{text:?} is not a setup link id")))
 }
 
 /// A project id as the wire carries it: the host product's text, taken exactly as sent (no
@@ -77,6 +84,24 @@ pub(crate) fn credential(credential: &OrgCredential) -> v1::OrgCredential {
         created_at: timestamp(credential.created_at),
         expires_at: timestamp(credential.expires_at),
         revoked_at: optional_timestamp(credential.revoked_at),
+    }
+}
+
+/// The wire form of a setup link (never its URL).
+pub(crate) fn setup_link(link: &SetupLink) -> v1::SetupLink {
+    v1::SetupLink {
+        id: link.id.to_string(),
+        org_id: link.org.to_string(),
+        abilities: link
+            .abilities
+            .codes()
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        created_by: link.created_by.clone(),
+        created_at: timestamp(link.created_at),
+        expires_at: timestamp(link.expires_at),
+        revoked_at: optional_timestamp(link.revoked_at),
     }
 }
 
@@ -399,6 +424,7 @@ pub(crate) fn trace(event: &EventRecord) -> v1::LoginTrace {
         reason: reason(&event.reason).into(),
         reason_code: event.reason.clone(),
         detail_json: event.detail.to_string(),
+        actor: event.actor.clone().unwrap_or_default(),
     }
 }
 

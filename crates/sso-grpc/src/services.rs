@@ -12,7 +12,7 @@ use sso_provisioning::{
     AdminError, ConnectionRecord, EventQuery, ImportedMetadata, LoginError, MAX_BATCH,
     MAX_CLOCK_SKEW, MAX_NAME_PREFIX, MAX_PAGE, MemberCursor, MemberQuery, NewMember, NewProject,
     OrgId, OrgQuery, PasswordLoginError, ProjectCursor, ProjectId, ProjectQuery, Provisioner,
-    RefreshOutcome, StoreError, ValidationOptions,
+    RefreshOutcome, SetupAbilities, StoreError, ValidationOptions,
 };
 use time::{Duration, OffsetDateTime};
 use tonic::metadata::MetadataMap;
@@ -364,6 +364,9 @@ org_requests!(
     v1::CreateOrgCredentialRequest,
     v1::ListOrgCredentialsRequest,
     v1::RevokeOrgCredentialRequest,
+    v1::CreateSetupLinkRequest,
+    v1::ListSetupLinksRequest,
+    v1::RevokeSetupLinkRequest,
 );
 
 /// What an admin operation on an org starts from: who acts, on which org, at what time, and
@@ -1081,6 +1084,56 @@ impl AdminService for AdminServiceImpl {
             })
             .await?;
         Ok(Response::new(convert::credential(&revoked)))
+    }
+
+    async fn create_setup_link(
+        &self,
+        request: Request<v1::CreateSetupLinkRequest>,
+    ) -> Result<Response<v1::CreateSetupLinkResponse>, Status> {
+        let (_, issued) = self
+            .on_org("CreateSetupLink", request, async |c, r| {
+                let ttl = match r.ttl_seconds {
+                    0 => None,
+                    s => Some(Duration::seconds(i64::from(s))),
+                };
+                let abilities = SetupAbilities::from_codes(&r.abilities)?;
+                let p = c.provisioner;
+                Ok(p.create_setup_link(c.actor, c.org, abilities, ttl, c.now)
+                    .await?)
+            })
+            .await?;
+        Ok(Response::new(v1::CreateSetupLinkResponse {
+            link: Some(convert::setup_link(&issued.link)),
+            url: issued.url().to_owned(),
+        }))
+    }
+
+    async fn list_setup_links(
+        &self,
+        request: Request<v1::ListSetupLinksRequest>,
+    ) -> Result<Response<v1::ListSetupLinksResponse>, Status> {
+        let (_, links) = self
+            .on_org("ListSetupLinks", request, async |c, _| {
+                Ok(c.provisioner.list_setup_links(c.org).await?)
+            })
+            .await?;
+        Ok(Response::new(v1::ListSetupLinksResponse {
+            links: links.iter().map(convert::setup_link).collect(),
+        }))
+    }
+
+    async fn revoke_setup_link(
+        &self,
+        request: Request<v1::RevokeSetupLinkRequest>,
+    ) -> Result<Response<v1::SetupLink>, Status> {
+        let (_, revoked) = self
+            .on_org("RevokeSetupLink", request, async |c, r| {
+                let id = convert::setup_link_id(&r.link_id)?;
+                let p = c.provisioner;
+                Ok(p.revoke_setup_link(c.actor, c.org, id, c.now).await?)
+            })
+            .await?;
+        Ok(Response::new(convert::setup_link(&revoked)))
     }
 
     async fn remove_connection_certificate(

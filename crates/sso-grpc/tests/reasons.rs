@@ -106,6 +106,11 @@ const LOGIN_AND_ADMIN_REFUSALS: &[&str] = &[
     "domain-token-mismatch",
     "domain-lookup-failed",
     "domain-lookup-timeout",
+    "setup-link-expired",
+    "setup-link-revoked",
+    "setup-link-wrong-org",
+    "setup-link-not-allowed",
+    "setup-csrf-mismatch",
 ];
 
 #[test]

@@ -407,6 +407,51 @@ impl From<StoreError> for CredentialError {
     }
 }
 
+/// Why a setup link is refused on an org's portal pages.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SetupLinkError {
+    /// Not a link this service issued: malformed, unknown id, or a wrong secret
+    /// (`unauthenticated`). One case, so a guess learns nothing.
+    #[error("not a valid setup link (unauthenticated)")]
+    Unknown,
+    /// The link's time is over (`setup-link-expired`).
+    #[error("the setup link has expired (setup-link-expired)")]
+    Expired,
+    /// The link was revoked (`setup-link-revoked`).
+    #[error("the setup link was revoked (setup-link-revoked)")]
+    Revoked,
+    /// The link belongs to another org (`setup-link-wrong-org`).
+    #[error("the setup link is for another organization (setup-link-wrong-org)")]
+    WrongOrg,
+    /// The link does not grant this ability (`setup-link-not-allowed`).
+    #[error("the setup link does not allow {0} (setup-link-not-allowed)")]
+    NotAllowed(crate::admin::SetupAbility),
+    /// The database failed (`database`, `corrupt-data`).
+    #[error("{0}")]
+    Store(StoreError),
+}
+
+impl SetupLinkError {
+    /// Stable machine-readable code.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Unknown => "unauthenticated",
+            Self::Expired => "setup-link-expired",
+            Self::Revoked => "setup-link-revoked",
+            Self::WrongOrg => "setup-link-wrong-org",
+            Self::NotAllowed(_) => "setup-link-not-allowed",
+            Self::Store(e) => e.reason(),
+        }
+    }
+}
+
+impl From<StoreError> for SetupLinkError {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
 /// Why a password login is refused, or could not be decided.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

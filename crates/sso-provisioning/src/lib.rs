@@ -112,7 +112,8 @@
 //! `domain-lookup-timeout`), and the store's codes (`not-found`, `conflict`, `invalid-input`,
 //! `database`). [`PasswordLoginError::reason`]: `sso-required`, store codes.
 //! [`CredentialError::reason`]: `unauthenticated`, `credential-expired`, `credential-revoked`,
-//! store codes.
+//! store codes. [`SetupLinkError::reason`]: `unauthenticated`, `setup-link-expired`,
+//! `setup-link-revoked`, `setup-link-wrong-org`, `setup-link-not-allowed`, store codes.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -134,14 +135,17 @@ mod views;
 
 pub use crate::{
     admin::{
-        AddedMember, DEFAULT_CREDENTIAL_TTL, DOMAIN_CHECK_ACTOR, DomainChecks, DomainRecheck,
-        ImportedFromUrl, ImportedMetadata, IssuedOrgCredential, MAX_CREDENTIAL_TTL,
-        MIN_CREDENTIAL_TTL, NewMember, ORG_CREDENTIAL_PREFIX, OrgCredential, OrgCredentialCaller,
-        REFRESH_ACTOR, RefreshOutcome, ValidationOptions, is_org_credential, kinds,
+        AddedMember, DEFAULT_CREDENTIAL_TTL, DEFAULT_SETUP_LINK_TTL, DOMAIN_CHECK_ACTOR,
+        DomainChecks, DomainRecheck, ImportedFromUrl, ImportedMetadata, IssuedOrgCredential,
+        IssuedSetupLink, MAX_CREDENTIAL_TTL, MAX_SETUP_LINK_TTL, MIN_CREDENTIAL_TTL,
+        MIN_SETUP_LINK_TTL, NewMember, ORG_CREDENTIAL_PREFIX, OrgCredential, OrgCredentialCaller,
+        REFRESH_ACTOR, RefreshOutcome, SETUP_LINK_PREFIX, SETUP_PATH, SetupAbilities, SetupAbility,
+        SetupLink, SetupLinkCaller, ValidationOptions, is_org_credential, kinds,
     },
     codes::{DEFAULT_CODE_LIFETIME, LoginCode},
     error::{
-        AdminError, CredentialError, LoginError, PasswordLoginError, RedeemError, SpMetadataError,
+        AdminError, CredentialError, LoginError, PasswordLoginError, RedeemError, SetupLinkError,
+        SpMetadataError,
     },
     login::{DEFAULT_REQUEST_LIFETIME, LoginOutcome, LoginStart, PasswordCheck, Provisioner},
     test_login::{
@@ -161,5 +165,5 @@ pub use sso_store::{
     MemberPage, MemberQuery, MemberRecord, MetadataSource, MetadataValidity, NewProject,
     OrgCredentialId, OrgCursor, OrgId, OrgPage, OrgQuery, OrgRecord, OrgSnapshot, ParseIdError,
     ProjectChange, ProjectCursor, ProjectId, ProjectPage, ProjectQuery, ProjectRecord, PurgeCounts,
-    RefreshState, StoreError, UpsertedProject, UserId, UserRecord, VerifiedBy,
+    RefreshState, SetupLinkId, StoreError, UpsertedProject, UserId, UserRecord, VerifiedBy,
 };

@@ -43,7 +43,7 @@ const LAST_LOGIN_REFRESH: Duration = Duration::minutes(1);
 #[derive(Debug, Clone)]
 pub struct Provisioner {
     pub(crate) store: Store,
-    base_url: String,
+    pub(crate) base_url: String,
     sp_key: Option<SpKey>,
     request_lifetime: Duration,
     pub(crate) code_lifetime: Duration,

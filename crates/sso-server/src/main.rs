@@ -321,6 +321,13 @@ async fn run(mut args: Args) -> Result<(), String> {
         provisioner.clone(),
         stopped(stop_rx.clone()),
     ));
+    // The setup portal's pages, on the HTTP listener beside the ACS.
+    let portal = sso_portal::router(sso_portal::PortalState {
+        provisioner: provisioner.clone(),
+        fetcher: fetcher.clone(),
+        lookup: lookup.clone(),
+        secure_cookies: args.public_base_url.starts_with("https://"),
+    });
     let refresh_task = tokio::spawn(refresh::run(provisioner.clone(), fetcher, stop_rx.clone()));
     let recheck_task = tokio::spawn(recheck::run(
         provisioner.clone(),
@@ -331,7 +338,8 @@ async fn run(mut args: Args) -> Result<(), String> {
     let router = http::router(http::HttpState {
         provisioner,
         default_return_url: args.default_return_url.clone(),
-    });
+    })
+    .merge(portal);
     let (grpc_task, http_task) = match &tls {
         None => (
             // Each accepted socket gets TCP_NODELAY: a custom incoming stream bypasses tonic's

@@ -99,6 +99,11 @@ id_type!(
     OrgCredentialId,
     "a credential"
 );
+id_type!(
+    /// A setup link to the setup portal.
+    SetupLinkId,
+    "a setup link"
+);
 
 /// The most bytes a [`ProjectId`] may have.
 pub const MAX_PROJECT_ID_BYTES: usize = 200;

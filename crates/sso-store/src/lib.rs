@@ -118,6 +118,7 @@ mod org_list;
 mod orgs;
 mod people;
 mod projects;
+mod setup_links;
 mod store;
 mod test_logins;
 
@@ -135,7 +136,7 @@ pub use crate::{
     events::{EventCursor, EventOutcome, EventPage, EventQuery, EventRecord, MAX_PAGE, NewEvent},
     ids::{
         ConnectionId, EventId, MAX_PROJECT_ID_BYTES, OrgCredentialId, OrgId, ParseIdError,
-        ProjectId, UserId,
+        ProjectId, SetupLinkId, UserId,
     },
     lists::{MAX_BATCH, MemberCursor, ProjectCursor},
     logins::{AuthnRequestRecord, NewAuthnRequest, PurgeCounts, RequestPurpose},
@@ -151,6 +152,7 @@ pub use crate::{
         MAX_PROJECT_NAME_CHARS, NewProject, ProjectChange, ProjectPage, ProjectQuery,
         ProjectRecord, UpsertedProject,
     },
+    setup_links::{MAX_SETUP_LINKS_LISTED, NewSetupLink, SetupLinkRecord},
     store::{Store, StoreBuilder, Transaction},
     test_logins::{NewTestLogin, TestLoginRecord, TestLoginResult, TestLoginState},
 };

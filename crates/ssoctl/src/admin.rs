@@ -62,6 +62,9 @@ enum AdminCommand {
     /// Org-scoped admin credentials: bearer tokens that administer one organization only.
     #[command(subcommand)]
     Credentials(CredentialsCommand),
+    /// Links to the setup portal, where the organization's IT admin sets SSO up alone.
+    #[command(subcommand)]
+    SetupLink(crate::setup_links::SetupLinkCommand),
     /// Login traces of an organization, newest first.
     Traces {
         org: String,
@@ -304,6 +307,7 @@ async fn run_async(args: AdminArgs) -> Result<Value, Failure> {
         AdminCommand::Members(command) => members::members(remote, command).await,
         AdminCommand::Projects(command) => members::projects(remote, command).await,
         AdminCommand::Credentials(command) => credentials(remote, command).await,
+        AdminCommand::SetupLink(command) => crate::setup_links::setup_link(remote, command).await,
         AdminCommand::RequireSso { org, state } => {
             let message = v1::SetRequireSsoRequest {
                 org_id: org,

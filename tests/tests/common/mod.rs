@@ -2,6 +2,8 @@
 //! serve, and a small HTTP/1.1 client that does not follow redirects (the tests look at them).
 #![allow(dead_code)]
 
+pub mod node;
+
 use std::time::{Duration, Instant};
 
 use system_tests::RunningServer;

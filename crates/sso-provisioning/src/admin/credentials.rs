@@ -120,7 +120,7 @@ impl OrgCredentialCaller {
 }
 
 /// The stored form of a secret part: its SHA-256 in lower-case hex.
-fn secret_hash(secret: &str) -> String {
+pub(super) fn secret_hash(secret: &str) -> String {
     openssl::sha::sha256(secret.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -138,7 +138,7 @@ fn parse(token: &str) -> Option<(OrgCredentialId, &str)> {
 }
 
 /// Equal hashes, compared in constant time (`openssl::memcmp::eq` wants equal lengths).
-fn same_hash(stored: &str, presented: &str) -> bool {
+pub(super) fn same_hash(stored: &str, presented: &str) -> bool {
     stored.len() == presented.len() && openssl::memcmp::eq(stored.as_bytes(), presented.as_bytes())
 }
 

@@ -9,7 +9,8 @@
 //! product's projects). Here: the audit wrapper they share, and the one way IdP metadata
 //! becomes a stored configuration; [`idp_change`] decides whether new metadata is a
 //! configuration change at all; [`credentials`] (org-scoped admin credentials and their
-//! check); [`group_roles`] (directory-driven roles: group rules per connection).
+//! check); [`group_roles`] (directory-driven roles: group rules per connection); [`setup_links`]
+//! (links to the setup portal and their check).
 
 mod certificates;
 mod connection;
@@ -21,6 +22,7 @@ mod members;
 mod metadata_url;
 mod orgs;
 mod projects;
+mod setup_links;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -41,6 +43,10 @@ pub use self::credentials::{
 pub use self::domains::{DOMAIN_CHECK_ACTOR, DomainChecks, DomainRecheck};
 pub use self::members::{AddedMember, NewMember};
 pub use self::metadata_url::{ImportedFromUrl, REFRESH_ACTOR, RefreshOutcome};
+pub use self::setup_links::{
+    DEFAULT_SETUP_LINK_TTL, IssuedSetupLink, MAX_SETUP_LINK_TTL, MIN_SETUP_LINK_TTL,
+    SETUP_LINK_PREFIX, SETUP_PATH, SetupAbilities, SetupAbility, SetupLink, SetupLinkCaller,
+};
 
 /// Event kinds of the admin operations.
 pub mod kinds {
@@ -96,6 +102,10 @@ pub mod kinds {
     pub const CREDENTIAL_CREATED: &str = "org-credential-created";
     /// An org-scoped admin credential was revoked.
     pub const CREDENTIAL_REVOKED: &str = "org-credential-revoked";
+    /// A setup link to the setup portal was created (the event names it, never its secret).
+    pub const SETUP_LINK_CREATED: &str = "setup-link-created";
+    /// A setup link was revoked.
+    pub const SETUP_LINK_REVOKED: &str = "setup-link-revoked";
 }
 
 /// A change that went through: what the operation returns, and what its audit event says.

@@ -16,6 +16,7 @@ pub mod org_credential;
 pub mod organization;
 pub mod project;
 pub mod project_access;
+pub mod setup_link;
 pub mod sso_connection;
 pub mod test_login;
 pub mod user;

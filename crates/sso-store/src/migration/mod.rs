@@ -14,6 +14,7 @@ mod m0006_test_logins;
 mod m0007_domain_claims;
 mod m0008_signed_metadata;
 mod m0009_org_credentials;
+mod m0010_setup_links;
 mod m0012_group_roles;
 
 /// Every migration of the crate, oldest first.
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_domain_claims::Migration),
             Box::new(m0008_signed_metadata::Migration),
             Box::new(m0009_org_credentials::Migration),
+            Box::new(m0010_setup_links::Migration),
             Box::new(m0012_group_roles::Migration),
         ]
     }
