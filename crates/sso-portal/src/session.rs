@@ -73,6 +73,8 @@ impl Session {
     }
 
     /// `Ok` when a posted form carries this session's CSRF token; else the refusal page.
+    // The error is the HTTP answer itself, sent as it is: boxing it would buy nothing.
+    #[allow(clippy::result_large_err)]
     pub(crate) fn check_csrf(&self, presented: Option<&str>) -> Result<(), Response> {
         let presented = presented.unwrap_or_default();
         let same = presented.len() == self.csrf.len()

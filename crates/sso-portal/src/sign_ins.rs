@@ -5,7 +5,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use maud::html;
 use serde_json::Value;
-use sso_provisioning::{AdminError, EventOutcome, EventQuery, EventRecord, SSO_LOGIN};
+use sso_provisioning::{EventOutcome, EventQuery, EventRecord, SSO_LOGIN};
 use time::format_description::well_known::Rfc3339;
 
 use crate::PortalState;
@@ -51,7 +51,7 @@ async fn view(state: &PortalState, session: &Session) -> Response {
     let query = EventQuery::new(SHOWN).kind(SSO_LOGIN);
     let events = match state.provisioner.list_traces(session.org, &query).await {
         Ok(page) => page.events,
-        Err(e) => return failed_read(session, &AdminError::from(e)),
+        Err(e) => return failed_read(session, &e),
     };
     let body = html! {
         p { "The last " (SHOWN) " SSO sign-ins, newest first. Test sign-ins are on the test page." }
