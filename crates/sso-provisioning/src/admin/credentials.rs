@@ -35,7 +35,8 @@ pub const MIN_CREDENTIAL_TTL: Duration = Duration::seconds(1);
 /// Random bytes in a secret: 256 bits.
 const SECRET_BYTES: usize = 32;
 
-/// No credential is longer: the prefix, a 64-bit id, `_` and 43 characters of secret.
+/// No token is longer: the prefix (`sso_org_`, `sso_setup_`), a 64-bit id, `_` and 43 characters
+/// of secret.
 const MAX_PRESENTED: usize = 96;
 
 /// Whether a bearer token is an org credential (by its prefix alone: cheap, no database).
@@ -129,12 +130,29 @@ pub(super) fn secret_hash(secret: &str) -> String {
 
 /// The id and secret parts of a presented credential, when it has the shape of one.
 fn parse(token: &str) -> Option<(OrgCredentialId, &str)> {
+    parse_bearer(token, ORG_CREDENTIAL_PREFIX)
+}
+
+/// The id and secret parts of a presented `<prefix><id>_<secret>` token (org credentials and
+/// setup links share the form), when it has that shape; longer than any issued token is not.
+pub(super) fn parse_bearer<'t, Id: std::str::FromStr>(
+    token: &'t str,
+    prefix: &str,
+) -> Option<(Id, &'t str)> {
     if token.len() > MAX_PRESENTED {
         return None;
     }
-    let (id, secret) = token.strip_prefix(ORG_CREDENTIAL_PREFIX)?.split_once('_')?;
+    let (id, secret) = token.strip_prefix(prefix)?.split_once('_')?;
     let id = id.parse().ok()?;
     (!secret.is_empty()).then_some((id, secret))
+}
+
+/// A fresh secret: 256 random bits, base64url without padding.
+pub(super) fn new_secret() -> Result<String, AdminError> {
+    let mut bytes = [0u8; SECRET_BYTES];
+    openssl::rand::rand_bytes(&mut bytes)
+        .map_err(|e| AdminError::Internal(format!("random secret: {e}")))?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// Equal hashes, compared in constant time (`openssl::memcmp::eq` wants equal lengths).
@@ -159,7 +177,7 @@ fn ttl(asked: Option<Duration>) -> Result<Duration, AdminError> {
     Ok(ttl)
 }
 
-fn rfc3339(t: OffsetDateTime) -> Option<String> {
+pub(super) fn rfc3339(t: OffsetDateTime) -> Option<String> {
     t.format(&Rfc3339).ok()
 }
 
@@ -188,10 +206,7 @@ impl Provisioner {
             async |tx| {
                 let fail = |e: AdminError| (e, asked.clone());
                 let ttl = ttl(ttl_asked).map_err(fail)?;
-                let mut bytes = [0u8; SECRET_BYTES];
-                openssl::rand::rand_bytes(&mut bytes)
-                    .map_err(|e| fail(AdminError::Internal(format!("random credential: {e}"))))?;
-                let secret = URL_SAFE_NO_PAD.encode(bytes);
+                let secret = new_secret().map_err(fail)?;
                 let expires_at = now
                     .checked_add(ttl)
                     .ok_or_else(|| fail(AdminError::Internal("expiry out of range".to_owned())))?;

@@ -11,14 +11,11 @@
 
 use std::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 use sso_store::{NewSetupLink, OrgId, SetupLinkId, SetupLinkRecord, StoreError};
-use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
-use super::credentials::{same_hash, secret_hash};
+use super::credentials::{new_secret, parse_bearer, rfc3339, same_hash, secret_hash};
 use super::{Audited, kinds};
 use crate::error::{AdminError, SetupLinkError};
 use crate::login::Provisioner;
@@ -38,12 +35,6 @@ pub const MAX_SETUP_LINK_TTL: Duration = Duration::days(30);
 
 /// The shortest a setup link may last (short ones are for tests).
 pub const MIN_SETUP_LINK_TTL: Duration = Duration::seconds(1);
-
-/// Random bytes in a secret: 256 bits.
-const SECRET_BYTES: usize = 32;
-
-/// No token is longer: the prefix, a 64-bit id, `_` and 43 characters of secret.
-const MAX_PRESENTED: usize = 96;
 
 /// One thing a setup link may let its holder do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -261,12 +252,7 @@ impl SetupLinkCaller {
 
 /// The id and secret parts of a presented token, when it has the shape of one.
 fn parse(token: &str) -> Option<(SetupLinkId, &str)> {
-    if token.len() > MAX_PRESENTED {
-        return None;
-    }
-    let (id, secret) = token.strip_prefix(SETUP_LINK_PREFIX)?.split_once('_')?;
-    let id = id.parse().ok()?;
-    (!secret.is_empty()).then_some((id, secret))
+    parse_bearer(token, SETUP_LINK_PREFIX)
 }
 
 /// The TTL a creator asks for: `None` is the default, the rest must lie within the bounds.
@@ -284,10 +270,6 @@ fn ttl(asked: Option<Duration>) -> Result<Duration, AdminError> {
         }));
     }
     Ok(ttl)
-}
-
-fn rfc3339(t: OffsetDateTime) -> Option<String> {
-    t.format(&Rfc3339).ok()
 }
 
 impl Provisioner {
@@ -315,10 +297,7 @@ impl Provisioner {
             async |tx| {
                 let fail = |e: AdminError| (e, asked.clone());
                 let ttl = ttl(ttl_asked).map_err(fail)?;
-                let mut bytes = [0u8; SECRET_BYTES];
-                openssl::rand::rand_bytes(&mut bytes)
-                    .map_err(|e| fail(AdminError::Internal(format!("random setup link: {e}"))))?;
-                let secret = URL_SAFE_NO_PAD.encode(bytes);
+                let secret = new_secret().map_err(fail)?;
                 let expires_at = now
                     .checked_add(ttl)
                     .ok_or_else(|| fail(AdminError::Internal("expiry out of range".to_owned())))?;
