@@ -64,6 +64,9 @@ pub(crate) const ORG_SCOPED: &[&str] = &[
     "ListDomains",
     "ListSetupLinks",
     "RevokeSetupLink",
+    "CreateScimToken",
+    "ListScimTokens",
+    "RevokeScimToken",
 ];
 
 /// AdminService methods for the service-wide admin token alone: calls that are not about one

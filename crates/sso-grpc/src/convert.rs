@@ -369,6 +369,7 @@ pub(crate) fn member(record: &MemberRecord) -> v1::Member {
     let created_by = match record.created_by {
         CreatedBy::Jit => v1::CreatedBy::Jit,
         CreatedBy::Admin => v1::CreatedBy::Admin,
+        CreatedBy::Scim => v1::CreatedBy::Scim,
         _ => v1::CreatedBy::Unspecified,
     };
     v1::Member {
@@ -378,6 +379,7 @@ pub(crate) fn member(record: &MemberRecord) -> v1::Member {
         created_by: created_by.into(),
         created_at: timestamp(record.created_at),
         project_ids: record.projects.iter().map(ToString::to_string).collect(),
+        deactivated_at: optional_timestamp(record.suspended_at),
     }
 }
 

@@ -191,6 +191,11 @@ pub(crate) const SSO_REQUIRED_MESSAGE: &str =
 pub(crate) fn password_status(operation: &str, error: &PasswordLoginError) -> Status {
     match error {
         PasswordLoginError::Store(e) => store_status(operation, e),
+        PasswordLoginError::Refused(sso_policy::PasswordRefusal::MemberDeactivated) => refusal(
+            Code::PermissionDenied,
+            error.reason(),
+            sso_provisioning::DEACTIVATED_MESSAGE,
+        ),
         PasswordLoginError::Refused(_) => {
             refusal(Code::PermissionDenied, error.reason(), SSO_REQUIRED_MESSAGE)
         }

@@ -9,6 +9,7 @@ use sso_email::Email;
 use sso_fetch::Fetcher;
 use sso_policy::Role;
 use sso_provisioning::{
+    DEACTIVATED_MESSAGE,
     AdminError, ConnectionRecord, EventQuery, ImportedMetadata, LoginError, MAX_BATCH,
     MAX_CLOCK_SKEW, MAX_NAME_PREFIX, MAX_PAGE, MemberCursor, MemberQuery, NewMember, NewProject,
     OrgId, OrgQuery, PasswordLoginError, ProjectCursor, ProjectId, ProjectQuery, Provisioner,
@@ -288,7 +289,11 @@ impl AuthService for AuthServiceImpl {
             Err(refusal) => v1::CheckPasswordLoginResponse {
                 allowed: false,
                 reason: reason(refusal.reason()).into(),
-                message: SSO_REQUIRED_MESSAGE.to_owned(),
+                message: match refusal {
+                    sso_policy::PasswordRefusal::MemberDeactivated => DEACTIVATED_MESSAGE,
+                    _ => SSO_REQUIRED_MESSAGE,
+                }
+                .to_owned(),
                 member,
             },
         };
@@ -367,6 +372,9 @@ org_requests!(
     v1::CreateSetupLinkRequest,
     v1::ListSetupLinksRequest,
     v1::RevokeSetupLinkRequest,
+    v1::CreateScimTokenRequest,
+    v1::ListScimTokensRequest,
+    v1::RevokeScimTokenRequest,
 );
 
 /// What an admin operation on an org starts from: who acts, on which org, at what time, and
@@ -1081,6 +1089,56 @@ impl AdminService for AdminServiceImpl {
                 let id = convert::credential_id(&r.credential_id)?;
                 let p = c.provisioner;
                 Ok(p.revoke_org_credential(c.actor, c.org, id, c.now).await?)
+            })
+            .await?;
+        Ok(Response::new(convert::credential(&revoked)))
+    }
+
+    async fn create_scim_token(
+        &self,
+        request: Request<v1::CreateScimTokenRequest>,
+    ) -> Result<Response<v1::CreateScimTokenResponse>, Status> {
+        let (org, issued) = self
+            .on_org("CreateScimToken", request, async |c, r| {
+                let ttl = match r.ttl_seconds {
+                    0 => None,
+                    s => Some(Duration::seconds(i64::from(s))),
+                };
+                let p = c.provisioner;
+                Ok(p.create_scim_token(c.actor, c.org, &r.description, ttl, c.now)
+                    .await?)
+            })
+            .await?;
+        Ok(Response::new(v1::CreateScimTokenResponse {
+            token: Some(convert::credential(&issued.credential)),
+            secret: issued.secret().to_owned(),
+            scim_base_url: self.shared.provisioner.scim_base_url(org),
+        }))
+    }
+
+    async fn list_scim_tokens(
+        &self,
+        request: Request<v1::ListScimTokensRequest>,
+    ) -> Result<Response<v1::ListScimTokensResponse>, Status> {
+        let (_, tokens) = self
+            .on_org("ListScimTokens", request, async |c, _| {
+                Ok(c.provisioner.list_scim_tokens(c.org).await?)
+            })
+            .await?;
+        Ok(Response::new(v1::ListScimTokensResponse {
+            tokens: tokens.iter().map(convert::credential).collect(),
+        }))
+    }
+
+    async fn revoke_scim_token(
+        &self,
+        request: Request<v1::RevokeScimTokenRequest>,
+    ) -> Result<Response<v1::OrgCredential>, Status> {
+        let (_, revoked) = self
+            .on_org("RevokeScimToken", request, async |c, r| {
+                let id = convert::credential_id(&r.token_id)?;
+                let p = c.provisioner;
+                Ok(p.revoke_scim_token(c.actor, c.org, id, c.now).await?)
             })
             .await?;
         Ok(Response::new(convert::credential(&revoked)))

@@ -111,6 +111,7 @@ const LOGIN_AND_ADMIN_REFUSALS: &[&str] = &[
     "setup-link-wrong-org",
     "setup-link-not-allowed",
     "setup-csrf-mismatch",
+    "member-deactivated",
 ];
 
 #[test]
@@ -119,6 +120,9 @@ fn every_login_and_admin_refusal_has_a_wire_value() {
         assert_ne!(reason(code), Reason::Unspecified, "{code}");
     }
     // The provisioning layer's own codes are among them.
+    for code in codes_in("sso-provisioning/src/scim.rs") {
+        assert_ne!(reason(&code), Reason::Unspecified, "{code}");
+    }
     for code in codes_in("sso-provisioning/src/error.rs") {
         // `internal` is an infrastructure failure, sent as INTERNAL.
         if !code.contains('-') || code == "corrupt-data" {

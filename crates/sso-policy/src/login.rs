@@ -59,6 +59,8 @@ pub enum SsoLoginRefusal {
         /// The email's domain.
         domain: String,
     },
+    /// A member whose membership the org's directory has deactivated.
+    MemberDeactivated,
 }
 
 impl SsoLoginRefusal {
@@ -68,6 +70,7 @@ impl SsoLoginRefusal {
             Self::SsoOff(off) => off.reason(),
             Self::NotMember => "not-a-member",
             Self::DomainNotVerified { .. } => "domain-not-verified",
+            Self::MemberDeactivated => "member-deactivated",
         }
     }
 }
@@ -83,6 +86,9 @@ impl fmt::Display for SsoLoginRefusal {
                 f,
                 "not a member of the org, and {domain} is not one of its verified domains"
             ),
+            Self::MemberDeactivated => {
+                f.write_str("the org's directory has deactivated this member")
+            }
         }?;
         write!(f, " ({})", self.reason())
     }
@@ -93,8 +99,8 @@ impl std::error::Error for SsoLoginRefusal {}
 /// Decides an SSO login, at `org`'s connection, of a person whose email has been verified by
 /// the IdP and whose membership in `org` the caller has looked up.
 ///
-/// Refused when SSO is not in effect (plan without SSO, no or disabled connection), or when the
-/// person is not a member and JIT is off, or when JIT is on but the email's domain is not one of
+/// Refused when SSO is not in effect (plan without SSO, no or disabled connection), when the
+/// person's membership is deactivated, or when the person is not a member and JIT is off, or when JIT is on but the email's domain is not one of
 /// the org's verified domains. Members sign in whatever their email's domain: the domain check
 /// guards creating memberships, so one org's IdP cannot mint members from another company.
 /// Domains compare in ASCII case-insensitively and exactly: a subdomain must be verified itself.
@@ -104,8 +110,10 @@ pub fn sso_login<P: Clone>(
     membership: Membership,
 ) -> Result<SsoLoginGrant<P>, SsoLoginRefusal> {
     sso_in_effect(org).map_err(SsoLoginRefusal::SsoOff)?;
-    if let Membership::Member(role) = membership {
-        return Ok(SsoLoginGrant::ExistingMember { role });
+    match membership {
+        Membership::Member(role) => return Ok(SsoLoginGrant::ExistingMember { role }),
+        Membership::Deactivated(_) => return Err(SsoLoginRefusal::MemberDeactivated),
+        Membership::NotMember => {}
     }
     let Some(role) = org.jit.default_role else {
         return Err(SsoLoginRefusal::NotMember);
@@ -309,6 +317,8 @@ pub enum PasswordRefusal {
     /// The org requires SSO, the requirement is enforced, and this person is a member or at
     /// one of the org's verified domains.
     SsoRequired,
+    /// The org's directory has deactivated this member: refused whatever the org requires.
+    MemberDeactivated,
 }
 
 impl PasswordRefusal {
@@ -316,6 +326,7 @@ impl PasswordRefusal {
     pub fn reason(self) -> &'static str {
         match self {
             Self::SsoRequired => "sso-required",
+            Self::MemberDeactivated => "member-deactivated",
         }
     }
 }
@@ -328,6 +339,11 @@ impl fmt::Display for PasswordRefusal {
                 "the org requires members to sign in with SSO ({})",
                 self.reason()
             ),
+            Self::MemberDeactivated => write!(
+                f,
+                "the org's directory has deactivated this member ({})",
+                self.reason()
+            ),
         }
     }
 }
@@ -336,7 +352,8 @@ impl std::error::Error for PasswordRefusal {}
 
 /// Decides whether `who` may sign in to `org` with email and password.
 ///
-/// This answers the policy question only: allowed unless "require SSO" is enforced for the org
+/// A member the org's directory deactivated is refused first, whatever the org requires.
+/// Otherwise this answers the policy question only: allowed unless "require SSO" is enforced for the org
 /// (see [`require_sso_status`]) and the person is one it covers, a member or anyone whose
 /// email is at one of the org's verified domains. Whether the password is right, or the person
 /// belongs to the org at all, is the host product's business.
@@ -344,6 +361,9 @@ pub fn password_login<P>(
     org: &Org<P>,
     who: PasswordSubject<'_>,
 ) -> Result<PasswordAllowed, PasswordRefusal> {
+    if matches!(who.membership, Membership::Deactivated(_)) {
+        return Err(PasswordRefusal::MemberDeactivated);
+    }
     match require_sso_status(org) {
         RequireSsoStatus::Off => return Ok(PasswordAllowed::SsoNotRequired),
         RequireSsoStatus::Suspended(off) => return Ok(PasswordAllowed::SsoNotInEffect(off)),

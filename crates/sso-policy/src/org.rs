@@ -94,6 +94,9 @@ pub enum Membership {
     NotMember,
     /// A member with this role.
     Member(Role),
+    /// A member whose membership the org's directory suspended (SCIM `active=false`): they
+    /// keep their role for when they come back, but sign in neither by SSO nor by password.
+    Deactivated(Role),
 }
 
 /// Why SSO is not in effect for an org.

@@ -50,6 +50,9 @@ pub(crate) fn explain(reason: &str) -> Option<&'static str> {
         "domain-not-verified" => {
             "This person's email domain is not one of your organization's verified domains."
         }
+        "member-deactivated" => {
+            "Your directory (SCIM) has deactivated this person, so they cannot sign in."
+        }
         "no-valid-email" => "The IdP sent no email address this service could use.",
         "wrong-audience" | "missing-audience" => {
             "The IdP addressed the response to another application (wrong SP entity ID / audience)."
@@ -118,6 +121,7 @@ pub(crate) fn fix(reason: &str) -> &'static str {
         }
         "domain-not-verified" => "Verify the email domain of the person who signed in, in step 4.",
         "not-a-member" => "Turn just-in-time provisioning on in step 5, or add the person first.",
+        "member-deactivated" => "Reactivate the person in your IdP; provisioning restores them.",
         "plan-without-sso" => "Ask the service's operator for a plan that includes SSO.",
         "request-expired" => "Start the test again and finish it within ten minutes.",
         "unsolicited-response" => "Start the test from this page, not from your IdP's dashboard.",

@@ -10,6 +10,10 @@ use sso_policy::{
 };
 use sso_store::{ProjectId, StoreError};
 
+/// What a member the org's directory deactivated is told, at SSO and at password login.
+pub const DEACTIVATED_MESSAGE: &str =
+    "Your access to this organization has been deactivated. Ask your administrator.";
+
 /// Why an SSO login was not started or not completed.
 ///
 /// [`reason`](Self::reason) is a stable kebab-case code for machines and traces;
@@ -139,6 +143,7 @@ impl LoginError {
             Self::Refused(SsoLoginRefusal::SsoOff(_)) => {
                 "Single sign-on is not available for this organization."
             }
+            Self::Refused(SsoLoginRefusal::MemberDeactivated) => DEACTIVATED_MESSAGE,
             Self::Refused(_) => {
                 "You are not a member of this organization. Ask your administrator for access."
             }

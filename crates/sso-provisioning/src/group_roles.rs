@@ -1,5 +1,6 @@
 //! Directory-driven roles at login: the connection's group rules applied to the groups of the
-//! verified assertion, inside the login's transaction.
+//! verified assertion and the SCIM groups the org's directory put the person in, inside the
+//! login's transaction.
 //!
 //! One entry point, [`apply_group_rules`], called by the login between the policy's grant
 //! and provisioning: it turns the grant of a new member into the rules' role and projects,
@@ -21,6 +22,9 @@ use crate::trace::Trace;
 /// a token (group overage): the trace points it out.
 const ENTRA_GROUPS_LINK: &str = "http://schemas.microsoft.com/claims/groups.link";
 
+/// The most directory (SCIM) groups read for one person; `Groups::read` bounds the total.
+const DIRECTORY_GROUPS_READ: u64 = 1000;
+
 /// The trace's name of the check.
 const CHECK: &str = "group-roles";
 
@@ -41,14 +45,24 @@ pub(crate) async fn apply_group_rules(
         return Ok(grant);
     }
     let attribute = settings.attribute.as_deref();
+    // The org's directory (SCIM) is the second source: the groups it pushed this person into.
+    let directory = match user {
+        Some(user) => tx
+            .scim_group_names_of(c.org, user, DIRECTORY_GROUPS_READ)
+            .await
+            .map_err(step(CHECK))?,
+        None => Vec::new(),
+    };
     let groups = Groups::read(
         attribute
             .into_iter()
-            .flat_map(|a| c.verified.attribute_values(a)),
+            .flat_map(|a| c.verified.attribute_values(a))
+            .chain(directory.iter().map(String::as_str)),
     );
     let matched = match_groups(&settings.rules, &groups);
     let decided = directory_role(c.snapshot.org.plan, settings, &grant, &matched);
     let mut detail = facts(c, &groups, &matched, &decided);
+    add(&mut detail, "directory_groups", json!(directory.len()));
     let grant = match decided {
         DirectoryRole::NotApplied(_) => grant,
         DirectoryRole::NewMember {

@@ -129,6 +129,7 @@ mod config_cache;
 mod error;
 mod group_roles;
 mod login;
+mod scim;
 mod test_login;
 mod trace;
 mod views;
@@ -138,16 +139,20 @@ pub use crate::{
         AddedMember, DEFAULT_CREDENTIAL_TTL, DEFAULT_SETUP_LINK_TTL, DOMAIN_CHECK_ACTOR,
         DomainChecks, DomainRecheck, ImportedFromUrl, ImportedMetadata, IssuedOrgCredential,
         IssuedSetupLink, MAX_CREDENTIAL_TTL, MAX_SETUP_LINK_TTL, MIN_CREDENTIAL_TTL,
-        MIN_SETUP_LINK_TTL, NewMember, ORG_CREDENTIAL_PREFIX, OrgCredential, OrgCredentialCaller,
+        MIN_SETUP_LINK_TTL, NewMember, ORG_CREDENTIAL_PREFIX, SCIM_TOKEN_PREFIX, DEFAULT_SCIM_TOKEN_TTL, OrgCredential, OrgCredentialCaller,
         REFRESH_ACTOR, RefreshOutcome, SETUP_LINK_PREFIX, SETUP_PATH, SetupAbilities, SetupAbility,
         SetupLink, SetupLinkCaller, ValidationOptions, is_org_credential, kinds,
     },
     codes::{DEFAULT_CODE_LIFETIME, LoginCode},
     error::{
-        AdminError, CredentialError, LoginError, PasswordLoginError, RedeemError, SetupLinkError,
+        AdminError, CredentialError, DEACTIVATED_MESSAGE, LoginError, PasswordLoginError, RedeemError, SetupLinkError,
         SpMetadataError,
     },
     login::{DEFAULT_REQUEST_LIFETIME, LoginOutcome, LoginStart, PasswordCheck, Provisioner},
+    scim::{
+        MAX_SCIM_GROUP_MEMBERS, ScimCaller, ScimError, ScimGroup, ScimGroupInput, ScimUser,
+        ScimUserInput, parse_scim_id,
+    },
     test_login::{
         JitPreview, TEST_RESULT_KEPT, TestLogin, TestLoginCheck, TestLoginStart, TestLoginStatus,
     },
@@ -165,5 +170,5 @@ pub use sso_store::{
     MemberPage, MemberQuery, MemberRecord, MetadataSource, MetadataValidity, NewProject,
     OrgCredentialId, OrgCursor, OrgId, OrgPage, OrgQuery, OrgRecord, OrgSnapshot, ParseIdError,
     ProjectChange, ProjectCursor, ProjectId, ProjectPage, ProjectQuery, ProjectRecord, PurgeCounts,
-    RefreshState, SetupLinkId, StoreError, UpsertedProject, UserId, UserRecord, VerifiedBy,
+    RefreshState, ScimGroupId, ScimLookup, ScimMember, ScimUserId, SetupLinkId, StoreError, UpsertedProject, UserId, UserRecord, VerifiedBy,
 };

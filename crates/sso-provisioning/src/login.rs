@@ -788,19 +788,19 @@ impl Provisioner {
         org: OrgId,
     ) -> Result<PasswordCheck, StoreError> {
         let snapshot = self.store.org_snapshot(org).await?;
-        let member = match self.store.user_by_email(email).await? {
-            Some(user) => self.store.membership(org, user.id).await?.map(|m| m.role),
+        let membership = match self.store.user_and_membership(email, org).await? {
+            Some((_, membership)) => membership,
             None => None,
         };
         let who = sso_policy::PasswordSubject {
             email_domain: email.domain(),
-            membership: member.map_or(sso_policy::Membership::NotMember, |role| {
-                sso_policy::Membership::Member(role)
-            }),
+            membership: membership
+                .as_ref()
+                .map_or(sso_policy::Membership::NotMember, MembershipRecord::policy),
         };
         Ok(PasswordCheck {
             decision: sso_policy::password_login(&snapshot.policy(), who),
-            member,
+            member: membership.map(|m| m.role),
         })
     }
 }
@@ -847,7 +847,7 @@ async fn provision(
         email.domain(),
         membership
             .as_ref()
-            .map_or(Membership::NotMember, |m| Membership::Member(m.role)),
+            .map_or(Membership::NotMember, MembershipRecord::policy),
     )
     .map_err(|r| ("policy", LoginError::Refused(r)))?;
     trace.passed_with("policy", json!({ "grant": grant.reason() }));
@@ -1007,6 +1007,11 @@ async fn apply_grant(
                         .create_membership(c.org, user.id, grant.role(), CreatedBy::Jit, now)
                         .await
                         .map_err(step("provision"))?;
+                    // Created meanwhile by the org's directory, deactivated: refused as if read.
+                    if made.record.suspended_at.is_some() {
+                        let refusal = sso_policy::SsoLoginRefusal::MemberDeactivated;
+                        return Err(("policy", LoginError::Refused(refusal)));
+                    }
                     (made.record.role, made.created)
                 }
             };

@@ -437,7 +437,7 @@ async fn test_in_transaction(
         email.domain(),
         membership
             .as_ref()
-            .map_or(Membership::NotMember, |m| Membership::Member(m.role)),
+            .map_or(Membership::NotMember, sso_store::MembershipRecord::policy),
     );
     trace.fact("jit", preview_json(&preview, user.is_some()));
 

@@ -19,6 +19,31 @@ pub const MAX_CREDENTIAL_DESCRIPTION: usize = 200;
 /// The most credentials [`Store::list_org_credentials`] returns, newest first.
 pub const MAX_CREDENTIALS_LISTED: u64 = 1000;
 
+/// What a credential may do. Each kind is accepted by its own door only: an admin credential
+/// is never a SCIM token, nor the reverse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CredentialKind {
+    /// AdminService, on its org.
+    Admin,
+    /// The org's SCIM endpoint.
+    Scim,
+}
+
+impl CredentialKind {
+    /// Stable code, as stored.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Scim => "scim",
+        }
+    }
+
+    fn from_code(code: &str) -> Option<Self> {
+        [Self::Admin, Self::Scim].into_iter().find(|k| k.code() == code)
+    }
+}
+
 /// A credential to store. The caller hashes the secret; the store never sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewOrgCredential {
@@ -32,6 +57,8 @@ pub struct NewOrgCredential {
     pub created_by: String,
     /// From this instant on it is refused; must be after `now`.
     pub expires_at: OffsetDateTime,
+    /// What it may do.
+    pub kind: CredentialKind,
 }
 
 /// A credential as stored.
@@ -54,11 +81,18 @@ pub struct OrgCredentialRecord {
     pub expires_at: OffsetDateTime,
     /// When it was revoked, if it was.
     pub revoked_at: Option<OffsetDateTime>,
+    /// What it may do.
+    pub kind: CredentialKind,
 }
 
-impl From<org_credential::Model> for OrgCredentialRecord {
-    fn from(m: org_credential::Model) -> Self {
-        Self {
+impl TryFrom<org_credential::Model> for OrgCredentialRecord {
+    type Error = StoreError;
+
+    fn try_from(m: org_credential::Model) -> Result<Self, StoreError> {
+        let kind = CredentialKind::from_code(&m.kind)
+            .ok_or_else(|| StoreError::corrupt("credential kind", format!("unknown code {:?}", m.kind)))?;
+        Ok(Self {
+            kind,
             id: OrgCredentialId::new(m.id),
             org: OrgId::new(m.org_id),
             secret_hash: m.secret_hash,
@@ -67,7 +101,7 @@ impl From<org_credential::Model> for OrgCredentialRecord {
             created_at: from_db(m.created_at),
             expires_at: from_db(m.expires_at),
             revoked_at: m.revoked_at.map(from_db),
-        }
+        })
     }
 }
 
@@ -130,6 +164,7 @@ impl<C: ConnectionTrait> Store<C> {
             created_at: Set(created_at),
             expires_at: Set(expires_at),
             revoked_at: Set(None),
+            kind: Set(credential.kind.code().to_owned()),
         })
         .exec(&self.conn)
         .await
@@ -143,6 +178,7 @@ impl<C: ConnectionTrait> Store<C> {
             created_at: from_db(created_at),
             expires_at: from_db(expires_at),
             revoked_at: None,
+            kind: credential.kind,
         })
     }
 
@@ -151,53 +187,60 @@ impl<C: ConnectionTrait> Store<C> {
         &self,
         id: OrgCredentialId,
     ) -> Result<Option<OrgCredentialRecord>, StoreError> {
-        Ok(org_credential::Entity::find_by_id(id.get())
+        org_credential::Entity::find_by_id(id.get())
             .one(&self.conn)
             .await?
-            .map(OrgCredentialRecord::from))
+            .map(OrgCredentialRecord::try_from)
+            .transpose()
     }
 
-    /// The org's credentials, revoked and expired ones included, newest first; at most
-    /// [`MAX_CREDENTIALS_LISTED`].
+    /// The org's credentials of `kind`, revoked and expired ones included, newest first; at
+    /// most [`MAX_CREDENTIALS_LISTED`].
     pub async fn list_org_credentials(
         &self,
         org: OrgId,
+        kind: CredentialKind,
     ) -> Result<Vec<OrgCredentialRecord>, StoreError> {
-        Ok(org_credential::Entity::find()
+        org_credential::Entity::find()
             .filter(org_credential::Column::OrgId.eq(org.get()))
+            .filter(org_credential::Column::Kind.eq(kind.code()))
             .order_by_desc(org_credential::Column::Id)
             .limit(MAX_CREDENTIALS_LISTED)
             .all(&self.conn)
             .await?
             .into_iter()
-            .map(OrgCredentialRecord::from)
-            .collect())
+            .map(OrgCredentialRecord::try_from)
+            .collect()
     }
 
-    /// Revokes the org's credential `id` at `now`, once: `true` when this call revoked it,
-    /// `false` when it already was (the record keeps the first revocation time). A credential
-    /// of another org is [`StoreError::NotFound`], like one that does not exist.
+    /// Revokes the org's credential `id` of `kind` at `now`, once: `true` when this call
+    /// revoked it, `false` when it already was (the record keeps the first revocation time). A
+    /// credential of another org or another kind is [`StoreError::NotFound`], like one that
+    /// does not exist.
     pub async fn revoke_org_credential(
         &self,
         org: OrgId,
         id: OrgCredentialId,
+        kind: CredentialKind,
         now: OffsetDateTime,
     ) -> Result<(OrgCredentialRecord, bool), StoreError> {
         let revoked = org_credential::Entity::update_many()
             .col_expr(org_credential::Column::RevokedAt, Expr::value(to_db(now)?))
             .filter(org_credential::Column::Id.eq(id.get()))
             .filter(org_credential::Column::OrgId.eq(org.get()))
+            .filter(org_credential::Column::Kind.eq(kind.code()))
             .filter(org_credential::Column::RevokedAt.is_null())
             .exec_with_returning(&self.conn)
             .await?;
         if let Some(model) = revoked.into_iter().next() {
-            return Ok((model.into(), true));
+            return Ok((model.try_into()?, true));
         }
         let found = org_credential::Entity::find_by_id(id.get())
             .filter(org_credential::Column::OrgId.eq(org.get()))
+            .filter(org_credential::Column::Kind.eq(kind.code()))
             .one(&self.conn)
             .await?
             .ok_or_else(|| StoreError::not_found("credential"))?;
-        Ok((found.into(), false))
+        Ok((found.try_into()?, false))
     }
 }

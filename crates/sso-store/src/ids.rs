@@ -104,6 +104,16 @@ id_type!(
     SetupLinkId,
     "a setup link"
 );
+id_type!(
+    /// A user resource pushed by an org's directory over SCIM.
+    ScimUserId,
+    "a SCIM user"
+);
+id_type!(
+    /// A group resource pushed by an org's directory over SCIM.
+    ScimGroupId,
+    "a SCIM group"
+);
 
 /// The most bytes a [`ProjectId`] may have.
 pub const MAX_PROJECT_ID_BYTES: usize = 200;

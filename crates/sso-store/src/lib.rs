@@ -118,6 +118,7 @@ mod org_list;
 mod orgs;
 mod people;
 mod projects;
+mod scim;
 mod setup_links;
 mod store;
 mod test_logins;
@@ -126,7 +127,8 @@ pub use crate::{
     codes::{LoginCodeRecord, NewLoginCode},
     connections::{ConnectionOptions, ConnectionRecord, IdpConfig, MAX_CLOCK_SKEW},
     credentials::{
-        MAX_CREDENTIAL_DESCRIPTION, MAX_CREDENTIALS_LISTED, NewOrgCredential, OrgCredentialRecord,
+        CredentialKind, MAX_CREDENTIAL_DESCRIPTION, MAX_CREDENTIALS_LISTED, NewOrgCredential,
+        OrgCredentialRecord,
     },
     domains::{
         CheckCount, DomainClaim, DomainState, DueDomainCheck, MAX_DOMAINS_PER_ORG, VerifiedBy,
@@ -136,7 +138,7 @@ pub use crate::{
     events::{EventCursor, EventOutcome, EventPage, EventQuery, EventRecord, MAX_PAGE, NewEvent},
     ids::{
         ConnectionId, EventId, MAX_PROJECT_ID_BYTES, OrgCredentialId, OrgId, ParseIdError,
-        ProjectId, SetupLinkId, UserId,
+        ProjectId, ScimGroupId, ScimUserId, SetupLinkId, UserId,
     },
     lists::{MAX_BATCH, MemberCursor, ProjectCursor},
     logins::{AuthnRequestRecord, NewAuthnRequest, PurgeCounts, RequestPurpose},
@@ -151,6 +153,9 @@ pub use crate::{
     projects::{
         MAX_PROJECT_NAME_CHARS, NewProject, ProjectChange, ProjectPage, ProjectQuery,
         ProjectRecord, UpsertedProject,
+    },
+    scim::{
+        ScimGroupRecord, ScimGroupWrite, ScimLookup, ScimMember, ScimUserRecord, ScimUserWrite,
     },
     setup_links::{MAX_SETUP_LINKS_LISTED, NewSetupLink, SetupLinkRecord},
     store::{Store, StoreBuilder, Transaction},

@@ -37,6 +37,8 @@ pub struct MemberRecord {
     pub created_by: CreatedBy,
     /// When the membership was created.
     pub created_at: OffsetDateTime,
+    /// When the org's directory deactivated the membership, if it did.
+    pub suspended_at: Option<OffsetDateTime>,
     /// The organization's projects they have access to, by id.
     pub projects: Vec<ProjectId>,
 }
@@ -118,6 +120,7 @@ struct MemberRow {
     role: String,
     created_by: String,
     created_at: time::PrimitiveDateTime,
+    suspended_at: Option<time::PrimitiveDateTime>,
 }
 
 impl MemberRow {
@@ -135,6 +138,7 @@ impl MemberRow {
                 StoreError::corrupt("created-by", format!("unknown code {:?}", self.created_by))
             })?,
             created_at: from_db(self.created_at),
+            suspended_at: self.suspended_at.map(from_db),
             projects,
         })
     }
@@ -224,6 +228,7 @@ impl<C: ConnectionTrait> Store<C> {
             .column(membership::Column::Role)
             .column(membership::Column::CreatedBy)
             .column(membership::Column::CreatedAt)
+            .column(membership::Column::SuspendedAt)
             .join(
                 JoinType::InnerJoin,
                 membership::Entity::belongs_to(user::Entity)

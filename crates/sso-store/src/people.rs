@@ -53,17 +53,20 @@ pub enum CreatedBy {
     Jit,
     /// An admin (or an import on an admin's behalf).
     Admin,
+    /// The org's directory, over SCIM: the member is SCIM-managed.
+    Scim,
 }
 
 impl CreatedBy {
     /// Every value.
-    pub const ALL: [CreatedBy; 2] = [CreatedBy::Jit, CreatedBy::Admin];
+    pub const ALL: [CreatedBy; 3] = [CreatedBy::Jit, CreatedBy::Admin, CreatedBy::Scim];
 
     /// Stable code, as stored.
     pub fn code(self) -> &'static str {
         match self {
             Self::Jit => "jit",
             Self::Admin => "admin",
+            Self::Scim => "scim",
         }
     }
 
@@ -121,9 +124,21 @@ pub struct MembershipRecord {
     pub created_by: CreatedBy,
     /// When it was created.
     pub created_at: OffsetDateTime,
+    /// When the org's directory deactivated it, if it did.
+    pub suspended_at: Option<OffsetDateTime>,
 }
 
 impl MembershipRecord {
+    /// The membership as `sso-policy` decides on it: a suspended member is
+    /// [`Membership::Deactivated`](sso_policy::Membership::Deactivated).
+    pub fn policy(&self) -> sso_policy::Membership {
+        if self.suspended_at.is_some() {
+            sso_policy::Membership::Deactivated(self.role)
+        } else {
+            sso_policy::Membership::Member(self.role)
+        }
+    }
+
     pub(crate) fn from_model(m: &membership::Model) -> Result<Self, StoreError> {
         Ok(Self {
             org: OrgId::new(m.org_id),
@@ -131,6 +146,7 @@ impl MembershipRecord {
             role: role_from_code(&m.role)?,
             created_by: created_by_from_code(&m.created_by)?,
             created_at: from_db(m.created_at),
+            suspended_at: m.suspended_at.map(from_db),
         })
     }
 }
@@ -222,6 +238,7 @@ impl<C: ConnectionTrait> Store<C> {
                 Expr::col((membership::Entity, membership::Column::CreatedAt)),
                 Alias::new("member_since"),
             )
+            .column((membership::Entity, membership::Column::SuspendedAt))
             .from(user::Entity)
             .join(
                 JoinType::LeftJoin,
@@ -253,6 +270,7 @@ impl<C: ConnectionTrait> Store<C> {
                 role,
                 created_by: row.try_get("", "created_by")?,
                 created_at: row.try_get("", "member_since")?,
+                suspended_at: row.try_get("", "suspended_at")?,
             })?),
         };
         Ok(Some((found, membership)))
@@ -304,6 +322,7 @@ impl<C: ConnectionTrait> Store<C> {
             role: Set(role.code().to_owned()),
             created_by: Set(created_by.code().to_owned()),
             created_at: Set(created_at),
+            suspended_at: Set(None),
         })
         .on_conflict(
             OnConflict::columns([membership::Column::OrgId, membership::Column::UserId])
@@ -320,6 +339,7 @@ impl<C: ConnectionTrait> Store<C> {
                 role,
                 created_by,
                 created_at: from_db(created_at),
+                suspended_at: None,
             }));
         }
         self.membership(org, user)

@@ -12,7 +12,9 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
-use sso_store::{NewOrgCredential, OrgCredentialId, OrgCredentialRecord, OrgId, StoreError};
+use sso_store::{
+    CredentialKind, NewOrgCredential, OrgCredentialId, OrgCredentialRecord, OrgId, StoreError,
+};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
@@ -22,6 +24,13 @@ use crate::login::Provisioner;
 
 /// How every org credential begins.
 pub const ORG_CREDENTIAL_PREFIX: &str = "sso_org_";
+
+/// How every SCIM token begins.
+pub const SCIM_TOKEN_PREFIX: &str = "sso_scim_";
+
+/// How long a SCIM token lasts when its creator does not say: an IdP keeps it in its
+/// provisioning settings, and an expiry nobody watches stops deprovisioning silently.
+pub const DEFAULT_SCIM_TOKEN_TTL: Duration = Duration::days(365);
 
 /// How long a credential lasts when its creator does not say.
 pub const DEFAULT_CREDENTIAL_TTL: Duration = Duration::days(90);
@@ -35,7 +44,7 @@ pub const MIN_CREDENTIAL_TTL: Duration = Duration::seconds(1);
 /// Random bytes in a secret: 256 bits.
 const SECRET_BYTES: usize = 32;
 
-/// No token is longer: the prefix (`sso_org_`, `sso_setup_`), a 64-bit id, `_` and 43 characters
+/// No token is longer: the prefix (`sso_org_`, `sso_scim_`, `sso_setup_`), a 64-bit id, `_` and 43 characters
 /// of secret.
 const MAX_PRESENTED: usize = 96;
 
@@ -129,8 +138,25 @@ pub(super) fn secret_hash(secret: &str) -> String {
 }
 
 /// The id and secret parts of a presented credential, when it has the shape of one.
+#[cfg(test)]
 fn parse(token: &str) -> Option<(OrgCredentialId, &str)> {
     parse_bearer(token, ORG_CREDENTIAL_PREFIX)
+}
+
+/// How a credential of `kind` begins, and how long it lasts unless its creator says.
+fn kind_defaults(kind: CredentialKind) -> (&'static str, Duration) {
+    match kind {
+        CredentialKind::Scim => (SCIM_TOKEN_PREFIX, DEFAULT_SCIM_TOKEN_TTL),
+        _ => (ORG_CREDENTIAL_PREFIX, DEFAULT_CREDENTIAL_TTL),
+    }
+}
+
+/// The audit event kinds of creating and revoking a credential of `kind`.
+fn kind_events(kind: CredentialKind) -> (&'static str, &'static str) {
+    match kind {
+        CredentialKind::Scim => (kinds::SCIM_TOKEN_CREATED, kinds::SCIM_TOKEN_REVOKED),
+        _ => (kinds::CREDENTIAL_CREATED, kinds::CREDENTIAL_REVOKED),
+    }
 }
 
 /// The id and secret parts of a presented `<prefix><id>_<secret>` token (org credentials and
@@ -160,9 +186,9 @@ pub(super) fn same_hash(stored: &str, presented: &str) -> bool {
     stored.len() == presented.len() && openssl::memcmp::eq(stored.as_bytes(), presented.as_bytes())
 }
 
-/// The TTL a creator asks for: `None` is the default, the rest must lie within the bounds.
-fn ttl(asked: Option<Duration>) -> Result<Duration, AdminError> {
-    let ttl = asked.unwrap_or(DEFAULT_CREDENTIAL_TTL);
+/// The TTL a creator asks for: `None` is `default`, the rest must lie within the bounds.
+fn ttl(asked: Option<Duration>, default: Duration) -> Result<Duration, AdminError> {
+    let ttl = asked.unwrap_or(default);
     if ttl < MIN_CREDENTIAL_TTL || ttl > MAX_CREDENTIAL_TTL {
         return Err(AdminError::Store(StoreError::InvalidInput {
             what: "credential ttl",
@@ -194,18 +220,47 @@ impl Provisioner {
         ttl_asked: Option<Duration>,
         now: OffsetDateTime,
     ) -> Result<IssuedOrgCredential, AdminError> {
+        self.create_credential(CredentialKind::Admin, actor, org, description, ttl_asked, now)
+            .await
+    }
+
+    /// Creates a SCIM token for `org`'s directory (`sso_scim_<id>_<secret>`), accepted by the
+    /// org's SCIM endpoint only, lasting `ttl` ([`DEFAULT_SCIM_TOKEN_TTL`] when `None`, at most
+    /// [`MAX_CREDENTIAL_TTL`]). Audited as `scim-token-created`.
+    pub async fn create_scim_token(
+        &self,
+        actor: &str,
+        org: OrgId,
+        description: &str,
+        ttl_asked: Option<Duration>,
+        now: OffsetDateTime,
+    ) -> Result<IssuedOrgCredential, AdminError> {
+        self.create_credential(CredentialKind::Scim, actor, org, description, ttl_asked, now)
+            .await
+    }
+
+    async fn create_credential(
+        &self,
+        kind: CredentialKind,
+        actor: &str,
+        org: OrgId,
+        description: &str,
+        ttl_asked: Option<Duration>,
+        now: OffsetDateTime,
+    ) -> Result<IssuedOrgCredential, AdminError> {
         let asked = json!({
             "description": description,
             "ttl_seconds": ttl_asked.map(|t| t.whole_seconds()),
         });
+        let (prefix, default_ttl) = kind_defaults(kind);
         self.audited(
             Some(org),
-            kinds::CREDENTIAL_CREATED,
+            kind_events(kind).0,
             actor,
             now,
             async |tx| {
                 let fail = |e: AdminError| (e, asked.clone());
-                let ttl = ttl(ttl_asked).map_err(fail)?;
+                let ttl = ttl(ttl_asked, default_ttl).map_err(fail)?;
                 let secret = new_secret().map_err(fail)?;
                 let expires_at = now
                     .checked_add(ttl)
@@ -216,6 +271,7 @@ impl Provisioner {
                     description: description.to_owned(),
                     created_by: actor.to_owned(),
                     expires_at,
+                    kind,
                 };
                 let record = tx
                     .create_org_credential(&new, now)
@@ -227,7 +283,7 @@ impl Provisioner {
                     "expires_at": rfc3339(record.expires_at),
                 });
                 let issued = IssuedOrgCredential {
-                    secret: format!("{ORG_CREDENTIAL_PREFIX}{}_{secret}", record.id),
+                    secret: format!("{prefix}{}_{secret}", record.id),
                     credential: record.into(),
                 };
                 Ok(Audited::new(issued, org, "created", detail))
@@ -239,10 +295,23 @@ impl Provisioner {
     /// The org's credentials, newest first, revoked and expired ones included (at most
     /// `sso_store::MAX_CREDENTIALS_LISTED`); `not-found` when the org does not exist.
     pub async fn list_org_credentials(&self, org: OrgId) -> Result<Vec<OrgCredential>, AdminError> {
+        self.list_credentials(org, CredentialKind::Admin).await
+    }
+
+    /// The org's SCIM tokens, like [`list_org_credentials`](Self::list_org_credentials).
+    pub async fn list_scim_tokens(&self, org: OrgId) -> Result<Vec<OrgCredential>, AdminError> {
+        self.list_credentials(org, CredentialKind::Scim).await
+    }
+
+    async fn list_credentials(
+        &self,
+        org: OrgId,
+        kind: CredentialKind,
+    ) -> Result<Vec<OrgCredential>, AdminError> {
         self.store.org(org).await?;
         Ok(self
             .store
-            .list_org_credentials(org)
+            .list_org_credentials(org, kind)
             .await?
             .into_iter()
             .map(OrgCredential::from)
@@ -258,15 +327,41 @@ impl Provisioner {
         id: OrgCredentialId,
         now: OffsetDateTime,
     ) -> Result<OrgCredential, AdminError> {
+        self.revoke_credential(CredentialKind::Admin, actor, org, id, now)
+            .await
+    }
+
+    /// Revokes the org's SCIM token `id`, like
+    /// [`revoke_org_credential`](Self::revoke_org_credential); an admin credential's id is
+    /// `not-found` here.
+    pub async fn revoke_scim_token(
+        &self,
+        actor: &str,
+        org: OrgId,
+        id: OrgCredentialId,
+        now: OffsetDateTime,
+    ) -> Result<OrgCredential, AdminError> {
+        self.revoke_credential(CredentialKind::Scim, actor, org, id, now)
+            .await
+    }
+
+    async fn revoke_credential(
+        &self,
+        kind: CredentialKind,
+        actor: &str,
+        org: OrgId,
+        id: OrgCredentialId,
+        now: OffsetDateTime,
+    ) -> Result<OrgCredential, AdminError> {
         let asked = json!({ "credential": id.get() });
         self.audited(
             Some(org),
-            kinds::CREDENTIAL_REVOKED,
+            kind_events(kind).1,
             actor,
             now,
             async |tx| {
                 let (record, revoked) = tx
-                    .revoke_org_credential(org, id, now)
+                    .revoke_org_credential(org, id, kind, now)
                     .await
                     .map_err(|e| (e.into(), asked.clone()))?;
                 let reason = if revoked {
@@ -293,13 +388,36 @@ impl Provisioner {
         token: &str,
         now: OffsetDateTime,
     ) -> Result<OrgCredentialCaller, CredentialError> {
-        let (id, secret) = parse(token).ok_or(CredentialError::Unknown)?;
+        self.authenticate_credential(CredentialKind::Admin, token, now)
+            .await
+    }
+
+    /// Checks a presented SCIM token at `now`, like
+    /// [`authenticate_org_credential`](Self::authenticate_org_credential): an admin credential
+    /// is `Unknown` here, and a SCIM token is `Unknown` there.
+    pub async fn authenticate_scim_token(
+        &self,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<OrgCredentialCaller, CredentialError> {
+        self.authenticate_credential(CredentialKind::Scim, token, now)
+            .await
+    }
+
+    async fn authenticate_credential(
+        &self,
+        kind: CredentialKind,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<OrgCredentialCaller, CredentialError> {
+        let (id, secret) = parse_bearer::<OrgCredentialId>(token, kind_defaults(kind).0)
+            .ok_or(CredentialError::Unknown)?;
         let record = self
             .store
             .org_credential(id)
             .await?
             .ok_or(CredentialError::Unknown)?;
-        if !same_hash(&record.secret_hash, &secret_hash(secret)) {
+        if !same_hash(&record.secret_hash, &secret_hash(secret)) || record.kind != kind {
             return Err(CredentialError::Unknown);
         }
         if record.revoked_at.is_some() {
@@ -354,11 +472,12 @@ mod tests {
 
     #[test]
     fn ttl_bounds() {
-        assert_eq!(ttl(None).unwrap(), DEFAULT_CREDENTIAL_TTL);
-        assert_eq!(ttl(Some(Duration::seconds(1))).unwrap(), MIN_CREDENTIAL_TTL);
-        assert_eq!(ttl(Some(MAX_CREDENTIAL_TTL)).unwrap(), MAX_CREDENTIAL_TTL);
+        let default = DEFAULT_CREDENTIAL_TTL;
+        assert_eq!(ttl(None, default).unwrap(), DEFAULT_CREDENTIAL_TTL);
+        assert_eq!(ttl(Some(Duration::seconds(1)), default).unwrap(), MIN_CREDENTIAL_TTL);
+        assert_eq!(ttl(Some(MAX_CREDENTIAL_TTL), default).unwrap(), MAX_CREDENTIAL_TTL);
         for bad in [Duration::ZERO, Duration::seconds(-5), Duration::days(366)] {
-            assert_eq!(ttl(Some(bad)).unwrap_err().reason(), "invalid-input");
+            assert_eq!(ttl(Some(bad), default).unwrap_err().reason(), "invalid-input");
         }
     }
 }

@@ -37,8 +37,9 @@ use crate::login::Provisioner;
 
 pub use self::connection::{ImportedMetadata, ValidationOptions};
 pub use self::credentials::{
-    DEFAULT_CREDENTIAL_TTL, IssuedOrgCredential, MAX_CREDENTIAL_TTL, MIN_CREDENTIAL_TTL,
-    ORG_CREDENTIAL_PREFIX, OrgCredential, OrgCredentialCaller, is_org_credential,
+    DEFAULT_CREDENTIAL_TTL, DEFAULT_SCIM_TOKEN_TTL, IssuedOrgCredential, MAX_CREDENTIAL_TTL,
+    MIN_CREDENTIAL_TTL, ORG_CREDENTIAL_PREFIX, OrgCredential, OrgCredentialCaller,
+    SCIM_TOKEN_PREFIX, is_org_credential,
 };
 pub use self::domains::{DOMAIN_CHECK_ACTOR, DomainChecks, DomainRecheck};
 pub use self::members::{AddedMember, NewMember};
@@ -106,6 +107,15 @@ pub mod kinds {
     pub const SETUP_LINK_CREATED: &str = "setup-link-created";
     /// A setup link was revoked.
     pub const SETUP_LINK_REVOKED: &str = "setup-link-revoked";
+    /// A SCIM token was created (the event names it, never its secret).
+    pub const SCIM_TOKEN_CREATED: &str = "scim-token-created";
+    /// A SCIM token was revoked.
+    pub const SCIM_TOKEN_REVOKED: &str = "scim-token-revoked";
+    /// The org's directory created, changed or deleted a user over SCIM (`created`,
+    /// `updated`, `deactivated`, `reactivated`, `deleted`, or why it was refused).
+    pub const SCIM_USER: &str = "scim-user";
+    /// The org's directory created, changed or deleted a group over SCIM.
+    pub const SCIM_GROUP: &str = "scim-group";
 }
 
 /// A change that went through: what the operation returns, and what its audit event says.

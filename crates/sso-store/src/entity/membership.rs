@@ -14,10 +14,13 @@ pub struct Model {
     pub user_id: i64,
     /// The role's `sso_policy::Role::code()`.
     pub role: String,
-    /// How it was created: `CreatedBy::code()` (`jit`, `admin`).
+    /// How it was created: `CreatedBy::code()` (`jit`, `admin`, `scim`).
     pub created_by: String,
     /// When it was created.
     pub created_at: TimeDateTime,
+    /// When the org's directory (SCIM) deactivated it; `NULL` while active. A suspended
+    /// member keeps their role and projects but signs in neither by SSO nor by password.
+    pub suspended_at: Option<TimeDateTime>,
 }
 
 /// No relations are navigated through sea-orm; foreign keys live in the migrations.

@@ -24,6 +24,8 @@ pub struct Model {
     pub expires_at: TimeDateTime,
     /// When it was revoked; set at most once.
     pub revoked_at: Option<TimeDateTime>,
+    /// What it may do: `admin` (AdminService on its org) or `scim` (the org's SCIM endpoint).
+    pub kind: String,
 }
 
 /// No relations are navigated through sea-orm; foreign keys live in the migrations.

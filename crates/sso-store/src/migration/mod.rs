@@ -16,6 +16,7 @@ mod m0008_signed_metadata;
 mod m0009_org_credentials;
 mod m0010_setup_links;
 mod m0012_group_roles;
+mod m0013_scim;
 
 /// Every migration of the crate, oldest first.
 pub(crate) struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_org_credentials::Migration),
             Box::new(m0010_setup_links::Migration),
             Box::new(m0012_group_roles::Migration),
+            Box::new(m0013_scim::Migration),
         ]
     }
 }
