@@ -65,6 +65,9 @@ enum AdminCommand {
     /// Links to the setup portal, where the organization's IT admin sets SSO up alone.
     #[command(subcommand)]
     SetupLink(crate::setup_links::SetupLinkCommand),
+    /// SCIM provisioning: the tokens the organization's IdP presents.
+    #[command(subcommand)]
+    Scim(crate::scim::ScimCommand),
     /// Login traces of an organization, newest first.
     Traces {
         org: String,
@@ -308,6 +311,7 @@ async fn run_async(args: AdminArgs) -> Result<Value, Failure> {
         AdminCommand::Projects(command) => members::projects(remote, command).await,
         AdminCommand::Credentials(command) => credentials(remote, command).await,
         AdminCommand::SetupLink(command) => crate::setup_links::setup_link(remote, command).await,
+        AdminCommand::Scim(command) => crate::scim::scim(remote, command).await,
         AdminCommand::RequireSso { org, state } => {
             let message = v1::SetRequireSsoRequest {
                 org_id: org,
@@ -714,7 +718,7 @@ fn credential_json(credential: &v1::OrgCredential) -> Value {
     json!({ "ok": true, "credential": credential_fields(credential) })
 }
 
-fn credential_fields(credential: &v1::OrgCredential) -> Value {
+pub(crate) fn credential_fields(credential: &v1::OrgCredential) -> Value {
     let revoked_at = text_or_null(&credential.revoked_at);
     json!({
         "id": credential.id,

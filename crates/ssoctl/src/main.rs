@@ -48,6 +48,7 @@ mod group_rules;
 mod login;
 mod members;
 mod saml;
+mod scim;
 mod setup_links;
 mod xml;
 
