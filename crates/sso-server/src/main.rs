@@ -15,6 +15,7 @@ mod config;
 mod http;
 mod recheck;
 mod refresh;
+mod scim;
 mod test_page;
 mod tls;
 
