@@ -136,17 +136,18 @@ mod views;
 
 pub use crate::{
     admin::{
-        AddedMember, DEFAULT_CREDENTIAL_TTL, DEFAULT_SETUP_LINK_TTL, DOMAIN_CHECK_ACTOR,
-        DomainChecks, DomainRecheck, ImportedFromUrl, ImportedMetadata, IssuedOrgCredential,
-        IssuedSetupLink, MAX_CREDENTIAL_TTL, MAX_SETUP_LINK_TTL, MIN_CREDENTIAL_TTL,
-        MIN_SETUP_LINK_TTL, NewMember, ORG_CREDENTIAL_PREFIX, SCIM_TOKEN_PREFIX, DEFAULT_SCIM_TOKEN_TTL, OrgCredential, OrgCredentialCaller,
-        REFRESH_ACTOR, RefreshOutcome, SETUP_LINK_PREFIX, SETUP_PATH, SetupAbilities, SetupAbility,
-        SetupLink, SetupLinkCaller, ValidationOptions, is_org_credential, kinds,
+        AddedMember, DEFAULT_CREDENTIAL_TTL, DEFAULT_SCIM_TOKEN_TTL, DEFAULT_SETUP_LINK_TTL,
+        DOMAIN_CHECK_ACTOR, DomainChecks, DomainRecheck, ImportedFromUrl, ImportedMetadata,
+        IssuedOrgCredential, IssuedSetupLink, MAX_CREDENTIAL_TTL, MAX_SETUP_LINK_TTL,
+        MIN_CREDENTIAL_TTL, MIN_SETUP_LINK_TTL, NewMember, ORG_CREDENTIAL_PREFIX, OrgCredential,
+        OrgCredentialCaller, REFRESH_ACTOR, RefreshOutcome, SCIM_TOKEN_PREFIX, SETUP_LINK_PREFIX,
+        SETUP_PATH, SetupAbilities, SetupAbility, SetupLink, SetupLinkCaller, ValidationOptions,
+        is_org_credential, kinds,
     },
     codes::{DEFAULT_CODE_LIFETIME, LoginCode},
     error::{
-        AdminError, CredentialError, DEACTIVATED_MESSAGE, LoginError, PasswordLoginError, RedeemError, SetupLinkError,
-        SpMetadataError,
+        AdminError, CredentialError, DEACTIVATED_MESSAGE, LoginError, PasswordLoginError,
+        RedeemError, SetupLinkError, SpMetadataError,
     },
     login::{DEFAULT_REQUEST_LIFETIME, LoginOutcome, LoginStart, PasswordCheck, Provisioner},
     scim::{
@@ -170,5 +171,6 @@ pub use sso_store::{
     MemberPage, MemberQuery, MemberRecord, MetadataSource, MetadataValidity, NewProject,
     OrgCredentialId, OrgCursor, OrgId, OrgPage, OrgQuery, OrgRecord, OrgSnapshot, ParseIdError,
     ProjectChange, ProjectCursor, ProjectId, ProjectPage, ProjectQuery, ProjectRecord, PurgeCounts,
-    RefreshState, ScimGroupId, ScimLookup, ScimMember, ScimUserId, SetupLinkId, StoreError, UpsertedProject, UserId, UserRecord, VerifiedBy,
+    RefreshState, ScimGroupId, ScimLookup, ScimMember, ScimUserId, SetupLinkId, StoreError,
+    UpsertedProject, UserId, UserRecord, VerifiedBy,
 };

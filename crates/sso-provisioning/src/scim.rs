@@ -21,8 +21,8 @@ use sso_email::Email;
 use sso_policy::Role;
 use sso_store::{
     CreatedBy, EventOutcome, NewEvent, OrgCredentialId, OrgId, ScimGroupId, ScimGroupRecord,
-    ScimGroupWrite, ScimLookup, ScimMember, ScimUserId, ScimUserRecord, ScimUserWrite,
-    StoreError, Transaction, UserId,
+    ScimGroupWrite, ScimLookup, ScimMember, ScimUserId, ScimUserRecord, ScimUserWrite, StoreError,
+    Transaction, UserId,
 };
 use time::OffsetDateTime;
 
@@ -250,7 +250,10 @@ async fn checked_email(
     let email = Email::parse(text)
         .map_err(|e| ScimError::invalid("scim-invalid-email", format!("{text:?}: {e}")))?;
     let domains = tx.verified_domains(org).await?;
-    if !domains.iter().any(|d| d.eq_ignore_ascii_case(email.domain())) {
+    if !domains
+        .iter()
+        .any(|d| d.eq_ignore_ascii_case(email.domain()))
+    {
         return Err(ScimError::invalid(
             "scim-email-domain-unverified",
             format!(
@@ -271,13 +274,18 @@ async fn checked_members(
     if members.len() > MAX_SCIM_GROUP_MEMBERS {
         return Err(ScimError::invalid(
             "scim-too-many-members",
-            format!("{} members; at most {MAX_SCIM_GROUP_MEMBERS}", members.len()),
+            format!(
+                "{} members; at most {MAX_SCIM_GROUP_MEMBERS}",
+                members.len()
+            ),
         ));
     }
     let mut ids = Vec::with_capacity(members.len());
     let mut seen = std::collections::HashSet::new();
     for text in members {
-        let id = parse_scim_id(text).map(ScimUserId::new).ok_or_else(|| unknown_member(text))?;
+        let id = parse_scim_id(text)
+            .map(ScimUserId::new)
+            .ok_or_else(|| unknown_member(text))?;
         if seen.insert(id) {
             ids.push(id);
         }
@@ -293,7 +301,10 @@ async fn checked_members(
 
 fn unknown_member(text: &str) -> ScimError {
     let shown: String = text.chars().take(64).collect();
-    ScimError::invalid("scim-unknown-member", format!("no user {shown:?} in this org's directory"))
+    ScimError::invalid(
+        "scim-unknown-member",
+        format!("no user {shown:?} in this org's directory"),
+    )
 }
 
 /// The role a membership the directory creates starts with.
@@ -339,7 +350,11 @@ async fn move_membership(
     now: OffsetDateTime,
 ) -> Result<UserId, ScimError> {
     let user = tx.get_or_create_user(email, now).await?.record.id;
-    if tx.scim_user_of(org, user).await?.is_some_and(|other| other != before.id) {
+    if tx
+        .scim_user_of(org, user)
+        .await?
+        .is_some_and(|other| other != before.id)
+    {
         return Err(ScimError::Uniqueness(format!(
             "{email} is provisioned by another user resource already"
         )));
@@ -388,7 +403,13 @@ impl Provisioner {
         }
     }
 
-    async fn scim_refusal(&self, caller: &ScimCaller, kind: &str, error: &ScimError, now: OffsetDateTime) {
+    async fn scim_refusal(
+        &self,
+        caller: &ScimCaller,
+        kind: &str,
+        error: &ScimError,
+        now: OffsetDateTime,
+    ) {
         let outcome = match error {
             ScimError::Store(e) if e.is_infrastructure() => EventOutcome::Failed,
             _ => EventOutcome::Refused,
@@ -479,12 +500,23 @@ impl Provisioner {
             } else {
                 ensure_member(tx, org, user, None, input.active, now).await?;
                 if before.active != input.active {
-                    reason = if input.active { "reactivated" } else { "deactivated" };
+                    reason = if input.active {
+                        "reactivated"
+                    } else {
+                        "deactivated"
+                    };
                 }
             }
-            tx.update_scim_user(org, id, user, &user_write(input), expected.or(Some(before.version)), now)
-                .await?
-                .ok_or(ScimError::VersionMismatch)?;
+            tx.update_scim_user(
+                org,
+                id,
+                user,
+                &user_write(input),
+                expected.or(Some(before.version)),
+                now,
+            )
+            .await?
+            .ok_or(ScimError::VersionMismatch)?;
             let stored = found_user(tx.scim_user(org, id).await?)?;
             let detail = json!({
                 "scim_user": id.get(), "email": email.as_str(), "active": input.active,
@@ -590,9 +622,15 @@ impl Provisioner {
                 return Err(ScimError::VersionMismatch);
             }
             let members = checked_members(tx, org, &input.members).await?;
-            tx.update_scim_group(org, id, &group_write(input), expected.or(Some(before.version)), now)
-                .await?
-                .ok_or(ScimError::VersionMismatch)?;
+            tx.update_scim_group(
+                org,
+                id,
+                &group_write(input),
+                expected.or(Some(before.version)),
+                now,
+            )
+            .await?
+            .ok_or(ScimError::VersionMismatch)?;
             tx.set_scim_group_members(id, &members, now).await?;
             let stored = found_group(tx.scim_group(org, id).await?)?;
             let detail = json!({
@@ -618,7 +656,10 @@ impl Provisioner {
         let id = ScimGroupId::new(parse_scim_id(id).ok_or(ScimError::NotFound)?);
         self.scim_audited(caller, kinds::SCIM_GROUP, now, async |tx| {
             let before = found_group(tx.scim_group(org, id).await?)?;
-            if !tx.delete_scim_group(org, id, expected.or(Some(before.version))).await? {
+            if !tx
+                .delete_scim_group(org, id, expected.or(Some(before.version)))
+                .await?
+            {
                 return Err(ScimError::VersionMismatch);
             }
             let detail = json!({ "scim_group": id.get(), "display_name": before.display_name });
@@ -640,9 +681,7 @@ fn found_user(record: Option<ScimUserRecord>) -> Result<ScimUser, ScimError> {
     record.map(ScimUser::from).ok_or(ScimError::NotFound)
 }
 
-fn found_group(
-    record: Option<(ScimGroupRecord, Vec<ScimMember>)>,
-) -> Result<ScimGroup, ScimError> {
+fn found_group(record: Option<(ScimGroupRecord, Vec<ScimMember>)>) -> Result<ScimGroup, ScimError> {
     record
         .map(|(g, members)| group(g, members))
         .ok_or(ScimError::NotFound)

@@ -220,8 +220,15 @@ impl Provisioner {
         ttl_asked: Option<Duration>,
         now: OffsetDateTime,
     ) -> Result<IssuedOrgCredential, AdminError> {
-        self.create_credential(CredentialKind::Admin, actor, org, description, ttl_asked, now)
-            .await
+        self.create_credential(
+            CredentialKind::Admin,
+            actor,
+            org,
+            description,
+            ttl_asked,
+            now,
+        )
+        .await
     }
 
     /// Creates a SCIM token for `org`'s directory (`sso_scim_<id>_<secret>`), accepted by the
@@ -235,8 +242,15 @@ impl Provisioner {
         ttl_asked: Option<Duration>,
         now: OffsetDateTime,
     ) -> Result<IssuedOrgCredential, AdminError> {
-        self.create_credential(CredentialKind::Scim, actor, org, description, ttl_asked, now)
-            .await
+        self.create_credential(
+            CredentialKind::Scim,
+            actor,
+            org,
+            description,
+            ttl_asked,
+            now,
+        )
+        .await
     }
 
     async fn create_credential(
@@ -253,42 +267,36 @@ impl Provisioner {
             "ttl_seconds": ttl_asked.map(|t| t.whole_seconds()),
         });
         let (prefix, default_ttl) = kind_defaults(kind);
-        self.audited(
-            Some(org),
-            kind_events(kind).0,
-            actor,
-            now,
-            async |tx| {
-                let fail = |e: AdminError| (e, asked.clone());
-                let ttl = ttl(ttl_asked, default_ttl).map_err(fail)?;
-                let secret = new_secret().map_err(fail)?;
-                let expires_at = now
-                    .checked_add(ttl)
-                    .ok_or_else(|| fail(AdminError::Internal("expiry out of range".to_owned())))?;
-                let new = NewOrgCredential {
-                    org,
-                    secret_hash: secret_hash(&secret),
-                    description: description.to_owned(),
-                    created_by: actor.to_owned(),
-                    expires_at,
-                    kind,
-                };
-                let record = tx
-                    .create_org_credential(&new, now)
-                    .await
-                    .map_err(|e| fail(e.into()))?;
-                let detail = json!({
-                    "credential": record.id.get(),
-                    "description": record.description,
-                    "expires_at": rfc3339(record.expires_at),
-                });
-                let issued = IssuedOrgCredential {
-                    secret: format!("{prefix}{}_{secret}", record.id),
-                    credential: record.into(),
-                };
-                Ok(Audited::new(issued, org, "created", detail))
-            },
-        )
+        self.audited(Some(org), kind_events(kind).0, actor, now, async |tx| {
+            let fail = |e: AdminError| (e, asked.clone());
+            let ttl = ttl(ttl_asked, default_ttl).map_err(fail)?;
+            let secret = new_secret().map_err(fail)?;
+            let expires_at = now
+                .checked_add(ttl)
+                .ok_or_else(|| fail(AdminError::Internal("expiry out of range".to_owned())))?;
+            let new = NewOrgCredential {
+                org,
+                secret_hash: secret_hash(&secret),
+                description: description.to_owned(),
+                created_by: actor.to_owned(),
+                expires_at,
+                kind,
+            };
+            let record = tx
+                .create_org_credential(&new, now)
+                .await
+                .map_err(|e| fail(e.into()))?;
+            let detail = json!({
+                "credential": record.id.get(),
+                "description": record.description,
+                "expires_at": rfc3339(record.expires_at),
+            });
+            let issued = IssuedOrgCredential {
+                secret: format!("{prefix}{}_{secret}", record.id),
+                credential: record.into(),
+            };
+            Ok(Audited::new(issued, org, "created", detail))
+        })
         .await
     }
 
@@ -354,29 +362,23 @@ impl Provisioner {
         now: OffsetDateTime,
     ) -> Result<OrgCredential, AdminError> {
         let asked = json!({ "credential": id.get() });
-        self.audited(
-            Some(org),
-            kind_events(kind).1,
-            actor,
-            now,
-            async |tx| {
-                let (record, revoked) = tx
-                    .revoke_org_credential(org, id, kind, now)
-                    .await
-                    .map_err(|e| (e.into(), asked.clone()))?;
-                let reason = if revoked {
-                    "revoked"
-                } else {
-                    "already-revoked"
-                };
-                let detail = json!({
-                    "credential": record.id.get(),
-                    "description": record.description,
-                    "revoked_at": record.revoked_at.and_then(rfc3339),
-                });
-                Ok(Audited::new(record.into(), org, reason, detail))
-            },
-        )
+        self.audited(Some(org), kind_events(kind).1, actor, now, async |tx| {
+            let (record, revoked) = tx
+                .revoke_org_credential(org, id, kind, now)
+                .await
+                .map_err(|e| (e.into(), asked.clone()))?;
+            let reason = if revoked {
+                "revoked"
+            } else {
+                "already-revoked"
+            };
+            let detail = json!({
+                "credential": record.id.get(),
+                "description": record.description,
+                "revoked_at": record.revoked_at.and_then(rfc3339),
+            });
+            Ok(Audited::new(record.into(), org, reason, detail))
+        })
         .await
     }
 
@@ -474,10 +476,19 @@ mod tests {
     fn ttl_bounds() {
         let default = DEFAULT_CREDENTIAL_TTL;
         assert_eq!(ttl(None, default).unwrap(), DEFAULT_CREDENTIAL_TTL);
-        assert_eq!(ttl(Some(Duration::seconds(1)), default).unwrap(), MIN_CREDENTIAL_TTL);
-        assert_eq!(ttl(Some(MAX_CREDENTIAL_TTL), default).unwrap(), MAX_CREDENTIAL_TTL);
+        assert_eq!(
+            ttl(Some(Duration::seconds(1)), default).unwrap(),
+            MIN_CREDENTIAL_TTL
+        );
+        assert_eq!(
+            ttl(Some(MAX_CREDENTIAL_TTL), default).unwrap(),
+            MAX_CREDENTIAL_TTL
+        );
         for bad in [Duration::ZERO, Duration::seconds(-5), Duration::days(366)] {
-            assert_eq!(ttl(Some(bad), default).unwrap_err().reason(), "invalid-input");
+            assert_eq!(
+                ttl(Some(bad), default).unwrap_err().reason(),
+                "invalid-input"
+            );
         }
     }
 }
