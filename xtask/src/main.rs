@@ -54,6 +54,9 @@ const TEST_TOOLS: &[(&str, &str)] = &[
 /// python), and the pinned requirements installed into it.
 const INTEROP_VENV: &str = "target/interop-venv";
 const PYSAML2_REQUIREMENTS: &str = "tests/interop/pysaml2/requirements.txt";
+/// The SCIM compliance checker's venv and pinned requirements.
+const SCIM_VENV: &str = "target/scim-venv";
+const SCIM_TESTER_REQUIREMENTS: &str = "tests/interop/scim/requirements.txt";
 /// The npm projects the tests run, each installed with `npm ci` from its lock file: samlify for
 /// the interop tests, the example app and playwright-core for the browser test.
 const NPM_DIRS: &[&str] = &[
@@ -192,30 +195,12 @@ fn ensure_cargo_deny() -> Result<(), String> {
 const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable";
 
 /// Installs the independent IdPs the interop tests run, when missing or when their pinned
-/// versions changed: pysaml2 into a venv (never into the system's Python), samlify, the
-/// example app and playwright-core with `npm ci`.
+/// versions changed: pysaml2 and the SCIM compliance checker (scim2-tester) into venvs, samlify,
+/// the example app and playwright-core with `npm ci`.
 fn ensure_interop_idps() -> Result<(), String> {
     let root = root();
-    let requirements = std::fs::read_to_string(root.join(PYSAML2_REQUIREMENTS))
-        .map_err(|e| format!("{PYSAML2_REQUIREMENTS}: {e}"))?;
-    // A copy of the requirements the venv was made from: a change makes a new venv.
-    let stamp = root.join(INTEROP_VENV).join("requirements.txt");
-    let python = root.join(INTEROP_VENV).join("bin/python");
-    if !python.is_file() || std::fs::read_to_string(&stamp).ok().as_ref() != Some(&requirements) {
-        let _ = std::fs::remove_dir_all(root.join(INTEROP_VENV));
-        run(Command::new("python3").args(["-m", "venv", INTEROP_VENV]))?;
-        run(Command::new(&python).args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--no-input",
-            "-r",
-            PYSAML2_REQUIREMENTS,
-        ]))?;
-        std::fs::write(&stamp, &requirements).map_err(|e| format!("{}: {e}", stamp.display()))?;
-    }
+    ensure_venv(&root, INTEROP_VENV, PYSAML2_REQUIREMENTS)?;
+    ensure_venv(&root, SCIM_VENV, SCIM_TESTER_REQUIREMENTS)?;
     // npm ci records what it installed in node_modules/.package-lock.json.
     let modified = |path: PathBuf| std::fs::metadata(path).and_then(|m| m.modified()).ok();
     for dir in NPM_DIRS {
@@ -227,6 +212,32 @@ fn ensure_interop_idps() -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Makes the venv `venv` from the pinned `requirements`, unless it was made from exactly
+/// these already (a copy of the requirements in the venv is the stamp; a change makes a new
+/// venv). Never the system's Python.
+fn ensure_venv(root: &Path, venv: &str, requirements_file: &str) -> Result<(), String> {
+    let requirements = std::fs::read_to_string(root.join(requirements_file))
+        .map_err(|e| format!("{requirements_file}: {e}"))?;
+    let stamp = root.join(venv).join("requirements.txt");
+    let python = root.join(venv).join("bin/python");
+    if python.is_file() && std::fs::read_to_string(&stamp).ok().as_ref() == Some(&requirements) {
+        return Ok(());
+    }
+    let _ = std::fs::remove_dir_all(root.join(venv));
+    run(Command::new("python3").args(["-m", "venv", venv]))?;
+    run(Command::new(&python).args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-input",
+        "-r",
+        requirements_file,
+    ]))?;
+    std::fs::write(&stamp, &requirements).map_err(|e| format!("{}: {e}", stamp.display()))
 }
 
 /// Prints every tidy violation; fails if there is one.

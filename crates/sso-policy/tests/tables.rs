@@ -779,3 +779,30 @@ fn require_sso_status_table() {
         );
     }
 }
+
+/// A member the directory deactivated signs in neither by SSO (once SSO is in effect; before,
+/// SSO itself is off) nor by password, on every plan, connection and requirement, and keeps
+/// the role for when they come back.
+#[test]
+fn a_deactivated_member_is_refused_everywhere() {
+    for p in ["plus", "growth", "enterprise"] {
+        for c in ["none", "disabled", "enabled-never", "enabled-proven"] {
+            for require in [false, true] {
+                let mut org = org(p, c);
+                org.require_sso = require;
+                org.jit = JitSettings::on(Role::Member);
+                let who = Membership::Deactivated(Role::Admin);
+                let sso = sso_login(&org, "example.com", who).unwrap_err();
+                if sso_policy::sso_in_effect(&org).is_ok() {
+                    assert_eq!(sso.reason(), "member-deactivated", "{p} {c} {require}");
+                }
+                let subject = PasswordSubject {
+                    email_domain: "example.com",
+                    membership: who,
+                };
+                let password = password_login(&org, subject).unwrap_err();
+                assert_eq!(password.reason(), "member-deactivated", "{p} {c} {require}");
+            }
+        }
+    }
+}
