@@ -10,14 +10,13 @@
     clippy::indexing_slicing
 )]
 
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use system_tests::{RunningServer, ServerOptions};
 
 mod common;
+use common::ctl::{Ctl, text};
 use common::wait_until_serving;
 
 const AUTH_TOKEN: &str = "auth-secret-of-the-group-roles-test";
@@ -28,142 +27,47 @@ const GROUPS: &str = "http://schemas.microsoft.com/ws/2008/06/identity/claims/gr
 const ADMINS: &str = "5d2c8a41-7f3e-4b9a-a0c1-2e6f8d9b4c7a";
 const ENGINEERING: &str = "0b7e4f12-93ad-4c55-8e21-6a1f3c9d2b80";
 
-/// `ssoctl ARGS` against the server, with none of the caller's `SSO_*` environment.
-fn ssoctl(grpc_port: u16, args: &[&str]) -> Output {
-    let mut command = Command::new(system_tests::binary("ssoctl"));
-    for name in [
-        "SSO_SERVER",
-        "SSO_ADMIN_TOKEN",
-        "SSO_AUTH_TOKEN",
-        "SSO_ACTOR",
-    ] {
-        command.env_remove(name);
-    }
-    command
-        .env("SSO_SERVER", format!("http://127.0.0.1:{grpc_port}"))
-        .env("SSO_ADMIN_TOKEN", ADMIN_TOKEN)
-        .env("SSO_AUTH_TOKEN", AUTH_TOKEN)
-        .env("SSO_ACTOR", "group-roles-system-test")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("ssoctl runs")
+/// A login of `email` at `org` whose assertion carries `groups`; the `login` object.
+fn sign_in(ctl: &Ctl, org: &str, email: &str, groups: &[&str]) -> Value {
+    let attributes: Vec<String> = groups.iter().map(|g| format!("{GROUPS}={g}")).collect();
+    ctl.sign_in_with(org, email, &attributes, 0)["login"].clone()
 }
 
-/// The one JSON object on stdout, after checking the exit code.
-fn json_of(output: &Output, code: i32) -> Value {
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "stdout: {stdout}\nstderr: {stderr}"
-    );
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+/// The `group-roles` check of the newest login trace.
+fn group_check(ctl: &Ctl, org: &str) -> Value {
+    let traces = ctl.admin(&["traces", org, "--page-size", "1"], 0);
+    let checks = traces["traces"][0]["detail"]["checks"].as_array().unwrap();
+    checks
+        .iter()
+        .find(|c| c["check"] == "group-roles")
+        .map(|c| c["detail"].clone())
+        .unwrap_or_else(|| panic!("no group-roles check in {traces}"))
 }
 
-fn text<'v>(value: &'v Value, pointer: &str) -> &'v str {
-    value
-        .pointer(pointer)
-        .and_then(Value::as_str)
-        .unwrap_or_else(|| panic!("no string at {pointer} in {value}"))
+fn role_of(ctl: &Ctl, org: &str, email: &str) -> String {
+    let member = ctl.admin(&["members", "get", org, email], 0);
+    text(&member, "/member/role").to_owned()
 }
 
-struct Ctl {
-    port: u16,
-    work: PathBuf,
-}
-
-impl Ctl {
-    fn admin(&self, args: &[&str], code: i32) -> Value {
-        let mut all = vec!["admin"];
-        all.extend_from_slice(args);
-        json_of(&ssoctl(self.port, &all), code)
+fn set_rules(ctl: &Ctl, org: &str, every_login: bool) -> Value {
+    let admins = format!("admin={ADMINS}");
+    let engineering = format!("member={ENGINEERING}");
+    let mut args = vec![
+        "connection",
+        "group-rules",
+        "set",
+        org,
+        "--attribute",
+        GROUPS,
+        "--rule",
+        &engineering,
+        "--rule",
+        &admins,
+    ];
+    if every_login {
+        args.push("--every-login");
     }
-
-    fn file(&self, name: &str, value: &Value) -> String {
-        let path = self.work.join(name);
-        std::fs::write(&path, value.to_string()).unwrap();
-        path.to_str().unwrap().to_owned()
-    }
-
-    /// An SP-initiated login of `email` at `org` whose assertion carries `groups`. Returns
-    /// the `login` object.
-    fn sign_in(&self, org: &str, email: &str, groups: &[&str]) -> Value {
-        let idp = self.work.join("dev-idp");
-        let begun = json_of(&ssoctl(self.port, &["login", "begin", "--org", org]), 0);
-        let attributes: Vec<String> = groups.iter().map(|g| format!("{GROUPS}={g}")).collect();
-        let mut args = vec![
-            "dev-idp",
-            "respond",
-            "--dir",
-            idp.to_str().unwrap(),
-            "--request-url",
-            text(&begun, "/redirect_url"),
-            "--email",
-            email,
-        ];
-        for attribute in &attributes {
-            args.extend(["--attribute", attribute.as_str()]);
-        }
-        let form = json_of(&ssoctl(self.port, &args), 0);
-        let response = self.work.join("response.b64");
-        std::fs::write(&response, text(&form, "/SAMLResponse")).unwrap();
-        let completed = json_of(
-            &ssoctl(
-                self.port,
-                &[
-                    "login",
-                    "complete",
-                    "--org",
-                    org,
-                    "--response",
-                    response.to_str().unwrap(),
-                    "--relay-state",
-                    text(&form, "/RelayState"),
-                ],
-            ),
-            0,
-        );
-        completed["login"].clone()
-    }
-
-    /// The `group-roles` check of the newest login trace.
-    fn group_check(&self, org: &str) -> Value {
-        let traces = self.admin(&["traces", org, "--page-size", "1"], 0);
-        let checks = traces["traces"][0]["detail"]["checks"].as_array().unwrap();
-        checks
-            .iter()
-            .find(|c| c["check"] == "group-roles")
-            .map(|c| c["detail"].clone())
-            .unwrap_or_else(|| panic!("no group-roles check in {traces}"))
-    }
-
-    fn role_of(&self, org: &str, email: &str) -> String {
-        let member = self.admin(&["members", "get", org, email], 0);
-        text(&member, "/member/role").to_owned()
-    }
-
-    fn set_rules(&self, org: &str, every_login: bool) -> Value {
-        let admins = format!("admin={ADMINS}");
-        let engineering = format!("member={ENGINEERING}");
-        let mut args = vec![
-            "connection",
-            "group-rules",
-            "set",
-            org,
-            "--attribute",
-            GROUPS,
-            "--rule",
-            &engineering,
-            "--rule",
-            &admins,
-        ];
-        if every_login {
-            args.push("--every-login");
-        }
-        self.admin(&args, 0)
-    }
+    ctl.admin(&args, 0)
 }
 
 async fn run(name: &'static str, database_url: Option<String>) {
@@ -188,6 +92,9 @@ fn scenario(name: &str, mut server: RunningServer) {
     let ctl = Ctl {
         port: server.grpc_port,
         work: work.clone(),
+        admin_token: ADMIN_TOKEN,
+        auth_token: AUTH_TOKEN,
+        actor: "group-roles-system-test",
     };
     let org = org_with_connection(&ctl);
     rules_set_and_shown(&ctl, &org);
@@ -202,33 +109,7 @@ fn scenario(name: &str, mut server: RunningServer) {
 }
 
 fn org_with_connection(ctl: &Ctl) -> String {
-    let created = ctl.admin(
-        &["org", "create", "--name", "Acme", "--plan", "enterprise"],
-        0,
-    );
-    let org = text(&created, "/org/id").to_owned();
-    ctl.admin(&["domain", "add", &org, DOMAIN], 0);
-    let idp_dir = ctl.work.join("dev-idp");
-    json_of(
-        &ssoctl(
-            ctl.port,
-            &["dev-idp", "init", "--dir", idp_dir.to_str().unwrap()],
-        ),
-        0,
-    );
-    let metadata = idp_dir.join("metadata.xml");
-    ctl.admin(
-        &[
-            "connection",
-            "import",
-            &org,
-            "--metadata",
-            metadata.to_str().unwrap(),
-        ],
-        0,
-    );
-    ctl.admin(&["connection", "enable", &org], 0);
-    ctl.admin(&["jit", "set", &org, "--role", "viewer"], 0);
+    let org = ctl.org_with_connection("enterprise", DOMAIN, "viewer");
     ctl.admin(
         &["projects", "upsert", &org, "--id", "wiki", "--name", "Wiki"],
         0,
@@ -295,52 +176,52 @@ fn rules_set_and_shown(ctl: &Ctl, org: &str) {
 }
 
 fn first_login_role_from_group(ctl: &Ctl, org: &str) {
-    let ann = ctl.sign_in(org, "ann@acme.example", &[ENGINEERING, ADMINS]);
+    let ann = sign_in(ctl, org, "ann@acme.example", &[ENGINEERING, ADMINS]);
     assert_eq!(ann["membership_created"], true, "{ann}");
     assert_eq!(ann["role"], "ROLE_ADMIN", "{ann}");
     assert_eq!(ann["project_ids"], json!(["wiki"]), "{ann}");
-    let check = ctl.group_check(org);
+    let check = group_check(ctl, org);
     assert_eq!(check["decision"], "role-from-group-rule", "{check}");
     assert_eq!(check["fired"]["rule"], 2, "{check}");
     assert_eq!(check["fired"]["group"], ADMINS, "{check}");
 
-    let bob = ctl.sign_in(org, "bob@acme.example", &["some-other-group"]);
+    let bob = sign_in(ctl, org, "bob@acme.example", &["some-other-group"]);
     assert_eq!(bob["role"], "ROLE_VIEWER", "{bob}");
-    assert_eq!(ctl.group_check(org)["decision"], "jit-default-role");
+    assert_eq!(group_check(ctl, org)["decision"], "jit-default-role");
 }
 
 fn every_login_promotes_and_demotes(ctl: &Ctl, org: &str) {
-    let set = ctl.set_rules(org, true);
+    let set = set_rules(ctl, org, true);
     assert_eq!(
         set["connection"]["group_role_rules"]["apply_on_every_login"], true,
         "{set}"
     );
-    let bob = ctl.sign_in(org, "bob@acme.example", &[ADMINS]);
+    let bob = sign_in(ctl, org, "bob@acme.example", &[ADMINS]);
     assert_eq!(bob["role"], "ROLE_ADMIN", "{bob}");
-    assert_eq!(ctl.role_of(org, "bob@acme.example"), "ROLE_ADMIN");
-    let check = ctl.group_check(org);
+    assert_eq!(role_of(ctl, org, "bob@acme.example"), "ROLE_ADMIN");
+    let check = group_check(ctl, org);
     assert_eq!(check["decision"], "promoted", "{check}");
     assert_eq!(check["fired"]["rule"], 2, "{check}");
 
-    let bob = ctl.sign_in(org, "bob@acme.example", &[ENGINEERING]);
+    let bob = sign_in(ctl, org, "bob@acme.example", &[ENGINEERING]);
     assert_eq!(bob["role"], "ROLE_MEMBER", "{bob}");
-    assert_eq!(ctl.role_of(org, "bob@acme.example"), "ROLE_MEMBER");
-    let check = ctl.group_check(org);
+    assert_eq!(role_of(ctl, org, "bob@acme.example"), "ROLE_MEMBER");
+    let check = group_check(ctl, org);
     assert_eq!(check["decision"], "demoted", "{check}");
     assert_eq!(check["fired"]["group"], ENGINEERING, "{check}");
 
     // Ann is now the only Admin: leaving the admins group does not take it from her.
-    let ann = ctl.sign_in(org, "ann@acme.example", &[ENGINEERING]);
+    let ann = sign_in(ctl, org, "ann@acme.example", &[ENGINEERING]);
     assert_eq!(ann["role"], "ROLE_ADMIN", "{ann}");
-    assert_eq!(ctl.group_check(org)["decision"], "last-admin-kept");
+    assert_eq!(group_check(ctl, org)["decision"], "last-admin-kept");
 }
 
 fn off_leaves_roles_alone(ctl: &Ctl, org: &str) {
-    ctl.set_rules(org, false);
-    let bob = ctl.sign_in(org, "bob@acme.example", &[ADMINS]);
+    set_rules(ctl, org, false);
+    let bob = sign_in(ctl, org, "bob@acme.example", &[ADMINS]);
     assert_eq!(bob["role"], "ROLE_MEMBER", "{bob}");
-    assert_eq!(ctl.role_of(org, "bob@acme.example"), "ROLE_MEMBER");
-    assert_eq!(ctl.group_check(org)["decision"], "existing-member-kept");
+    assert_eq!(role_of(ctl, org, "bob@acme.example"), "ROLE_MEMBER");
+    assert_eq!(group_check(ctl, org)["decision"], "existing-member-kept");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

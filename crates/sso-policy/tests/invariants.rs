@@ -10,9 +10,10 @@
 
 use proptest::prelude::*;
 use sso_policy::{
-    BreakGlass, Connection, Feature, JitSettings, Membership, Org, PasswordSubject, Plan,
-    RequireSsoChange, Role, SsoLoginGrant, break_glass, password_login, require_sso_status,
-    set_jit, set_require_sso, sso_in_effect, sso_login, sso_login_preview, test_login_allowed,
+    BreakGlass, Connection, Feature, JitSettings, Membership, Org, PasswordRefusal,
+    PasswordSubject, Plan, RequireSsoChange, Role, SsoLoginGrant, break_glass, password_login,
+    require_sso_status, set_jit, set_require_sso, sso_in_effect, sso_login, sso_login_preview,
+    test_login_allowed,
 };
 use time::{Duration, OffsetDateTime, macros::datetime};
 
@@ -76,6 +77,7 @@ fn membership() -> impl Strategy<Value = Membership> {
     prop_oneof![
         Just(Membership::NotMember),
         role().prop_map(Membership::Member),
+        role().prop_map(Membership::Deactivated),
     ]
 }
 
@@ -108,12 +110,16 @@ proptest! {
     /// The second invariant: a password refusal always comes with SSO in effect, and
     /// with a configuration that has worked since it last changed (no configuration change
     /// can lock anyone out), and only for members or people at the org's verified domains.
+    /// The one other refusal is a member the org's directory deactivated.
     #[test]
     fn password_refusal_implies_sso_in_effect_and_proven(
         org in org(), domain in email_domain(), membership in membership(),
     ) {
         let who = PasswordSubject { email_domain: &domain, membership };
-        if password_login(&org, who).is_err() {
+        if let Membership::Deactivated(_) = membership {
+            let refused = password_login(&org, who).map(|_| ()).unwrap_err();
+            prop_assert_eq!(refused, PasswordRefusal::MemberDeactivated);
+        } else if password_login(&org, who).is_err() {
             prop_assert!(sso_in_effect(&org).is_ok());
             prop_assert!(org.require_sso);
             prop_assert!(org.connection.is_some_and(|c| c.proven()));
@@ -125,12 +131,14 @@ proptest! {
         }
     }
 
-    /// A downgrade below Growth (or a disabled connection) never locks anyone out.
+    /// A downgrade below Growth (or a disabled connection) never locks anyone out: only the
+    /// directory's deactivation refuses a password whatever the plan.
     #[test]
     fn no_lockout_without_sso_in_effect(
         org in org(), domain in email_domain(), membership in membership(),
     ) {
-        if sso_in_effect(&org).is_err() {
+        let deactivated = matches!(membership, Membership::Deactivated(_));
+        if sso_in_effect(&org).is_err() && !deactivated {
             let who = PasswordSubject { email_domain: &domain, membership };
             prop_assert!(password_login(&org, who).is_ok());
         }
@@ -155,7 +163,9 @@ proptest! {
                     prop_assert_eq!(default_projects_withheld, !org.jit.default_projects.is_empty());
                 }
             }
-            (Ok(grant), Membership::NotMember) => prop_assert!(false, "unexpected {:?}", grant),
+            (Ok(grant), Membership::NotMember | Membership::Deactivated(_)) => {
+                prop_assert!(false, "unexpected {:?}", grant);
+            }
             (Err(_), _) => {}
         }
     }

@@ -406,6 +406,7 @@ async fn memberships_are_unique_and_keep_their_role(db: TestDb) {
         role: Set("viewer".into()),
         created_by: Set("jit".into()),
         created_at: Set(time::PrimitiveDateTime::new(BASE.date(), BASE.time())),
+        suspended_at: Set(None),
     })
     .exec_without_returning(store.connection())
     .await;

@@ -2,6 +2,7 @@
 //! serve, and a small HTTP/1.1 client that does not follow redirects (the tests look at them).
 #![allow(dead_code)]
 
+pub mod ctl;
 pub mod node;
 
 use std::time::{Duration, Instant};
@@ -102,6 +103,18 @@ pub async fn try_http(
     content_type: Option<&str>,
     body: &[u8],
 ) -> Option<HttpResponse> {
+    try_http_with(port, method, path, content_type, &[], body).await
+}
+
+/// [`try_http`] with more request headers (`Authorization`, `If-Match` ...).
+pub async fn try_http_with(
+    port: u16,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Option<HttpResponse> {
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .ok()?;
@@ -109,6 +122,9 @@ pub async fn try_http(
         format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
     if let Some(content_type) = content_type {
         head.push_str(&format!("Content-Type: {content_type}\r\n"));
+    }
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
     }
     if method != "GET" {
         head.push_str(&format!("Content-Length: {}\r\n", body.len()));
