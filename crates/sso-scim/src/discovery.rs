@@ -57,7 +57,13 @@ pub(crate) fn resource_type(base: &str, name: &str) -> Option<Value> {
             json!([{"schema": ENTERPRISE_SCHEMA, "required": false}]),
         )
     } else if name.eq_ignore_ascii_case("Group") {
-        ("Group", "/Groups", GROUP_SCHEMA, "A group of users", json!([]))
+        (
+            "Group",
+            "/Groups",
+            GROUP_SCHEMA,
+            "A group of users",
+            json!([]),
+        )
     } else {
         return None;
     };
@@ -229,9 +235,15 @@ fn user_attributes() -> Vec<Value> {
             "phoneNumbers",
             &["work", "home", "mobile", "fax", "pager", "other"],
         ),
-        multi_complex("ims", &["aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo"]),
+        multi_complex(
+            "ims",
+            &["aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo"],
+        ),
         multi_complex("photos", &["photo", "thumbnail"]),
-        attr("addresses", "complex").multi().subs(address_subs).done(),
+        attr("addresses", "complex")
+            .multi()
+            .subs(address_subs)
+            .done(),
         multi_complex("entitlements", &[]),
         multi_complex("roles", &[]),
         multi_complex("x509Certificates", &[]),
@@ -255,9 +267,7 @@ fn enterprise_attributes() -> Vec<Value> {
             .subs(vec![
                 attr("value", "string").done(),
                 attr("$ref", "reference").refs(&["User"]).done(),
-                attr("displayName", "string")
-                    .mutability("readOnly")
-                    .done(),
+                attr("displayName", "string").mutability("readOnly").done(),
             ])
             .done(),
     );
@@ -270,7 +280,10 @@ fn group_attributes() -> Vec<Value> {
         attr("members", "complex")
             .multi()
             .subs(vec![
-                attr("value", "string").exact().mutability("immutable").done(),
+                attr("value", "string")
+                    .exact()
+                    .mutability("immutable")
+                    .done(),
                 attr("$ref", "reference")
                     .refs(&["User"])
                     .mutability("immutable")
@@ -312,6 +325,9 @@ mod tests {
         assert_eq!(spc["etag"]["supported"], json!(true));
         assert_eq!(spc["sort"]["supported"], json!(false));
         assert_eq!(spc["bulk"]["supported"], json!(false));
-        assert_eq!(spc["authenticationSchemes"][0]["type"], json!("oauthbearertoken"));
+        assert_eq!(
+            spc["authenticationSchemes"][0]["type"],
+            json!("oauthbearertoken")
+        );
     }
 }

@@ -220,8 +220,14 @@ mod tests {
 
     #[test]
     fn bearer_tokens_are_read_in_any_scheme_case() {
-        assert_eq!(bearer(&headers(&[("authorization", "Bearer abc")])), Some("abc"));
-        assert_eq!(bearer(&headers(&[("authorization", "bearer  abc ")])), Some("abc"));
+        assert_eq!(
+            bearer(&headers(&[("authorization", "Bearer abc")])),
+            Some("abc")
+        );
+        assert_eq!(
+            bearer(&headers(&[("authorization", "bearer  abc ")])),
+            Some("abc")
+        );
         assert_eq!(bearer(&headers(&[("authorization", "Basic abc")])), None);
         assert_eq!(bearer(&headers(&[("authorization", "Bearer ")])), None);
         assert_eq!(bearer(&headers(&[])), None);
@@ -236,8 +242,12 @@ mod tests {
         assert_eq!(p, Some(Precondition::Versions(vec![3, 5])));
         let star = Precondition::from_headers(&headers(&[("if-match", "*")]), header::IF_MATCH);
         assert!(star.is_some_and(|p| p.matches(99)));
-        let junk = Precondition::from_headers(&headers(&[("if-match", "W/\"x\"")]), header::IF_MATCH);
+        let junk =
+            Precondition::from_headers(&headers(&[("if-match", "W/\"x\"")]), header::IF_MATCH);
         assert!(junk.is_some_and(|p| !p.matches(0)));
-        assert_eq!(Precondition::from_headers(&headers(&[]), header::IF_MATCH), None);
+        assert_eq!(
+            Precondition::from_headers(&headers(&[]), header::IF_MATCH),
+            None
+        );
     }
 }

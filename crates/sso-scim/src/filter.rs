@@ -42,7 +42,10 @@ impl AttrPath {
     pub(crate) fn is_core(&self, core: &str, name: &str) -> bool {
         self.sub.is_none()
             && self.name.eq_ignore_ascii_case(name)
-            && self.urn.as_deref().is_none_or(|u| u.eq_ignore_ascii_case(core))
+            && self
+                .urn
+                .as_deref()
+                .is_none_or(|u| u.eq_ignore_ascii_case(core))
     }
 }
 
@@ -198,7 +201,9 @@ fn split_urn(raw: &str) -> Result<(Option<String>, &str), String> {
     }
     match raw.rsplit_once(':') {
         Some((urn, attr)) if !attr.is_empty() && urn.len() > 4 => Ok((Some(urn.to_owned()), attr)),
-        _ => Err(format!("`{raw}` is not a schema URN followed by an attribute")),
+        _ => Err(format!(
+            "`{raw}` is not a schema URN followed by an attribute"
+        )),
     }
 }
 
@@ -275,7 +280,9 @@ fn tokenize(input: &str) -> Result<Vec<Token>, String> {
                     end = i + c.len_utf8();
                     chars.next();
                 }
-                tokens.push(Token::Word(input.get(start..end).unwrap_or_default().to_owned()));
+                tokens.push(Token::Word(
+                    input.get(start..end).unwrap_or_default().to_owned(),
+                ));
             }
         }
     }
@@ -315,7 +322,11 @@ impl Parser {
     fn expect(&mut self, want: &Token) -> Result<(), String> {
         match self.next() {
             Some(t) if &t == want => Ok(()),
-            Some(t) => Err(format!("expected {}, found {}", describe(want), describe(&t))),
+            Some(t) => Err(format!(
+                "expected {}, found {}",
+                describe(want),
+                describe(&t)
+            )),
             None => Err(format!("expected {} before the end", describe(want))),
         }
     }
@@ -460,7 +471,10 @@ fn word_literal(word: &str) -> Result<Literal, String> {
         .all(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e' | 'E'));
     match word.parse::<f64>() {
         Ok(n) if numeric && n.is_finite() => Ok(Literal::Number(n)),
-        _ => Err(format!("`{}` is not a value (strings are quoted)", shorten(word))),
+        _ => Err(format!(
+            "`{}` is not a value (strings are quoted)",
+            shorten(word)
+        )),
     }
 }
 
@@ -524,7 +538,11 @@ fn eval(filter: &Filter, node: &Value, core: &str, parent: Option<&str>) -> bool
         Filter::Compare(path, op, literal) => {
             let exact = case_exact(path, parent);
             let values = resolve(node, path, core);
-            let hit = |op| values.iter().any(|v| compare(op, scalar(v), literal, exact));
+            let hit = |op| {
+                values
+                    .iter()
+                    .any(|v| compare(op, scalar(v), literal, exact))
+            };
             match (op, literal) {
                 (CompareOp::Eq, Literal::Null) => values.iter().all(|v| v.is_null()),
                 (CompareOp::Ne, Literal::Null) => !values.iter().all(|v| v.is_null()),
@@ -595,9 +613,9 @@ fn case_exact(path: &AttrPath, parent: Option<&str>) -> bool {
 fn compare(op: CompareOp, value: &Value, literal: &Literal, exact: bool) -> bool {
     match (value, literal) {
         (Value::String(have), Literal::String(want)) => compare_str(op, have, want, exact),
-        (Value::Number(have), Literal::Number(want)) => {
-            have.as_f64().is_some_and(|h| order(op, h.partial_cmp(want)))
-        }
+        (Value::Number(have), Literal::Number(want)) => have
+            .as_f64()
+            .is_some_and(|h| order(op, h.partial_cmp(want))),
         (Value::Bool(have), Literal::Bool(want)) => op == CompareOp::Eq && have == want,
         (Value::Null, Literal::Null) => op == CompareOp::Eq,
         _ => false,

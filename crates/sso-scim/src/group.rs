@@ -121,7 +121,7 @@ pub(crate) fn render_group(stored: &StoredGroup, base: &str) -> Value {
                 "Group",
                 stored.created,
                 stored.modified,
-                location,
+                &location,
                 stored.version,
             ),
         );
@@ -144,7 +144,10 @@ mod tests {
         assert_eq!(w.members, vec!["b".to_owned(), "a".to_owned()]);
         assert_eq!(w.display_name, "Eng");
         assert_eq!(w.external_id.as_deref(), Some("x1"));
-        assert_eq!(w.document, json!({"displayName": "Eng", "externalId": "x1"}));
+        assert_eq!(
+            w.document,
+            json!({"displayName": "Eng", "externalId": "x1"})
+        );
     }
 
     #[test]
@@ -158,7 +161,11 @@ mod tests {
             json!({"displayName": "G", "members": [{"value": "a"}, {"value": "b"}, {"value": "c"}]}),
         ] {
             let err = group_write(&bad, 2).err();
-            assert_eq!(err.map(|e| e.scim_type()), Some(Some("invalidValue")), "{bad}");
+            assert_eq!(
+                err.map(|e| e.scim_type()),
+                Some(Some("invalidValue")),
+                "{bad}"
+            );
         }
     }
 
@@ -182,7 +189,10 @@ mod tests {
             v["members"],
             json!([{"value": "u1", "display": "ada@x.test", "$ref": "https://h/scim/v2/o/Users/u1"}])
         );
-        assert_eq!(v["meta"]["location"], json!("https://h/scim/v2/o/Groups/g1"));
+        assert_eq!(
+            v["meta"]["location"],
+            json!("https://h/scim/v2/o/Groups/g1")
+        );
         assert_eq!(v["schemas"], json!([GROUP_SCHEMA]));
     }
 }

@@ -25,7 +25,10 @@ pub(crate) fn get_ci<'a>(value: &'a Value, name: &str) -> Option<&'a Value> {
 }
 
 /// The member named `name` ignoring ASCII case, mutably.
-pub(crate) fn get_ci_mut<'a>(object: &'a mut Map<String, Value>, name: &str) -> Option<&'a mut Value> {
+pub(crate) fn get_ci_mut<'a>(
+    object: &'a mut Map<String, Value>,
+    name: &str,
+) -> Option<&'a mut Value> {
     let key = key_ci(object, name)?;
     object.get_mut(&key)
 }
@@ -72,7 +75,10 @@ mod tests {
     fn lookups_ignore_ascii_case_and_prefer_exact_keys() {
         let v = json!({"UserName": "a", "username": "b"});
         assert_eq!(get_ci(&v, "username"), Some(&json!("b")));
-        assert_eq!(get_ci(&json!({"UserName": "a"}), "USERNAME"), Some(&json!("a")));
+        assert_eq!(
+            get_ci(&json!({"UserName": "a"}), "USERNAME"),
+            Some(&json!("a"))
+        );
         assert_eq!(get_ci(&json!("not an object"), "x"), None);
         let mut m = Map::new();
         set_ci(&mut m, "displayName", json!(1));

@@ -28,6 +28,7 @@
 //!     }
 //!     async fn find_users(&self, _: &Tenant, _: &Lookup, _: usize)
 //!         -> Result<Vec<StoredUser>, BackendError> { Ok(Vec::new()) }
+//!     // ...and the other nine methods: create, get, replace and delete for each kind.
 //!     # async fn create_user(&self, _: &Tenant, _: UserWrite) -> Result<StoredUser, BackendError> { Err(BackendError::Forbidden { reason: "read-only", detail: String::new() }) }
 //!     # async fn get_user(&self, _: &Tenant, _: &str) -> Result<StoredUser, BackendError> { Err(BackendError::NotFound) }
 //!     # async fn replace_user(&self, _: &Tenant, _: &str, _: UserWrite, _: Option<u64>) -> Result<StoredUser, BackendError> { Err(BackendError::NotFound) }
@@ -37,7 +38,6 @@
 //!     # async fn find_groups(&self, _: &Tenant, _: &Lookup, _: usize) -> Result<Vec<StoredGroup>, BackendError> { Ok(Vec::new()) }
 //!     # async fn replace_group(&self, _: &Tenant, _: &str, _: GroupWrite, _: Option<u64>) -> Result<StoredGroup, BackendError> { Err(BackendError::NotFound) }
 //!     # async fn delete_group(&self, _: &Tenant, _: &str, _: Option<u64>) -> Result<(), BackendError> { Err(BackendError::NotFound) }
-//!     // ...and the other nine methods.
 //! }
 //!
 //! # #[tokio::main(flavor = "current_thread")]

@@ -34,9 +34,9 @@ impl ListParams {
         let integer = |name: &str| -> Result<Option<i64>, ScimError> {
             get(name)
                 .map(|v| {
-                    v.trim().parse::<i64>().map_err(|_| {
-                        ScimError::invalid_value(format!("{name} must be an integer"))
-                    })
+                    v.trim()
+                        .parse::<i64>()
+                        .map_err(|_| ScimError::invalid_value(format!("{name} must be an integer")))
                 })
                 .transpose()
         };
@@ -61,9 +61,10 @@ impl ListParams {
         let integer = |name: &str| -> Result<Option<i64>, ScimError> {
             match get_ci(body, name) {
                 None | Some(Value::Null) => Ok(None),
-                Some(v) => v.as_i64().map(Some).ok_or_else(|| {
-                    ScimError::invalid_value(format!("{name} must be an integer"))
-                }),
+                Some(v) => v
+                    .as_i64()
+                    .map(Some)
+                    .ok_or_else(|| ScimError::invalid_value(format!("{name} must be an integer"))),
             }
         };
         let names = |name: &str| -> Result<Option<Vec<String>>, ScimError> {

@@ -49,12 +49,15 @@ pub(crate) struct Target<'a> {
 /// Parses a PatchOp message.
 pub(crate) fn parse(body: &Value) -> Result<Vec<Operation>, ScimError> {
     if !body.is_object() {
-        return Err(ScimError::invalid_syntax("a PATCH body must be a JSON object"));
+        return Err(ScimError::invalid_syntax(
+            "a PATCH body must be a JSON object",
+        ));
     }
     if let Some(Value::Array(schemas)) = get_ci(body, "schemas") {
-        let named = schemas
-            .iter()
-            .any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(PATCH_SCHEMA)));
+        let named = schemas.iter().any(|s| {
+            s.as_str()
+                .is_some_and(|s| s.eq_ignore_ascii_case(PATCH_SCHEMA))
+        });
         if !named {
             return Err(ScimError::invalid_syntax(format!(
                 "a PATCH body's schemas must be [\"{PATCH_SCHEMA}\"]"
@@ -79,7 +82,9 @@ pub(crate) fn parse(body: &Value) -> Result<Vec<Operation>, ScimError> {
 
 fn operation(op: &Value) -> Result<Operation, ScimError> {
     if !op.is_object() {
-        return Err(ScimError::invalid_syntax("each operation must be a JSON object"));
+        return Err(ScimError::invalid_syntax(
+            "each operation must be a JSON object",
+        ));
     }
     let kind = match get_ci(op, "op").and_then(Value::as_str) {
         Some(k) if k.eq_ignore_ascii_case("add") => OpKind::Add,
@@ -112,7 +117,9 @@ pub(crate) fn member_values(ops: &[Operation]) -> usize {
     };
     ops.iter()
         .map(|op| match (&op.path, &op.value) {
-            (Some(p), Some(v)) if p.attr.urn.is_none() && p.attr.name.eq_ignore_ascii_case("members") => {
+            (Some(p), Some(v))
+                if p.attr.urn.is_none() && p.attr.name.eq_ignore_ascii_case("members") =>
+            {
                 count(v)
             }
             (None, Some(v)) => get_ci(v, "members").map_or(0, count),
@@ -122,7 +129,11 @@ pub(crate) fn member_values(ops: &[Operation]) -> usize {
 }
 
 /// Applies every operation, in order, to `state` (a JSON object).
-pub(crate) fn apply(state: &mut Value, ops: &[Operation], target: Target<'_>) -> Result<(), ScimError> {
+pub(crate) fn apply(
+    state: &mut Value,
+    ops: &[Operation],
+    target: Target<'_>,
+) -> Result<(), ScimError> {
     let Value::Object(top) = state else {
         return Err(ScimError::internal("the patched resource is not an object"));
     };
@@ -159,14 +170,20 @@ fn apply_path(
     target: Target<'_>,
 ) -> Result<(), ScimError> {
     let attr = &path.attr;
-    let in_core = attr.urn.as_deref().is_none_or(|u| u.eq_ignore_ascii_case(target.core));
+    let in_core = attr
+        .urn
+        .as_deref()
+        .is_none_or(|u| u.eq_ignore_ascii_case(target.core));
     let (name, container) = if attr.name.is_empty() {
         (attr.urn.clone().unwrap_or_default(), Some(top))
     } else if in_core {
         (attr.name.clone(), Some(top))
     } else {
         let urn = attr.urn.as_deref().unwrap_or_default();
-        (attr.name.clone(), extension(top, urn, kind != OpKind::Remove)?)
+        (
+            attr.name.clone(),
+            extension(top, urn, kind != OpKind::Remove)?,
+        )
     };
     if in_core && read_only(&name, kind, path, value.as_ref(), target)? {
         return Ok(());
@@ -287,7 +304,11 @@ fn append(name: &str, items: &mut Vec<Value>, value: Value) {
     };
     let by_id = name.eq_ignore_ascii_case("members");
     let mut ids: HashSet<String> = if by_id {
-        items.iter().filter_map(member_value).map(str::to_owned).collect()
+        items
+            .iter()
+            .filter_map(member_value)
+            .map(str::to_owned)
+            .collect()
     } else {
         HashSet::new()
     };
@@ -327,7 +348,12 @@ fn single_primary(items: &mut [Value], touched: &[usize]) {
     }
 }
 
-fn remove_attr(container: &mut Map<String, Value>, name: &str, sub: Option<&str>, value: Option<&Value>) {
+fn remove_attr(
+    container: &mut Map<String, Value>,
+    name: &str,
+    sub: Option<&str>,
+    value: Option<&Value>,
+) {
     if let Some(sub) = sub {
         match get_ci_mut(container, name) {
             Some(Value::Object(object)) => {
@@ -364,7 +390,12 @@ fn remove_attr(container: &mut Map<String, Value>, name: &str, sub: Option<&str>
     }
 }
 
-fn remove_filtered(container: &mut Map<String, Value>, name: &str, filter: &Filter, sub: Option<&str>) {
+fn remove_filtered(
+    container: &mut Map<String, Value>,
+    name: &str,
+    filter: &Filter,
+    sub: Option<&str>,
+) {
     let Some(Value::Array(items)) = get_ci_mut(container, name) else {
         return;
     };
@@ -450,7 +481,9 @@ fn set_filtered(
 /// matches; `None` for any other filter.
 fn template(filter: &Filter) -> Option<Map<String, Value>> {
     match filter {
-        Filter::Compare(path, CompareOp::Eq, literal) if path.urn.is_none() && path.sub.is_none() => {
+        Filter::Compare(path, CompareOp::Eq, literal)
+            if path.urn.is_none() && path.sub.is_none() =>
+        {
             let value = match literal {
                 Literal::String(s) => Value::String(s.clone()),
                 Literal::Bool(b) => Value::Bool(*b),

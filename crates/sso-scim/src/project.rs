@@ -59,7 +59,10 @@ impl Projection {
                 .collect()
         };
         Ok(Self {
-            include: include.filter(|names| !names.is_empty()).map(parse).transpose()?,
+            include: include
+                .filter(|names| !names.is_empty())
+                .map(parse)
+                .transpose()?,
             exclude: parse(exclude)?,
         })
     }
@@ -115,7 +118,12 @@ fn pick(source: &Map<String, Value>, out: &mut Map<String, Value>, path: &AttrPa
     }
 }
 
-fn pick_in(source: &Map<String, Value>, out: &mut Map<String, Value>, name: &str, sub: Option<&str>) {
+fn pick_in(
+    source: &Map<String, Value>,
+    out: &mut Map<String, Value>,
+    name: &str,
+    sub: Option<&str>,
+) {
     let Some(key) = key_ci(source, name) else {
         return;
     };
@@ -212,7 +220,9 @@ mod tests {
     #[test]
     fn attributes_keep_only_what_was_asked_plus_id_and_schemas() {
         let v = project(
-            Some("UserName, name.givenName,emails.value,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"),
+            Some(
+                "UserName, name.givenName,emails.value,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+            ),
             None,
         );
         assert_eq!(

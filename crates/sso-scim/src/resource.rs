@@ -26,7 +26,7 @@ pub(crate) fn meta(
     resource_type: &str,
     created: OffsetDateTime,
     modified: OffsetDateTime,
-    location: String,
+    location: &str,
     version: u64,
 ) -> Value {
     json!({
@@ -131,7 +131,10 @@ mod tests {
             &["id", "meta"],
             &["userName"],
         );
-        assert_eq!(Value::Object(doc.unwrap_or_default()), json!({"userName": "a", "custom": 1}));
+        assert_eq!(
+            Value::Object(doc.unwrap_or_default()),
+            json!({"userName": "a", "custom": 1})
+        );
         let twins = json!({"userName": "a", "username": "b"});
         let err = document(twins.as_object().unwrap_or(&Map::new()), &[], &["userName"]);
         assert!(err.is_err());

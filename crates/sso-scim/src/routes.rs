@@ -3,27 +3,29 @@
 
 use std::future::Future;
 
+use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use serde_json::{Value, json};
 
+use crate::ScimConfig;
 use crate::backend::{
     Backend, BackendError, GroupWrite, Lookup, StoredGroup, StoredUser, Tenant, UserWrite,
 };
 use crate::discovery::{self, GROUP_SCHEMA, USER_SCHEMA};
 use crate::error::ScimError;
-use crate::extract::{AppState, Caller, Last, Precondition, ScimJson, Shared, not_modified, respond};
+use crate::extract::{
+    AppState, Caller, Last, Precondition, ScimJson, Shared, not_modified, respond,
+};
 use crate::filter;
 use crate::group::{MAX_MEMBERS_PER_REQUEST, group_state, group_write, render_group};
 use crate::list::{LIST_SCHEMA, ListParams, page};
 use crate::patch::{self, Target};
 use crate::project::Projection;
 use crate::user::{render_user, user_state, user_write};
-use crate::ScimConfig;
 
 /// How many times a PATCH without `If-Match` reads again after losing a race.
 const PATCH_RETRIES: usize = 3;
@@ -61,10 +63,10 @@ pub(crate) fn router<B: Backend>(backend: B, config: ScimConfig) -> Router {
             "/scim/v2/{org}/ServiceProviderConfig",
             get(service_provider_config::<B>),
         )
-        .route("/scim/v2/{org}/ResourceTypes", get(resource_types::<B>))
-        .route("/scim/v2/{org}/ResourceTypes/{name}", get(resource_type::<B>))
-        .route("/scim/v2/{org}/Schemas", get(schemas::<B>))
-        .route("/scim/v2/{org}/Schemas/{uri}", get(schema::<B>))
+        .route("/scim/v2/{org}/ResourceTypes", get(resource_types))
+        .route("/scim/v2/{org}/ResourceTypes/{name}", get(resource_type))
+        .route("/scim/v2/{org}/Schemas", get(schemas))
+        .route("/scim/v2/{org}/Schemas/{uri}", get(schema))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
@@ -367,7 +369,13 @@ async fn read<B: Backend, K: Kind>(
     if unchanged {
         return Ok(not_modified(version));
     }
-    Ok(one::<K>(StatusCode::OK, &stored, &caller, &projection, false))
+    Ok(one::<K>(
+        StatusCode::OK,
+        &stored,
+        &caller,
+        &projection,
+        false,
+    ))
 }
 
 /// The version a write must expect under `If-Match`: read now, refused if it does not match.
@@ -400,7 +408,13 @@ async fn replace<B: Backend, K: Kind>(
     let write = K::parse(&body, MAX_MEMBERS_PER_REQUEST)?;
     let expected = expected::<B, K>(&state, &caller, &id, &headers).await?;
     let stored = K::replace(&state.backend, &caller.tenant, &id, write, expected).await?;
-    Ok(one::<K>(StatusCode::OK, &stored, &caller, &projection, false))
+    Ok(one::<K>(
+        StatusCode::OK,
+        &stored,
+        &caller,
+        &projection,
+        false,
+    ))
 }
 
 async fn delete<B: Backend, K: Kind>(
@@ -448,9 +462,17 @@ async fn modify<B: Backend, K: Kind>(
         let write = K::parse(&resource, usize::MAX)?;
         match K::replace(&state.backend, &caller.tenant, &id, write, Some(version)).await {
             Ok(stored) => {
-                return Ok(one::<K>(StatusCode::OK, &stored, &caller, &projection, false));
+                return Ok(one::<K>(
+                    StatusCode::OK,
+                    &stored,
+                    &caller,
+                    &projection,
+                    false,
+                ));
             }
-            Err(BackendError::VersionMismatch) if condition.is_none() && retries < PATCH_RETRIES => {
+            Err(BackendError::VersionMismatch)
+                if condition.is_none() && retries < PATCH_RETRIES =>
+            {
                 retries += 1;
             }
             Err(e) => return Err(e.into()),
@@ -458,7 +480,7 @@ async fn modify<B: Backend, K: Kind>(
     }
 }
 
-fn discovery_list(resources: Vec<Value>) -> Response {
+fn discovery_list(resources: &[Value]) -> Response {
     let body = json!({
         "schemas": [LIST_SCHEMA],
         "totalResults": resources.len(),
@@ -477,22 +499,22 @@ async fn service_provider_config<B: Backend>(
     respond(StatusCode::OK, &body, None, None)
 }
 
-async fn resource_types<B: Backend>(caller: Caller) -> Response {
-    discovery_list(discovery::resource_types(&caller.base))
+async fn resource_types(caller: Caller) -> Response {
+    discovery_list(&discovery::resource_types(&caller.base))
 }
 
-async fn resource_type<B: Backend>(caller: Caller, Last(name): Last) -> Result<Response, ScimError> {
+async fn resource_type(caller: Caller, Last(name): Last) -> Result<Response, ScimError> {
     let body = discovery::resource_type(&caller.base, &name)
         .ok_or_else(|| ScimError::not_found("no such resource type"))?;
     Ok(respond(StatusCode::OK, &body, None, None))
 }
 
-async fn schemas<B: Backend>(caller: Caller) -> Response {
-    discovery_list(discovery::schemas(&caller.base))
+async fn schemas(caller: Caller) -> Response {
+    discovery_list(&discovery::schemas(&caller.base))
 }
 
-async fn schema<B: Backend>(caller: Caller, Last(uri): Last) -> Result<Response, ScimError> {
-    let body =
-        discovery::schema(&caller.base, &uri).ok_or_else(|| ScimError::not_found("no such schema"))?;
+async fn schema(caller: Caller, Last(uri): Last) -> Result<Response, ScimError> {
+    let body = discovery::schema(&caller.base, &uri)
+        .ok_or_else(|| ScimError::not_found("no such schema"))?;
     Ok(respond(StatusCode::OK, &body, None, None))
 }

@@ -182,7 +182,7 @@ pub(crate) fn render_user(stored: &StoredUser, base: &str) -> Value {
                 "User",
                 stored.created,
                 stored.modified,
-                location,
+                &location,
                 stored.version,
             ),
         );
@@ -195,6 +195,7 @@ mod tests {
     use super::*;
     use time::OffsetDateTime;
 
+    #[allow(clippy::needless_pass_by_value)]
     fn write(v: Value) -> UserWrite {
         match user_write(&v) {
             Ok(w) => w,
@@ -214,13 +215,17 @@ mod tests {
         let w = write(json!({"userName": "u", "emails": [
             {"value": "home@x.test", "type": "home"}, {"value": "w@x.test", "type": "Work"}]}));
         assert_eq!(w.email.as_deref(), Some("w@x.test"));
-        let w = write(json!({"userName": "u", "emails": [{"value": "a@x.test"}, {"value": "b@x.test"}]}));
+        let w = write(
+            json!({"userName": "u", "emails": [{"value": "a@x.test"}, {"value": "b@x.test"}]}),
+        );
         assert_eq!(w.email.as_deref(), Some("a@x.test"));
         let w = write(json!({"userName": "p@x.test", "emails": []}));
         assert_eq!(w.email.as_deref(), Some("p@x.test"));
         let w = write(json!({"userName": "plain"}));
         assert_eq!(w.email, None);
-        let w = write(json!({"userName": "u", "emails": [{"value": "s@x.test", "primary": "True"}, {"value": "w@x.test", "type": "work"}]}));
+        let w = write(
+            json!({"userName": "u", "emails": [{"value": "s@x.test", "primary": "True"}, {"value": "w@x.test", "type": "work"}]}),
+        );
         assert_eq!(w.email.as_deref(), Some("s@x.test"));
     }
 
@@ -228,7 +233,8 @@ mod tests {
     fn display_name_falls_back_to_the_name_parts() {
         let w = write(json!({"userName": "u", "name": {"formatted": "Ada L", "givenName": "A"}}));
         assert_eq!(w.display_name.as_deref(), Some("Ada L"));
-        let w = write(json!({"userName": "u", "name": {"givenName": "Ada", "familyName": "Lovelace"}}));
+        let w =
+            write(json!({"userName": "u", "name": {"givenName": "Ada", "familyName": "Lovelace"}}));
         assert_eq!(w.display_name.as_deref(), Some("Ada Lovelace"));
         let w = write(json!({"userName": "u", "displayName": "D", "name": {"givenName": "Ada"}}));
         assert_eq!(w.display_name.as_deref(), Some("D"));
@@ -260,7 +266,10 @@ mod tests {
     #[test]
     fn a_bare_manager_id_becomes_the_complex_value() {
         let w = write(json!({"userName": "u", ENTERPRISE_SCHEMA: {"manager": "boss-id"}}));
-        assert_eq!(w.document[ENTERPRISE_SCHEMA]["manager"], json!({"value": "boss-id"}));
+        assert_eq!(
+            w.document[ENTERPRISE_SCHEMA]["manager"],
+            json!({"value": "boss-id"})
+        );
         assert!(user_write(&json!({"userName": "u", ENTERPRISE_SCHEMA: "x"})).is_err());
     }
 
@@ -276,7 +285,11 @@ mod tests {
             json!({"userName": "x".repeat(2000)}),
         ] {
             let err = user_write(&bad).err();
-            assert_eq!(err.map(|e| e.scim_type()), Some(Some("invalidValue")), "{bad}");
+            assert_eq!(
+                err.map(|e| e.scim_type()),
+                Some(Some("invalidValue")),
+                "{bad}"
+            );
         }
         let err = user_write(&json!([1])).err();
         assert_eq!(err.map(|e| e.scim_type()), Some(Some("invalidSyntax")));
@@ -297,7 +310,10 @@ mod tests {
         assert_eq!(v["id"], json!("u 1"));
         assert_eq!(v["externalId"], json!("e1"));
         assert_eq!(v["meta"]["version"], json!("W/\"7\""));
-        assert_eq!(v["meta"]["location"], json!("https://sso.test/scim/v2/acme/Users/u%201"));
+        assert_eq!(
+            v["meta"]["location"],
+            json!("https://sso.test/scim/v2/acme/Users/u%201")
+        );
         assert_eq!(v["meta"]["created"], json!("1970-01-01T00:00:00Z"));
         assert_eq!(v["meta"]["resourceType"], json!("User"));
     }

@@ -51,7 +51,11 @@ fn check(f: &str, expected: bool) {
 fn parses_comparisons_and_literals() {
     assert_eq!(
         parse(r#"userName eq "bjensen""#),
-        Filter::Compare(path("userName"), CompareOp::Eq, Literal::String("bjensen".into()))
+        Filter::Compare(
+            path("userName"),
+            CompareOp::Eq,
+            Literal::String("bjensen".into())
+        )
     );
     assert_eq!(
         parse("active EQ true"),
@@ -68,7 +72,11 @@ fn parses_comparisons_and_literals() {
     assert_eq!(parse("title pr"), Filter::Present(path("title")));
     assert_eq!(
         parse(r#"userName eq "a\"b\\c\u00e9\n""#),
-        Filter::Compare(path("userName"), CompareOp::Eq, Literal::String("a\"b\\cé\n".into()))
+        Filter::Compare(
+            path("userName"),
+            CompareOp::Eq,
+            Literal::String("a\"b\\cé\n".into())
+        )
     );
 }
 
@@ -79,13 +87,19 @@ fn parses_paths_with_urns_and_sub_attributes() {
         panic!("not a comparison");
     };
     assert_eq!(p.urn.as_deref(), Some(USER_SCHEMA));
-    assert_eq!((p.name.as_str(), p.sub.as_deref()), ("name", Some("familyName")));
+    assert_eq!(
+        (p.name.as_str(), p.sub.as_deref()),
+        ("name", Some("familyName"))
+    );
     let f = parse("URN:IETF:PARAMS:SCIM:SCHEMAS:EXTENSION:ENTERPRISE:2.0:USER:manager.value pr");
     let Filter::Present(p) = f else {
         panic!("not pr");
     };
     assert_eq!(p.urn.as_deref(), Some(ENTERPRISE_SCHEMA));
-    assert_eq!((p.name.as_str(), p.sub.as_deref()), ("manager", Some("value")));
+    assert_eq!(
+        (p.name.as_str(), p.sub.as_deref()),
+        ("manager", Some("value"))
+    );
     let p = parse_attr_path("urn:example:custom:1.0:User:badge");
     assert_eq!(
         p.ok().and_then(|p| p.urn),
@@ -120,11 +134,26 @@ fn evaluates_the_rfc_examples() {
     check(r#"meta.lastModified le "2012-01-01T00:00:00Z""#, true);
     check(r#"title pr and userType eq "Employee""#, true);
     check(r#"title pr or userType eq "Intern""#, true);
-    check(r#"userType eq "Employee" and (emails co "example.com" or emails.value co "example.org")"#, true);
-    check(r#"userType ne "Employee" and not (emails co "example.com" or emails.value co "example.org")"#, false);
-    check(r#"emails[type eq "work" and value co "@example.com"]"#, true);
-    check(r#"emails[type eq "home" and value co "@example.com"]"#, false);
-    check(r#"emails[type eq "work" and value co "@example.com"] or emails[type eq "xmpp"]"#, true);
+    check(
+        r#"userType eq "Employee" and (emails co "example.com" or emails.value co "example.org")"#,
+        true,
+    );
+    check(
+        r#"userType ne "Employee" and not (emails co "example.com" or emails.value co "example.org")"#,
+        false,
+    );
+    check(
+        r#"emails[type eq "work" and value co "@example.com"]"#,
+        true,
+    );
+    check(
+        r#"emails[type eq "home" and value co "@example.com"]"#,
+        false,
+    );
+    check(
+        r#"emails[type eq "work" and value co "@example.com"] or emails[type eq "xmpp"]"#,
+        true,
+    );
     check("active eq true", true);
     check("active eq false", false);
     check("x-score gt 6", true);
@@ -158,7 +187,10 @@ fn extension_attributes_resolve_inside_their_object() {
         true,
     );
     check("employeeNumber pr", false);
-    check("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User pr", true);
+    check(
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User pr",
+        true,
+    );
 }
 
 #[test]
@@ -180,7 +212,11 @@ fn lookups_narrow_only_on_indexed_equality() {
     assert_eq!(l(r#"userName co "x""#), Lookup::All);
     assert_eq!(l(r#"displayName eq "x""#), Lookup::All);
     assert_eq!(l("userName eq null"), Lookup::All);
-    let g = lookup(&parse(r#"displayName eq "Eng""#), GROUP_SCHEMA, "displayName");
+    let g = lookup(
+        &parse(r#"displayName eq "Eng""#),
+        GROUP_SCHEMA,
+        "displayName",
+    );
     assert_eq!(g, Lookup::Name("Eng".into()));
 }
 
@@ -250,9 +286,17 @@ fn refuses_malformed_filters() {
 fn hostile_inputs_are_bounded() {
     let deep_ok = format!("{}a pr{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
     assert!(parse_filter(&deep_ok).is_ok());
-    let too_deep = format!("{}a pr{}", "(".repeat(MAX_DEPTH + 1), ")".repeat(MAX_DEPTH + 1));
+    let too_deep = format!(
+        "{}a pr{}",
+        "(".repeat(MAX_DEPTH + 1),
+        ")".repeat(MAX_DEPTH + 1)
+    );
     assert!(parse_filter(&too_deep).is_err());
-    let nots = format!("{}a pr{}", "not (".repeat(MAX_DEPTH + 1), ")".repeat(MAX_DEPTH + 1));
+    let nots = format!(
+        "{}a pr{}",
+        "not (".repeat(MAX_DEPTH + 1),
+        ")".repeat(MAX_DEPTH + 1)
+    );
     assert!(parse_filter(&nots).is_err());
     let many_opens = "(".repeat(MAX_FILTER_LEN);
     assert!(parse_filter(&many_opens).is_err());
@@ -262,9 +306,17 @@ fn hostile_inputs_are_bounded() {
     assert!(parse_filter(&long_name).is_err());
     let unicode = r#"displayName eq "日本語 ✓ 𝄞""#;
     let f = parse(unicode);
-    assert!(matches(&f, &json!({"displayName": "日本語 ✓ 𝄞"}), GROUP_SCHEMA));
+    assert!(matches(
+        &f,
+        &json!({"displayName": "日本語 ✓ 𝄞"}),
+        GROUP_SCHEMA
+    ));
     let split_surrogates = r#"displayName eq "\ud834\udd1e""#;
-    assert!(matches(&parse(split_surrogates), &json!({"displayName": "𝄞"}), GROUP_SCHEMA));
+    assert!(matches(
+        &parse(split_surrogates),
+        &json!({"displayName": "𝄞"}),
+        GROUP_SCHEMA
+    ));
 }
 
 #[test]

@@ -14,20 +14,26 @@ const GROUP: Target<'static> = Target {
     core: GROUP_SCHEMA,
 };
 
-fn patched(mut state: Value, body: Value, target: Target<'_>) -> Result<Value, ScimError> {
-    let ops = parse(&body)?;
+fn patched(mut state: Value, body: &Value, target: Target<'_>) -> Result<Value, ScimError> {
+    let ops = parse(body)?;
     apply(&mut state, &ops, target)?;
     Ok(state)
 }
 
+fn message(ops: Value) -> Value {
+    let mut body = json!({"schemas": [PATCH_SCHEMA]});
+    body["Operations"] = ops;
+    body
+}
+
 fn ok(state: Value, ops: Value, target: Target<'_>) -> Value {
-    let body = json!({"schemas": [PATCH_SCHEMA], "Operations": ops});
-    patched(state, body, target).unwrap_or_else(|e| panic!("{e:?}"))
+    patched(state, &message(ops), target).unwrap_or_else(|e| panic!("{e:?}"))
 }
 
 fn refused(state: Value, ops: Value, target: Target<'_>) -> Option<&'static str> {
-    let body = json!({"schemas": [PATCH_SCHEMA], "Operations": ops});
-    patched(state, body, target).err().and_then(|e| e.scim_type())
+    patched(state, &message(ops), target)
+        .err()
+        .and_then(|e| e.scim_type())
 }
 
 fn user() -> Value {
@@ -44,7 +50,11 @@ fn user() -> Value {
 
 #[test]
 fn okta_deactivates_without_a_path() {
-    let v = ok(user(), json!([{"op": "replace", "value": {"active": false}}]), USER);
+    let v = ok(
+        user(),
+        json!([{"op": "replace", "value": {"active": false}}]),
+        USER,
+    );
     assert_eq!(v["active"], json!(false));
     assert_eq!(v["userName"], json!("ada@x.test"));
 }
@@ -94,9 +104,13 @@ fn entra_capitalized_ops_string_booleans_and_sub_attributes() {
 
 #[test]
 fn entra_value_filter_paths_update_or_create() {
-    let ops = json!([{"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "aug@x.test"}]);
+    let ops =
+        json!([{"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "aug@x.test"}]);
     let v = ok(user(), ops, USER);
-    assert_eq!(v["emails"][0], json!({"value": "aug@x.test", "type": "work", "primary": true}));
+    assert_eq!(
+        v["emails"][0],
+        json!({"value": "aug@x.test", "type": "work", "primary": true})
+    );
     assert_eq!(v["emails"][1]["value"], json!("ada@home.test"));
     let no_work = json!({"userName": "u", "emails": [{"value": "h@x.test", "type": "home"}]});
     let ops = json!([{"op": "Add", "path": "emails[type eq \"work\"].value", "value": "w@x.test"}]);
@@ -108,8 +122,12 @@ fn entra_value_filter_paths_update_or_create() {
     let none = json!({"userName": "u"});
     let ops = json!([{"op": "replace", "path": "emails[type eq \"work\" and primary eq true].value", "value": "p@x.test"}]);
     let v = ok(none, ops, USER);
-    assert_eq!(v["emails"], json!([{"type": "work", "primary": true, "value": "p@x.test"}]));
-    let ops = json!([{"op": "replace", "path": "emails[value co \"zzz\"].value", "value": "p@x.test"}]);
+    assert_eq!(
+        v["emails"],
+        json!([{"type": "work", "primary": true, "value": "p@x.test"}])
+    );
+    let ops =
+        json!([{"op": "replace", "path": "emails[value co \"zzz\"].value", "value": "p@x.test"}]);
     assert_eq!(refused(user(), ops, USER), Some("noTarget"));
     let ops = json!([{"op": "replace", "path": "userName[value pr].value", "value": "p"}]);
     assert_eq!(refused(user(), ops, USER), Some("invalidPath"));
@@ -135,15 +153,19 @@ fn entra_adds_without_a_path_using_path_keys() {
 fn members_add_remove_and_replace() {
     let group = json!({"displayName": "Eng", "members": [{"value": "a"}, {"value": "b"}]});
     let ops = json!([{"op": "add", "path": "members", "value": [{"value": "b"}, {"value": "c", "display": "C"}, {"value": "c"}]}]);
-    let v = ok(group.clone(), ops, GROUP);
+    let v = ok(group, ops, GROUP);
     assert_eq!(
         v["members"],
         json!([{"value": "a"}, {"value": "b"}, {"value": "c", "display": "C"}])
     );
     let ops = json!([{"op": "remove", "path": "members[value eq \"a\"]"}]);
     let v = ok(v, ops, GROUP);
-    assert_eq!(v["members"], json!([{"value": "b"}, {"value": "c", "display": "C"}]));
-    let ops = json!([{"op": "Remove", "path": "members", "value": [{"value": "b"}, {"value": "zz"}]}]);
+    assert_eq!(
+        v["members"],
+        json!([{"value": "b"}, {"value": "c", "display": "C"}])
+    );
+    let ops =
+        json!([{"op": "Remove", "path": "members", "value": [{"value": "b"}, {"value": "zz"}]}]);
     let v = ok(v, ops, GROUP);
     assert_eq!(v["members"], json!([{"value": "c", "display": "C"}]));
     let ops = json!([{"op": "replace", "path": "members", "value": [{"value": "x"}]}]);
@@ -178,7 +200,10 @@ fn replace_merges_complex_values_and_replaces_multi_valued_ones() {
         {"op": "replace", "path": "emails", "value": [{"value": "only@x.test"}]}
     ]);
     let v = ok(user(), ops, USER);
-    assert_eq!(v["name"], json!({"givenName": "A", "familyName": "Lovelace"}));
+    assert_eq!(
+        v["name"],
+        json!({"givenName": "A", "familyName": "Lovelace"})
+    );
     assert_eq!(v["emails"], json!([{"value": "only@x.test"}]));
     let ops = json!([{"op": "remove", "path": "name.familyName"}, {"op": "remove", "path": "emails[type eq \"home\"]"}]);
     let v = ok(user(), ops, USER);
@@ -195,16 +220,34 @@ fn malformed_messages_are_refused() {
         (json!([1]), "invalidSyntax"),
         (json!({"Operations": []}), "invalidSyntax"),
         (json!({"Operations": "x"}), "invalidSyntax"),
-        (json!({"Operations": [{"op": "move", "path": "a"}]}), "invalidSyntax"),
-        (json!({"Operations": [{"op": "add", "path": "a"}]}), "invalidSyntax"),
-        (json!({"Operations": [{"op": "add", "path": "a b", "value": 1}]}), "invalidPath"),
-        (json!({"Operations": [{"op": "add", "path": 5, "value": 1}]}), "invalidPath"),
+        (
+            json!({"Operations": [{"op": "move", "path": "a"}]}),
+            "invalidSyntax",
+        ),
+        (
+            json!({"Operations": [{"op": "add", "path": "a"}]}),
+            "invalidSyntax",
+        ),
+        (
+            json!({"Operations": [{"op": "add", "path": "a b", "value": 1}]}),
+            "invalidPath",
+        ),
+        (
+            json!({"Operations": [{"op": "add", "path": 5, "value": 1}]}),
+            "invalidPath",
+        ),
         (json!({"Operations": [{"op": "remove"}]}), "noTarget"),
-        (json!({"Operations": [{"op": "replace", "value": "x"}]}), "invalidValue"),
-        (json!({"Operations": [{"op": "add", "value": {"bad key": 1}}]}), "invalidPath"),
+        (
+            json!({"Operations": [{"op": "replace", "value": "x"}]}),
+            "invalidValue",
+        ),
+        (
+            json!({"Operations": [{"op": "add", "value": {"bad key": 1}}]}),
+            "invalidPath",
+        ),
     ];
     for (body, scim_type) in cases {
-        let err = patched(user(), body.clone(), USER).err();
+        let err = patched(user(), &body, USER).err();
         assert_eq!(err.and_then(|e| e.scim_type()), Some(scim_type), "{body}");
     }
     let ops: Vec<Value> = (0..=MAX_OPERATIONS)
@@ -256,8 +299,8 @@ fn arbitrary_messages_never_panic() {
         let ops: Vec<Value> = (0..3)
             .map(|_| json!({"op": pick(), "path": pick(), "value": pick()}))
             .collect();
-        let _ = patched(user(), json!({"Operations": ops.clone()}), USER);
+        let _ = patched(user(), &json!({"Operations": ops}), USER);
         let group = json!({"displayName": "G", "members": [{"value": "u1"}]});
-        let _ = patched(group, json!({"Operations": ops}), GROUP);
+        let _ = patched(group, &json!({"Operations": ops}), GROUP);
     }
 }
