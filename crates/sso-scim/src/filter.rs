@@ -8,6 +8,9 @@
 //! `meta.location`): the backend's name lookups ignore ASCII case too, so a listing narrowed
 //! by a [`Lookup`] and one evaluated on every resource agree.
 
+use std::borrow::Cow;
+use std::cell::Cell;
+
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -63,6 +66,15 @@ pub(crate) enum CompareOp {
     Le,
 }
 
+/// How strings compare (RFC 7643 §2.2 `caseExact`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Case {
+    /// Byte for byte.
+    Exact,
+    /// Ignoring ASCII case.
+    Ignore,
+}
+
 /// A comparison's right-hand side.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Literal {
@@ -80,7 +92,9 @@ pub(crate) enum Filter {
     /// One holds (at least two).
     Or(Vec<Filter>),
     Not(Box<Filter>),
-    Compare(AttrPath, CompareOp, Literal),
+    /// Its case rule is settled when parsed, where the attribute and the value filter it
+    /// sits in are known, so evaluation over long arrays does not redo it per value.
+    Compare(AttrPath, CompareOp, Literal, Case),
     Present(AttrPath),
     /// `attr[filter]`: some value of a multi-valued attribute matches the inner filter, whose
     /// paths are relative to that value.
@@ -133,7 +147,7 @@ pub(crate) fn parse_path(input: &str) -> Result<PatchPath, String> {
         if path.attr.sub.is_some() || path.attr.name.is_empty() {
             return Err("a value filter must follow a multi-valued attribute".into());
         }
-        path.filter = Some(parser.value_filter()?);
+        path.filter = Some(parser.value_filter(&path.attr.name)?);
         if let Some(Token::Word(w)) = parser.peek() {
             let sub = w
                 .strip_prefix('.')
@@ -293,7 +307,8 @@ struct Parser {
     tokens: std::vec::IntoIter<Token>,
     peeked: Option<Token>,
     depth: usize,
-    in_value_filter: bool,
+    /// The multi-valued attribute whose value filter is being parsed.
+    parent: Option<String>,
 }
 
 impl Parser {
@@ -307,7 +322,7 @@ impl Parser {
             tokens,
             peeked,
             depth: 0,
-            in_value_filter: false,
+            parent: None,
         })
     }
 
@@ -372,15 +387,15 @@ impl Parser {
         Ok(inner)
     }
 
-    fn value_filter(&mut self) -> Result<Filter, String> {
-        if self.in_value_filter {
+    fn value_filter(&mut self, parent: &str) -> Result<Filter, String> {
+        if self.parent.is_some() {
             return Err("value filters do not nest".into());
         }
         self.descend()?;
         self.expect(&Token::LBracket)?;
-        self.in_value_filter = true;
+        self.parent = Some(parent.to_owned());
         let inner = self.or_expr()?;
-        self.in_value_filter = false;
+        self.parent = None;
         self.expect(&Token::RBracket)?;
         self.depth -= 1;
         Ok(inner)
@@ -404,7 +419,8 @@ impl Parser {
             if path.sub.is_some() || path.name.is_empty() {
                 return Err("a value filter must follow a multi-valued attribute".into());
             }
-            return Ok(Filter::ValuePath(path, Box::new(self.value_filter()?)));
+            let inner = self.value_filter(&path.name)?;
+            return Ok(Filter::ValuePath(path, Box::new(inner)));
         }
         let op = match self.next() {
             Some(Token::Word(w)) => w.to_ascii_lowercase(),
@@ -417,7 +433,8 @@ impl Parser {
         let op = compare_op(&op)?;
         let literal = self.literal()?;
         check_operand(op, &literal)?;
-        Ok(Filter::Compare(path, op, literal))
+        let case = case_rule(&path, self.parent.as_deref());
+        Ok(Filter::Compare(path, op, literal, case))
     }
 
     fn literal(&mut self) -> Result<Literal, String> {
@@ -498,7 +515,7 @@ fn check_operand(op: CompareOp, literal: &Literal) -> Result<(), String> {
 /// (`name_attr` is `userName` or `displayName`) or `externalId eq`, alone or in an `and`.
 pub(crate) fn lookup(filter: &Filter, core: &str, name_attr: &str) -> Lookup {
     match filter {
-        Filter::Compare(path, CompareOp::Eq, Literal::String(value)) => {
+        Filter::Compare(path, CompareOp::Eq, Literal::String(value), _) => {
             if path.is_core(core, "id") {
                 Lookup::Id(value.clone())
             } else if path.is_core(core, name_attr) {
@@ -518,74 +535,104 @@ pub(crate) fn lookup(filter: &Filter, core: &str, name_attr: &str) -> Lookup {
     }
 }
 
+/// How many attribute values evaluations may still visit. Once spent, every test is false and
+/// the caller refuses the request (`tooMany`), so a large filter over many large resources
+/// costs a bounded amount of work.
+#[derive(Debug)]
+pub(crate) struct Budget(Cell<usize>);
+
+impl Budget {
+    /// Room for `visits` value visits.
+    pub(crate) fn new(visits: usize) -> Self {
+        Self(Cell::new(visits))
+    }
+
+    fn spend(&self) -> bool {
+        let left = self.0.get();
+        self.0.set(left.saturating_sub(1));
+        left > 0
+    }
+
+    /// Spends `units` at once; false (and nothing left) when there are not that many.
+    pub(crate) fn take(&self, units: usize) -> bool {
+        let left = self.0.get();
+        self.0.set(left.saturating_sub(units));
+        left >= units
+    }
+
+    /// Whether evaluation ran out (its answers are then meaningless).
+    pub(crate) fn exhausted(&self) -> bool {
+        self.0.get() == 0
+    }
+}
+
 /// Whether `resource` (rendered, of the schema `core`) matches `filter`.
-pub(crate) fn matches(filter: &Filter, resource: &Value, core: &str) -> bool {
-    eval(filter, resource, core, None)
+pub(crate) fn matches(filter: &Filter, resource: &Value, core: &str, budget: &Budget) -> bool {
+    eval(filter, resource, core, budget)
 }
 
-/// Whether one value of the multi-valued attribute `parent` matches a value filter.
-pub(crate) fn matches_item(filter: &Filter, item: &Value, parent: &str) -> bool {
-    eval(filter, item, "", Some(parent))
+/// Whether one value of a multi-valued attribute matches a value filter.
+pub(crate) fn matches_item(filter: &Filter, item: &Value, budget: &Budget) -> bool {
+    eval(filter, item, "", budget)
 }
 
-/// `parent` is the multi-valued attribute a value filter runs inside.
-fn eval(filter: &Filter, node: &Value, core: &str, parent: Option<&str>) -> bool {
+fn eval(filter: &Filter, node: &Value, core: &str, budget: &Budget) -> bool {
+    let any =
+        |path, test: &mut dyn FnMut(&Value) -> bool| any_value(node, path, core, budget, test);
     match filter {
-        Filter::And(terms) => terms.iter().all(|t| eval(t, node, core, parent)),
-        Filter::Or(terms) => terms.iter().any(|t| eval(t, node, core, parent)),
-        Filter::Not(inner) => !eval(inner, node, core, parent),
-        Filter::Present(path) => resolve(node, path, core).into_iter().any(has_value),
-        Filter::Compare(path, op, literal) => {
-            let exact = case_exact(path, parent);
-            let values = resolve(node, path, core);
-            let hit = |op| {
-                values
-                    .iter()
-                    .any(|v| compare(op, scalar(v), literal, exact))
-            };
+        Filter::And(terms) => terms.iter().all(|t| eval(t, node, core, budget)),
+        Filter::Or(terms) => terms.iter().any(|t| eval(t, node, core, budget)),
+        Filter::Not(inner) => !eval(inner, node, core, budget),
+        Filter::Present(path) => any(path, &mut |v| has_value(v)),
+        Filter::Compare(path, op, literal, case) => {
+            let exact = *case == Case::Exact;
+            let hit = |op| any(path, &mut |v| compare(op, scalar(v), literal, exact));
             match (op, literal) {
-                (CompareOp::Eq, Literal::Null) => values.iter().all(|v| v.is_null()),
-                (CompareOp::Ne, Literal::Null) => !values.iter().all(|v| v.is_null()),
+                (CompareOp::Eq, Literal::Null) => !any(path, &mut |v| !v.is_null()),
+                (CompareOp::Ne, Literal::Null) => any(path, &mut |v| !v.is_null()),
                 (CompareOp::Ne, _) => !hit(CompareOp::Eq),
                 (op, _) => hit(*op),
             }
         }
-        Filter::ValuePath(path, inner) => resolve(node, path, core)
-            .into_iter()
-            .any(|item| eval(inner, item, "", Some(path.name.as_str()))),
+        Filter::ValuePath(path, inner) => any(path, &mut |item| eval(inner, item, "", budget)),
     }
 }
 
-/// The values a path selects, multi-valued attributes flattened one level.
-pub(crate) fn resolve<'a>(node: &'a Value, path: &AttrPath, core: &str) -> Vec<&'a Value> {
+/// Whether `test` holds for some value the path selects, multi-valued attributes flattened
+/// one level (without collecting them: filters run once per value of long arrays).
+fn any_value(
+    node: &Value,
+    path: &AttrPath,
+    core: &str,
+    budget: &Budget,
+    test: &mut dyn FnMut(&Value) -> bool,
+) -> bool {
     let container = match &path.urn {
         Some(urn) if !urn.eq_ignore_ascii_case(core) => get_ci(node, urn),
         _ => Some(node),
     };
     let Some(container) = container else {
-        return Vec::new();
+        return false;
     };
     if path.name.is_empty() {
-        return vec![container];
+        return budget.spend() && test(container);
     }
     let Some(value) = get_ci(container, &path.name) else {
-        return Vec::new();
+        return false;
     };
-    let items = spread(value);
     match &path.sub {
-        None => items,
-        Some(sub) => items
-            .into_iter()
-            .filter_map(|item| get_ci(item, sub))
-            .flat_map(spread)
-            .collect(),
+        None => spread_any(value, budget, test),
+        Some(sub) => spread_any(value, budget, &mut |item| {
+            get_ci(item, sub).is_some_and(|v| spread_any(v, budget, test))
+        }),
     }
 }
 
-fn spread(value: &Value) -> Vec<&Value> {
+/// Each value visited spends one unit of the budget.
+fn spread_any(value: &Value, budget: &Budget, test: &mut dyn FnMut(&Value) -> bool) -> bool {
     match value {
-        Value::Array(items) => items.iter().collect(),
-        other => vec![other],
+        Value::Array(items) => items.iter().any(|v| budget.spend() && test(v)),
+        other => budget.spend() && test(other),
     }
 }
 
@@ -597,7 +644,7 @@ fn scalar(value: &Value) -> &Value {
     }
 }
 
-fn case_exact(path: &AttrPath, parent: Option<&str>) -> bool {
+fn case_rule(path: &AttrPath, parent: Option<&str>) -> Case {
     let last = path.sub.as_deref().unwrap_or(&path.name);
     let owner = if path.sub.is_some() {
         Some(path.name.as_str())
@@ -605,9 +652,10 @@ fn case_exact(path: &AttrPath, parent: Option<&str>) -> bool {
         parent
     };
     let is = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
-    ["id", "externalId", "$ref"].iter().any(|n| is(last, n))
+    let exact = ["id", "externalId", "$ref"].iter().any(|n| is(last, n))
         || (owner.is_some_and(|o| is(o, "meta")) && (is(last, "version") || is(last, "location")))
-        || (owner.is_some_and(|o| is(o, "members")) && is(last, "value"))
+        || (owner.is_some_and(|o| is(o, "members")) && is(last, "value"));
+    if exact { Case::Exact } else { Case::Ignore }
 }
 
 fn compare(op: CompareOp, value: &Value, literal: &Literal, exact: bool) -> bool {
@@ -623,28 +671,43 @@ fn compare(op: CompareOp, value: &Value, literal: &Literal, exact: bool) -> bool
 }
 
 fn compare_str(op: CompareOp, have: &str, want: &str, exact: bool) -> bool {
-    let fold = |s: &str| {
+    // Byte-wise: ASCII case folding never touches the bytes of other characters, so a match
+    // on bytes is a match on characters, and the common operators allocate nothing.
+    let (h, w) = (have.as_bytes(), want.as_bytes());
+    let same = |a: &[u8], b: &[u8]| {
         if exact {
-            s.to_owned()
+            a == b
         } else {
-            s.to_ascii_lowercase()
+            a.eq_ignore_ascii_case(b)
         }
     };
-    let (h, w) = (fold(have), fold(want));
+    let fold = |s| fold_case(s, exact);
     match op {
-        CompareOp::Eq => h == w,
-        CompareOp::Ne => h != w,
-        CompareOp::Co => h.contains(&w),
-        CompareOp::Sw => h.starts_with(&w),
-        CompareOp::Ew => h.ends_with(&w),
+        CompareOp::Eq => same(h, w),
+        CompareOp::Ne => !same(h, w),
+        CompareOp::Sw => h.get(..w.len()).is_some_and(|p| same(p, w)),
+        CompareOp::Ew => h
+            .len()
+            .checked_sub(w.len())
+            .and_then(|start| h.get(start..))
+            .is_some_and(|p| same(p, w)),
+        CompareOp::Co => fold(have).contains(fold(want).as_ref()),
         CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le => {
             let times = OffsetDateTime::parse(have, &Rfc3339)
                 .and_then(|a| OffsetDateTime::parse(want, &Rfc3339).map(|b| a.partial_cmp(&b)));
             match times {
                 Ok(ordering) => order(op, ordering),
-                Err(_) => order(op, h.partial_cmp(&w)),
+                Err(_) => order(op, fold(have).partial_cmp(&fold(want))),
             }
         }
+    }
+}
+
+fn fold_case(s: &str, exact: bool) -> Cow<'_, str> {
+    if exact {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(s.to_ascii_lowercase())
     }
 }
 

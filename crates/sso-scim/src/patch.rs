@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use serde_json::{Map, Value};
 
 use crate::error::ScimError;
-use crate::filter::{self, CompareOp, Filter, Literal, PatchPath};
+use crate::filter::{self, Budget, CompareOp, Filter, Literal, PatchPath};
 use crate::json::{get_ci, get_ci_mut, key_ci, remove_ci, set_ci};
 use crate::resource::boolean;
 
@@ -22,6 +22,10 @@ pub(crate) const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Pat
 
 /// The most operations one PATCH may carry.
 pub(crate) const MAX_OPERATIONS: usize = 1000;
+
+/// How much one PATCH may cost, counted in values touched and values its filters visit, so
+/// many operations over a long multi-valued attribute stay cheap.
+const MAX_PATCH_WORK: usize = 10_000_000;
 
 /// What an operation does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,6 +141,7 @@ pub(crate) fn apply(
     let Value::Object(top) = state else {
         return Err(ScimError::internal("the patched resource is not an object"));
     };
+    let budget = Budget::new(MAX_PATCH_WORK);
     for op in ops {
         match (&op.path, op.kind, &op.value) {
             (None, OpKind::Remove, _) => {
@@ -148,7 +153,7 @@ pub(crate) fn apply(
                         continue;
                     }
                     let path = filter::parse_path(key).map_err(ScimError::invalid_path)?;
-                    apply_path(top, kind, &path, Some(value.clone()), target)?;
+                    apply_path(top, kind, &path, Some(value.clone()), target, &budget)?;
                 }
             }
             (None, _, _) => {
@@ -156,7 +161,9 @@ pub(crate) fn apply(
                     "without a path, the value must be an object of attributes",
                 ));
             }
-            (Some(path), kind, value) => apply_path(top, kind, path, value.clone(), target)?,
+            (Some(path), kind, value) => {
+                apply_path(top, kind, path, value.clone(), target, &budget)?;
+            }
         }
     }
     Ok(())
@@ -168,6 +175,7 @@ fn apply_path(
     path: &PatchPath,
     value: Option<Value>,
     target: Target<'_>,
+    budget: &Budget,
 ) -> Result<(), ScimError> {
     let attr = &path.attr;
     let in_core = attr
@@ -191,6 +199,7 @@ fn apply_path(
     let Some(container) = container else {
         return Ok(());
     };
+    charge(budget, container, &name, value.as_ref())?;
     match (&path.filter, kind, value) {
         (None, OpKind::Remove, value) => {
             remove_attr(container, &name, attr.sub.as_deref(), value.as_ref());
@@ -198,10 +207,11 @@ fn apply_path(
         }
         (None, kind, Some(value)) => set_attr(container, &name, attr.sub.as_deref(), value, kind),
         (Some(f), OpKind::Remove, _) => {
-            remove_filtered(container, &name, f, path.sub.as_deref());
-            Ok(())
+            remove_filtered(container, &name, f, path.sub.as_deref(), budget)
         }
-        (Some(f), _, Some(value)) => set_filtered(container, &name, f, path.sub.as_deref(), value),
+        (Some(f), _, Some(value)) => {
+            set_filtered(container, &name, f, path.sub.as_deref(), value, budget)
+        }
         (_, _, None) => Err(ScimError::invalid_syntax("add and replace need a value")),
     }
 }
@@ -302,23 +312,17 @@ fn append(name: &str, items: &mut Vec<Value>, value: Value) {
         Value::Array(new) => new,
         other => vec![other],
     };
+    // Members are the same when their ids are, other values when their JSON is; a set keeps
+    // this linear where `Vec::contains` per new value would be quadratic.
     let by_id = name.eq_ignore_ascii_case("members");
-    let mut ids: HashSet<String> = if by_id {
-        items
-            .iter()
-            .filter_map(member_value)
-            .map(str::to_owned)
-            .collect()
-    } else {
-        HashSet::new()
+    let identity = |item: &Value| match (by_id, member_value(item)) {
+        (true, Some(id)) => format!("id:{id}"),
+        _ => format!("json:{item}"),
     };
+    let mut seen: HashSet<String> = items.iter().map(identity).collect();
     let first_new = items.len();
     for item in new {
-        let duplicate = match (by_id, member_value(&item)) {
-            (true, Some(id)) => !ids.insert(id.to_owned()),
-            _ => items.contains(&item),
-        };
-        if !duplicate {
+        if seen.insert(identity(&item)) {
             items.push(item);
         }
     }
@@ -332,6 +336,7 @@ fn member_value(item: &Value) -> Option<&str> {
 
 /// Keeps one `primary: true` (RFC 7643 §2.4): a value just written wins over older ones.
 fn single_primary(items: &mut [Value], touched: &[usize]) {
+    let touched: HashSet<usize> = touched.iter().copied().collect();
     let is_primary = |v: &Value| get_ci(v, "primary").and_then(boolean) == Some(true);
     let new_primary = touched
         .iter()
@@ -378,12 +383,14 @@ fn remove_attr(
         other => vec![other],
     };
     let ids: HashSet<&str> = targets.iter().filter_map(|t| member_value(t)).collect();
-    let whole: Vec<&Value> = targets
+    let whole: HashSet<String> = targets
         .into_iter()
         .filter(|t| member_value(t).is_none())
+        .map(Value::to_string)
         .collect();
     items.retain(|item| {
-        !(member_value(item).is_some_and(|id| ids.contains(id)) || whole.contains(&item))
+        let by_id = member_value(item).is_some_and(|id| ids.contains(id));
+        !(by_id || (!whole.is_empty() && whole.contains(&item.to_string())))
     });
     if items.is_empty() {
         remove_ci(container, name);
@@ -395,15 +402,22 @@ fn remove_filtered(
     name: &str,
     filter: &Filter,
     sub: Option<&str>,
-) {
+    budget: &Budget,
+) -> Result<(), ScimError> {
     let Some(Value::Array(items)) = get_ci_mut(container, name) else {
-        return;
+        return Ok(());
     };
+    let hits: Vec<bool> = items
+        .iter()
+        .map(|item| filter::matches_item(filter, item, budget))
+        .collect();
+    spent(budget)?;
+    let mut hit = hits.into_iter();
     match sub {
-        None => items.retain(|item| !filter::matches_item(filter, item, name)),
+        None => items.retain(|_| !hit.next().unwrap_or(false)),
         Some(sub) => {
             for item in items.iter_mut() {
-                if filter::matches_item(filter, item, name) {
+                if hit.next().unwrap_or(false) {
                     if let Some(object) = item.as_object_mut() {
                         remove_ci(object, sub);
                     }
@@ -414,6 +428,7 @@ fn remove_filtered(
     if items.is_empty() {
         remove_ci(container, name);
     }
+    Ok(())
 }
 
 fn set_filtered(
@@ -422,6 +437,7 @@ fn set_filtered(
     filter: &Filter,
     sub: Option<&str>,
     value: Value,
+    budget: &Budget,
 ) -> Result<(), ScimError> {
     match get_ci_mut(container, name) {
         Some(Value::Array(_)) => {}
@@ -438,9 +454,10 @@ fn set_filtered(
     let matched: Vec<usize> = items
         .iter()
         .enumerate()
-        .filter(|(_, item)| filter::matches_item(filter, item, name))
+        .filter(|(_, item)| filter::matches_item(filter, item, budget))
         .map(|(i, _)| i)
         .collect();
+    spent(budget)?;
     if matched.is_empty() {
         let mut item = template(filter).ok_or_else(|| {
             ScimError::no_target(format!("no value of {name} matches the filter"))
@@ -477,11 +494,43 @@ fn set_filtered(
     Ok(())
 }
 
+/// Spends what an operation costs before it runs: the values of the attribute it touches
+/// and the values it brings (value filters spend per value they visit as they run).
+fn charge(
+    budget: &Budget,
+    container: &Map<String, Value>,
+    name: &str,
+    value: Option<&Value>,
+) -> Result<(), ScimError> {
+    let current = key_ci(container, name)
+        .and_then(|k| container.get(&k))
+        .map_or(0, |v| v.as_array().map_or(1, Vec::len));
+    let incoming = value.and_then(Value::as_array).map_or(1, Vec::len);
+    if budget.take(current.saturating_add(incoming)) {
+        Ok(())
+    } else {
+        Err(too_costly())
+    }
+}
+
+/// Refuses the PATCH once its value filters ran out of budget.
+fn spent(budget: &Budget) -> Result<(), ScimError> {
+    if budget.exhausted() {
+        Err(too_costly())
+    } else {
+        Ok(())
+    }
+}
+
+fn too_costly() -> ScimError {
+    ScimError::too_many("the PATCH would examine too many values; send fewer operations")
+}
+
 /// The value a filter of plain `eq` tests describes (`type eq "work"`), to create when none
 /// matches; `None` for any other filter.
 fn template(filter: &Filter) -> Option<Map<String, Value>> {
     match filter {
-        Filter::Compare(path, CompareOp::Eq, literal)
+        Filter::Compare(path, CompareOp::Eq, literal, _)
             if path.urn.is_none() && path.sub.is_none() =>
         {
             let value = match literal {

@@ -20,12 +20,15 @@ use crate::error::ScimError;
 use crate::extract::{
     AppState, Caller, Last, Precondition, ScimJson, Shared, not_modified, respond,
 };
-use crate::filter;
+use crate::filter::{self, Budget};
 use crate::group::{MAX_MEMBERS_PER_REQUEST, group_state, group_write, render_group};
 use crate::list::{LIST_SCHEMA, ListParams, page};
 use crate::patch::{self, Target};
 use crate::project::Projection;
 use crate::user::{render_user, user_state, user_write};
+
+/// How many attribute values one listing's filter may visit across all candidates.
+const MAX_FILTER_VISITS: usize = 10_000_000;
 
 /// How many times a PATCH without `If-Match` reads again after losing a race.
 const PATCH_RETRIES: usize = 3;
@@ -322,6 +325,7 @@ async fn listing<B: Backend, K: Kind>(
         Err(BackendError::NotFound) => Vec::new(),
         Err(e) => return Err(e.into()),
     };
+    let budget = Budget::new(MAX_FILTER_VISITS);
     let matched: Vec<Value> = found
         .iter()
         .map(|stored| K::render(stored, &caller.base))
@@ -329,9 +333,14 @@ async fn listing<B: Backend, K: Kind>(
             params
                 .filter
                 .as_ref()
-                .is_none_or(|f| filter::matches(f, r, K::CORE))
+                .is_none_or(|f| filter::matches(f, r, K::CORE, &budget))
         })
         .collect();
+    if budget.exhausted() {
+        return Err(ScimError::too_many(
+            "the filter would examine too many values; narrow it (for example userName eq)",
+        ));
+    }
     let body = page(matched, params, state.config.max_results, K::CORE);
     Ok(respond(StatusCode::OK, &body, None, None))
 }

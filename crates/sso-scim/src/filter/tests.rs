@@ -11,6 +11,10 @@ fn parse(f: &str) -> Filter {
     }
 }
 
+fn room() -> Budget {
+    Budget::new(1_000_000)
+}
+
 fn path(name: &str) -> AttrPath {
     AttrPath {
         urn: None,
@@ -44,7 +48,11 @@ fn user() -> Value {
 }
 
 fn check(f: &str, expected: bool) {
-    assert_eq!(matches(&parse(f), &user(), USER_SCHEMA), expected, "{f}");
+    assert_eq!(
+        matches(&parse(f), &user(), USER_SCHEMA, &room()),
+        expected,
+        "{f}"
+    );
 }
 
 #[test]
@@ -54,20 +62,31 @@ fn parses_comparisons_and_literals() {
         Filter::Compare(
             path("userName"),
             CompareOp::Eq,
-            Literal::String("bjensen".into())
+            Literal::String("bjensen".into()),
+            Case::Ignore
         )
     );
     assert_eq!(
         parse("active EQ true"),
-        Filter::Compare(path("active"), CompareOp::Eq, Literal::Bool(true))
+        Filter::Compare(
+            path("active"),
+            CompareOp::Eq,
+            Literal::Bool(true),
+            Case::Ignore
+        )
     );
     assert_eq!(
         parse("x-score ge -1.5e2"),
-        Filter::Compare(path("x-score"), CompareOp::Ge, Literal::Number(-150.0))
+        Filter::Compare(
+            path("x-score"),
+            CompareOp::Ge,
+            Literal::Number(-150.0),
+            Case::Ignore
+        )
     );
     assert_eq!(
         parse("manager eq null"),
-        Filter::Compare(path("manager"), CompareOp::Eq, Literal::Null)
+        Filter::Compare(path("manager"), CompareOp::Eq, Literal::Null, Case::Ignore)
     );
     assert_eq!(parse("title pr"), Filter::Present(path("title")));
     assert_eq!(
@@ -75,7 +94,8 @@ fn parses_comparisons_and_literals() {
         Filter::Compare(
             path("userName"),
             CompareOp::Eq,
-            Literal::String("a\"b\\cé\n".into())
+            Literal::String("a\"b\\cé\n".into()),
+            Case::Ignore
         )
     );
 }
@@ -83,7 +103,7 @@ fn parses_comparisons_and_literals() {
 #[test]
 fn parses_paths_with_urns_and_sub_attributes() {
     let f = parse(r#"urn:ietf:params:scim:schemas:core:2.0:User:name.familyName co "O'Malley""#);
-    let Filter::Compare(p, CompareOp::Co, _) = f else {
+    let Filter::Compare(p, CompareOp::Co, _, Case::Ignore) = f else {
         panic!("not a comparison");
     };
     assert_eq!(p.urn.as_deref(), Some(USER_SCHEMA));
@@ -164,6 +184,26 @@ fn evaluates_the_rfc_examples() {
 }
 
 #[test]
+fn case_rules_are_settled_when_parsed() {
+    let case = |f: &str| match parse(f) {
+        Filter::Compare(_, _, _, case) => case,
+        Filter::ValuePath(_, inner) => match *inner {
+            Filter::Compare(_, _, _, case) => case,
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(case(r#"ID eq "x""#), Case::Exact);
+    assert_eq!(case(r#"members[value eq "x"]"#), Case::Exact);
+    assert_eq!(case(r#"emails[value eq "x"]"#), Case::Ignore);
+    assert_eq!(case(r#"meta.location eq "x""#), Case::Exact);
+    assert_eq!(
+        case(r#"urn:ietf:params:scim:schemas:core:2.0:User:externalId eq "x""#),
+        Case::Exact
+    );
+}
+
+#[test]
 fn case_exact_attributes_compare_exactly() {
     check(r#"externalId eq "Ext-1""#, true);
     check(r#"externalId eq "ext-1""#, false);
@@ -171,9 +211,9 @@ fn case_exact_attributes_compare_exactly() {
     check(r#"meta.version eq "W/\"3\"""#, true);
     let group = json!({"members": [{"value": "AbC"}]});
     let f = parse(r#"members[value eq "abc"]"#);
-    assert!(!matches(&f, &group, GROUP_SCHEMA));
+    assert!(!matches(&f, &group, GROUP_SCHEMA, &room()));
     let f = parse(r#"members.value eq "AbC""#);
-    assert!(matches(&f, &group, GROUP_SCHEMA));
+    assert!(matches(&f, &group, GROUP_SCHEMA, &room()));
 }
 
 #[test]
@@ -309,14 +349,29 @@ fn hostile_inputs_are_bounded() {
     assert!(matches(
         &f,
         &json!({"displayName": "日本語 ✓ 𝄞"}),
-        GROUP_SCHEMA
+        GROUP_SCHEMA,
+        &room()
     ));
     let split_surrogates = r#"displayName eq "\ud834\udd1e""#;
     assert!(matches(
         &parse(split_surrogates),
         &json!({"displayName": "𝄞"}),
-        GROUP_SCHEMA
+        GROUP_SCHEMA,
+        &room()
     ));
+}
+
+#[test]
+fn evaluation_stops_when_the_budget_is_spent() {
+    let many: Vec<Value> = (0..1000).map(|i| json!({"value": i.to_string()})).collect();
+    let doc = json!({"emails": many});
+    let f = parse(r#"emails[value eq "999"]"#);
+    let enough = Budget::new(2001);
+    assert!(matches(&f, &doc, USER_SCHEMA, &enough));
+    assert!(!enough.exhausted());
+    let short = Budget::new(500);
+    assert!(!matches(&f, &doc, USER_SCHEMA, &short));
+    assert!(short.exhausted());
 }
 
 #[test]
@@ -342,7 +397,7 @@ fn arbitrary_bytes_never_panic() {
             })
             .collect();
         if let Ok(f) = parse_filter(&input) {
-            let _ = matches(&f, &doc, USER_SCHEMA);
+            let _ = matches(&f, &doc, USER_SCHEMA, &room());
             let _ = lookup(&f, USER_SCHEMA, "userName");
         }
         let _ = parse_path(&input);

@@ -304,3 +304,19 @@ fn arbitrary_messages_never_panic() {
         let _ = patched(group, &json!({"Operations": ops}), GROUP);
     }
 }
+
+#[test]
+fn costly_messages_are_refused_not_run() {
+    // 5 000 values × 101 filter nodes: about 500 000 per operation, 19 fit the budget.
+    let members: Vec<Value> = (0..5_000)
+        .map(|i| json!({"value": format!("m{i}")}))
+        .collect();
+    let group = json!({"displayName": "Big", "members": members});
+    let filter = vec![r#"value eq "nobody""#; 100].join(" or ");
+    let op = json!({"op": "remove", "path": format!("members[{filter}]")});
+    let few: Vec<Value> = (0..3).map(|_| op.clone()).collect();
+    let v = ok(group.clone(), Value::Array(few), GROUP);
+    assert_eq!(v["members"].as_array().map(Vec::len), Some(5_000));
+    let many: Vec<Value> = (0..25).map(|_| op.clone()).collect();
+    assert_eq!(refused(group, Value::Array(many), GROUP), Some("tooMany"));
+}
