@@ -9,11 +9,10 @@ use sso_email::Email;
 use sso_fetch::Fetcher;
 use sso_policy::Role;
 use sso_provisioning::{
-    DEACTIVATED_MESSAGE,
-    AdminError, ConnectionRecord, EventQuery, ImportedMetadata, LoginError, MAX_BATCH,
-    MAX_CLOCK_SKEW, MAX_NAME_PREFIX, MAX_PAGE, MemberCursor, MemberQuery, NewMember, NewProject,
-    OrgId, OrgQuery, PasswordLoginError, ProjectCursor, ProjectId, ProjectQuery, Provisioner,
-    RefreshOutcome, SetupAbilities, StoreError, ValidationOptions,
+    AdminError, ConnectionRecord, DEACTIVATED_MESSAGE, EventQuery, ImportedMetadata, LoginError,
+    MAX_BATCH, MAX_CLOCK_SKEW, MAX_NAME_PREFIX, MAX_PAGE, MemberCursor, MemberQuery, NewMember,
+    NewProject, OrgId, OrgQuery, PasswordLoginError, ProjectCursor, ProjectId, ProjectQuery,
+    Provisioner, RefreshOutcome, SetupAbilities, StoreError, ValidationOptions,
 };
 use time::{Duration, OffsetDateTime};
 use tonic::metadata::MetadataMap;
@@ -1105,8 +1104,10 @@ impl AdminService for AdminServiceImpl {
                     s => Some(Duration::seconds(i64::from(s))),
                 };
                 let p = c.provisioner;
-                Ok(p.create_scim_token(c.actor, c.org, &r.description, ttl, c.now)
-                    .await?)
+                Ok(
+                    p.create_scim_token(c.actor, c.org, &r.description, ttl, c.now)
+                        .await?,
+                )
             })
             .await?;
         Ok(Response::new(v1::CreateScimTokenResponse {

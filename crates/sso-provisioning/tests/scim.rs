@@ -251,7 +251,11 @@ async fn deactivation_refuses_sso_and_password_until_reactivated(db: TestDb) {
         reasons,
         ["deleted", "reactivated", "deactivated", "created"]
     );
-    assert!(events.iter().all(|e| e.actor.as_deref() == Some(caller.actor().as_str())));
+    assert!(
+        events
+            .iter()
+            .all(|e| e.actor.as_deref() == Some(caller.actor().as_str()))
+    );
 }
 
 async fn emails_must_be_at_verified_domains(db: TestDb) {

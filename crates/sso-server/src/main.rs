@@ -336,11 +336,17 @@ async fn run(mut args: Args) -> Result<(), String> {
         std::time::Duration::from_secs(u64::from(args.domain_recheck_interval)),
         stop_rx.clone(),
     ));
+    // The org's SCIM endpoint, for its IdP's provisioning.
+    let scim = sso_scim::router(
+        scim::ScimBackend::new(provisioner.clone()),
+        sso_scim::ScimConfig::new(args.public_base_url.trim_end_matches('/')),
+    );
     let router = http::router(http::HttpState {
         provisioner,
         default_return_url: args.default_return_url.clone(),
     })
-    .merge(portal);
+    .merge(portal)
+    .merge(scim);
     let (grpc_task, http_task) = match &tls {
         None => (
             // Each accepted socket gets TCP_NODELAY: a custom incoming stream bypasses tonic's

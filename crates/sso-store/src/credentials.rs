@@ -40,7 +40,9 @@ impl CredentialKind {
     }
 
     fn from_code(code: &str) -> Option<Self> {
-        [Self::Admin, Self::Scim].into_iter().find(|k| k.code() == code)
+        [Self::Admin, Self::Scim]
+            .into_iter()
+            .find(|k| k.code() == code)
     }
 }
 
@@ -89,8 +91,9 @@ impl TryFrom<org_credential::Model> for OrgCredentialRecord {
     type Error = StoreError;
 
     fn try_from(m: org_credential::Model) -> Result<Self, StoreError> {
-        let kind = CredentialKind::from_code(&m.kind)
-            .ok_or_else(|| StoreError::corrupt("credential kind", format!("unknown code {:?}", m.kind)))?;
+        let kind = CredentialKind::from_code(&m.kind).ok_or_else(|| {
+            StoreError::corrupt("credential kind", format!("unknown code {:?}", m.kind))
+        })?;
         Ok(Self {
             kind,
             id: OrgCredentialId::new(m.id),

@@ -216,7 +216,9 @@ impl<C: ConnectionTrait> Store<C> {
             .await?;
         rows.into_iter()
             .map(|(m, u)| {
-                let email = u.ok_or_else(|| StoreError::corrupt("scim user", "no user"))?.email;
+                let email = u
+                    .ok_or_else(|| StoreError::corrupt("scim user", "no user"))?
+                    .email;
                 user_record(m, &email)
             })
             .collect()
@@ -262,13 +264,31 @@ impl<C: ConnectionTrait> Store<C> {
     ) -> Result<Option<i64>, StoreError> {
         let mut update = scim_user::Entity::update_many()
             .col_expr(scim_user::Column::UserId, Expr::value(user.get()))
-            .col_expr(scim_user::Column::UserName, Expr::value(write.user_name.clone()))
-            .col_expr(scim_user::Column::UserNameKey, Expr::value(name_key(&write.user_name)))
-            .col_expr(scim_user::Column::ExternalId, Expr::value(write.external_id.clone()))
-            .col_expr(scim_user::Column::DisplayName, Expr::value(write.display_name.clone()))
+            .col_expr(
+                scim_user::Column::UserName,
+                Expr::value(write.user_name.clone()),
+            )
+            .col_expr(
+                scim_user::Column::UserNameKey,
+                Expr::value(name_key(&write.user_name)),
+            )
+            .col_expr(
+                scim_user::Column::ExternalId,
+                Expr::value(write.external_id.clone()),
+            )
+            .col_expr(
+                scim_user::Column::DisplayName,
+                Expr::value(write.display_name.clone()),
+            )
             .col_expr(scim_user::Column::Active, Expr::value(write.active))
-            .col_expr(scim_user::Column::Document, Expr::value(write.document.clone()))
-            .col_expr(scim_user::Column::Version, Expr::col(scim_user::Column::Version).add(1))
+            .col_expr(
+                scim_user::Column::Document,
+                Expr::value(write.document.clone()),
+            )
+            .col_expr(
+                scim_user::Column::Version,
+                Expr::col(scim_user::Column::Version).add(1),
+            )
             .col_expr(scim_user::Column::UpdatedAt, Expr::value(to_db(now)?))
             .filter(scim_user::Column::OrgId.eq(org.get()))
             .filter(scim_user::Column::Id.eq(id.get()));
@@ -383,11 +403,26 @@ impl<C: ConnectionTrait> Store<C> {
         now: OffsetDateTime,
     ) -> Result<Option<i64>, StoreError> {
         let mut update = scim_group::Entity::update_many()
-            .col_expr(scim_group::Column::DisplayName, Expr::value(write.display_name.clone()))
-            .col_expr(scim_group::Column::NameKey, Expr::value(name_key(&write.display_name)))
-            .col_expr(scim_group::Column::ExternalId, Expr::value(write.external_id.clone()))
-            .col_expr(scim_group::Column::Document, Expr::value(write.document.clone()))
-            .col_expr(scim_group::Column::Version, Expr::col(scim_group::Column::Version).add(1))
+            .col_expr(
+                scim_group::Column::DisplayName,
+                Expr::value(write.display_name.clone()),
+            )
+            .col_expr(
+                scim_group::Column::NameKey,
+                Expr::value(name_key(&write.display_name)),
+            )
+            .col_expr(
+                scim_group::Column::ExternalId,
+                Expr::value(write.external_id.clone()),
+            )
+            .col_expr(
+                scim_group::Column::Document,
+                Expr::value(write.document.clone()),
+            )
+            .col_expr(
+                scim_group::Column::Version,
+                Expr::col(scim_group::Column::Version).add(1),
+            )
             .col_expr(scim_group::Column::UpdatedAt, Expr::value(to_db(now)?))
             .filter(scim_group::Column::OrgId.eq(org.get()))
             .filter(scim_group::Column::Id.eq(id.get()));
@@ -431,7 +466,11 @@ impl<C: ConnectionTrait> Store<C> {
         else {
             return Ok(None);
         };
-        let members = self.scim_group_members(&[id]).await?.remove(&id).unwrap_or_default();
+        let members = self
+            .scim_group_members(&[id])
+            .await?
+            .remove(&id)
+            .unwrap_or_default();
         Ok(Some((group, members)))
     }
 
@@ -472,7 +511,11 @@ impl<C: ConnectionTrait> Store<C> {
             .all(&self.conn)
             .await?;
         let wanted: std::collections::HashSet<i64> = members.iter().map(|m| m.get()).collect();
-        let gone: Vec<i64> = current.iter().copied().filter(|c| !wanted.contains(c)).collect();
+        let gone: Vec<i64> = current
+            .iter()
+            .copied()
+            .filter(|c| !wanted.contains(c))
+            .collect();
         for chunk in gone.chunks(500) {
             scim_group_member::Entity::delete_many()
                 .filter(scim_group_member::Column::GroupId.eq(group.get()))
@@ -523,7 +566,10 @@ impl<C: ConnectionTrait> Store<C> {
                 .column(scim_group_member::Column::GroupId)
                 .column(scim_group_member::Column::ScimUserId)
                 .column_as(scim_user::Column::UserName, "user_name")
-                .join(JoinType::InnerJoin, scim_group_member::Relation::ScimUser.def())
+                .join(
+                    JoinType::InnerJoin,
+                    scim_group_member::Relation::ScimUser.def(),
+                )
                 .filter(scim_group_member::Column::GroupId.is_in(chunk.iter().map(|g| g.get())))
                 .order_by_asc(scim_group_member::Column::AddedAt)
                 .order_by_asc(scim_group_member::Column::ScimUserId)
@@ -531,10 +577,12 @@ impl<C: ConnectionTrait> Store<C> {
                 .all(&self.conn)
                 .await?;
             for (group, member, user_name) in rows {
-                out.entry(ScimGroupId::new(group)).or_default().push(ScimMember {
-                    id: ScimUserId::new(member),
-                    user_name,
-                });
+                out.entry(ScimGroupId::new(group))
+                    .or_default()
+                    .push(ScimMember {
+                        id: ScimUserId::new(member),
+                        user_name,
+                    });
             }
         }
         Ok(out)
@@ -552,7 +600,10 @@ impl<C: ConnectionTrait> Store<C> {
             .select_only()
             .column(scim_group::Column::DisplayName)
             .join(JoinType::InnerJoin, scim_group::Relation::Members.def())
-            .join(JoinType::InnerJoin, scim_group_member::Relation::ScimUser.def())
+            .join(
+                JoinType::InnerJoin,
+                scim_group_member::Relation::ScimUser.def(),
+            )
             .filter(scim_group::Column::OrgId.eq(org.get()))
             .filter(scim_user::Column::UserId.eq(user.get()))
             .order_by_asc(scim_group::Column::Id)

@@ -78,9 +78,11 @@ pub(crate) async fn scim(remote: Remote<Admin>, command: ScimCommand) -> Result<
                 token_id: id,
             };
             remote
-                .call(message, Admin::revoke_scim_token, |revoked| {
-                    json!({ "ok": true, "token": credential_fields(&revoked) })
-                })
+                .call(
+                    message,
+                    Admin::revoke_scim_token,
+                    |revoked| json!({ "ok": true, "token": credential_fields(&revoked) }),
+                )
                 .await
         }
     }

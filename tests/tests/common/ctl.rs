@@ -44,7 +44,12 @@ impl Ctl {
     /// `ssoctl ARGS`, with none of the caller's `SSO_*` environment.
     pub fn run(&self, args: &[&str]) -> Output {
         let mut command = Command::new(system_tests::binary("ssoctl"));
-        for name in ["SSO_SERVER", "SSO_ADMIN_TOKEN", "SSO_AUTH_TOKEN", "SSO_ACTOR"] {
+        for name in [
+            "SSO_SERVER",
+            "SSO_ADMIN_TOKEN",
+            "SSO_AUTH_TOKEN",
+            "SSO_ACTOR",
+        ] {
             command.env_remove(name);
         }
         command
@@ -85,7 +90,13 @@ impl Ctl {
         );
         let metadata = idp_dir.join("metadata.xml");
         self.admin(
-            &["connection", "import", &org, "--metadata", metadata.to_str().unwrap()],
+            &[
+                "connection",
+                "import",
+                &org,
+                "--metadata",
+                metadata.to_str().unwrap(),
+            ],
             0,
         );
         self.admin(&["connection", "enable", &org], 0);

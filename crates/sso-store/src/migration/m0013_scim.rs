@@ -113,7 +113,11 @@ fn scim_users() -> TableCreateStatement {
         .col(ColumnDef::new(ScimUsers::Version).big_integer().not_null())
         .col(ColumnDef::new(ScimUsers::CreatedAt).timestamp().not_null())
         .col(ColumnDef::new(ScimUsers::UpdatedAt).timestamp().not_null())
-        .foreign_key(&mut org_key(ScimUsers::Table, ScimUsers::OrgId, "fk_scim_users_org"))
+        .foreign_key(&mut org_key(
+            ScimUsers::Table,
+            ScimUsers::OrgId,
+            "fk_scim_users_org",
+        ))
         .foreign_key(
             ForeignKey::create()
                 .name("fk_scim_users_user")
@@ -135,16 +139,32 @@ fn scim_groups() -> TableCreateStatement {
         .col(ColumnDef::new(ScimGroups::Version).big_integer().not_null())
         .col(ColumnDef::new(ScimGroups::CreatedAt).timestamp().not_null())
         .col(ColumnDef::new(ScimGroups::UpdatedAt).timestamp().not_null())
-        .foreign_key(&mut org_key(ScimGroups::Table, ScimGroups::OrgId, "fk_scim_groups_org"))
+        .foreign_key(&mut org_key(
+            ScimGroups::Table,
+            ScimGroups::OrgId,
+            "fk_scim_groups_org",
+        ))
         .to_owned()
 }
 
 fn scim_group_members() -> TableCreateStatement {
     Table::create()
         .table(ScimGroupMembers::Table)
-        .col(ColumnDef::new(ScimGroupMembers::GroupId).big_integer().not_null())
-        .col(ColumnDef::new(ScimGroupMembers::ScimUserId).big_integer().not_null())
-        .col(ColumnDef::new(ScimGroupMembers::AddedAt).timestamp().not_null())
+        .col(
+            ColumnDef::new(ScimGroupMembers::GroupId)
+                .big_integer()
+                .not_null(),
+        )
+        .col(
+            ColumnDef::new(ScimGroupMembers::ScimUserId)
+                .big_integer()
+                .not_null(),
+        )
+        .col(
+            ColumnDef::new(ScimGroupMembers::AddedAt)
+                .timestamp()
+                .not_null(),
+        )
         .primary_key(
             Index::create()
                 .col(ScimGroupMembers::GroupId)
