@@ -75,7 +75,7 @@ impl Idp {
     }
 }
 
-fn patch(operations: Value) -> Value {
+fn patch(operations: &Value) -> Value {
     json!({ "schemas": [PATCH_OP], "Operations": operations })
 }
 
@@ -100,7 +100,7 @@ async fn run(name: &'static str, database_url: Option<String>) {
     );
     let channel = wait_until_serving(&mut server).await;
     let runtime = Handle::current();
-    tokio::task::spawn_blocking(move || scenario(name, server, channel, runtime))
+    tokio::task::spawn_blocking(move || scenario(name, server, &channel, &runtime))
         .await
         .unwrap();
 }
@@ -108,8 +108,8 @@ async fn run(name: &'static str, database_url: Option<String>) {
 fn scenario(
     name: &str,
     mut server: RunningServer,
-    channel: tonic::transport::Channel,
-    runtime: Handle,
+    channel: &tonic::transport::Channel,
+    runtime: &Handle,
 ) {
     let work = system_tests::fresh_dir(&format!("{name}_work"));
     let ctl = Ctl {
@@ -201,13 +201,13 @@ fn okta(ctl: &Ctl, idp: &Idp, password: &dyn Fn(&str) -> (bool, i32)) {
         "{signed_in}"
     );
 
-    let mut update = body.clone();
+    let mut update = body;
     update["name"]["familyName"] = json!("Lee-Smith");
     update["id"] = json!(id);
     let updated = idp.expect("PUT", &format!("/Users/{id}"), Some(&update), 200);
     assert_eq!(updated["name"]["familyName"], "Lee-Smith", "{updated}");
 
-    let off = patch(json!([{ "op": "replace", "value": { "active": false } }]));
+    let off = patch(&json!([{ "op": "replace", "value": { "active": false } }]));
     let off = idp.expect("PATCH", &format!("/Users/{id}"), Some(&off), 200);
     assert_eq!(off["active"], false, "{off}");
     let refused = login_refusal(ctl, org, ann);
@@ -223,14 +223,14 @@ fn okta(ctl: &Ctl, idp: &Idp, password: &dyn Fn(&str) -> (bool, i32)) {
     let group = idp.expect("POST", "/Groups", Some(&group), 201);
     let gid = text(&group, "/id").to_owned();
     let add = patch(
-        json!([{ "op": "add", "path": "members", "value": [{ "value": id, "display": ann }] }]),
+        &json!([{ "op": "add", "path": "members", "value": [{ "value": id, "display": ann }] }]),
     );
     let added = idp.expect("PATCH", &format!("/Groups/{gid}"), Some(&add), 200);
     assert_eq!(added["members"][0]["value"], json!(id), "{added}");
-    let rename = patch(json!([{ "op": "replace", "value": { "id": gid, "displayName": "Eng" } }]));
+    let rename = patch(&json!([{ "op": "replace", "value": { "id": gid, "displayName": "Eng" } }]));
     let renamed = idp.expect("PATCH", &format!("/Groups/{gid}"), Some(&rename), 200);
     assert_eq!(renamed["displayName"], "Eng", "{renamed}");
-    let remove = patch(json!([{ "op": "remove", "path": format!("members[value eq \"{id}\"]") }]));
+    let remove = patch(&json!([{ "op": "remove", "path": format!("members[value eq \"{id}\"]") }]));
     let removed = idp.expect("PATCH", &format!("/Groups/{gid}"), Some(&remove), 200);
     assert!(
         removed["members"].as_array().is_none_or(Vec::is_empty),
@@ -238,7 +238,7 @@ fn okta(ctl: &Ctl, idp: &Idp, password: &dyn Fn(&str) -> (bool, i32)) {
     );
 
     // Reactivated: the same member, the same role.
-    let on = patch(json!([{ "op": "replace", "value": { "active": true } }]));
+    let on = patch(&json!([{ "op": "replace", "value": { "active": true } }]));
     idp.expect("PATCH", &format!("/Users/{id}"), Some(&on), 200);
     let back = ctl.sign_in_with(org, ann, &[], 0);
     assert_eq!(back["login"]["role"], "ROLE_VIEWER", "{back}");
@@ -295,7 +295,7 @@ fn entra(ctl: &Ctl, idp: &Idp) {
     let again = idp.call("POST", "/Users", Some(&body), &[]);
     assert_eq!(again.status, 409, "{}", again.raw);
 
-    let change = patch(json!([
+    let change = patch(&json!([
         { "op": "Replace", "path": "displayName", "value": "Bobby" },
         { "op": "Replace", "path": "emails[type eq \"work\"].value", "value": bob },
         { "op": "Add", "path": "name.givenName", "value": "Robert" },
@@ -314,13 +314,13 @@ fn entra(ctl: &Ctl, idp: &Idp) {
     let admins = json!({ "schemas": [GROUP], "externalId": "g-admins", "displayName": "Admins", "members": [] });
     let admins = idp.expect("POST", "/Groups", Some(&admins), 201);
     let gid = text(&admins, "/id").to_owned();
-    let add = patch(json!([{ "op": "Add", "path": "members", "value": [{ "value": id }] }]));
+    let add = patch(&json!([{ "op": "Add", "path": "members", "value": [{ "value": id }] }]));
     idp.expect("PATCH", &format!("/Groups/{gid}"), Some(&add), 200);
 
     // The role follows the directory's group on the next login.
     let first = ctl.sign_in_with(org, bob, &[], 0);
     assert_eq!(first["login"]["role"], "ROLE_ADMIN", "{first}");
-    let remove = patch(json!([{ "op": "Remove", "path": "members", "value": [{ "value": id }] }]));
+    let remove = patch(&json!([{ "op": "Remove", "path": "members", "value": [{ "value": id }] }]));
     idp.expect("PATCH", &format!("/Groups/{gid}"), Some(&remove), 200);
     let staff = json!({ "schemas": [GROUP], "displayName": "Staff", "members": [{ "value": id }] });
     idp.expect("POST", "/Groups", Some(&staff), 201);
@@ -328,7 +328,7 @@ fn entra(ctl: &Ctl, idp: &Idp) {
     assert_eq!(next["login"]["role"], "ROLE_MEMBER", "{next}");
     assert_eq!(role_of(ctl, org, bob), "ROLE_MEMBER");
 
-    let off = patch(json!([{ "op": "Replace", "path": "active", "value": "False" }]));
+    let off = patch(&json!([{ "op": "Replace", "path": "active", "value": "False" }]));
     let off = idp.expect("PATCH", &format!("/Users/{id}"), Some(&off), 200);
     assert_eq!(off["active"], false, "{off}");
     let refused = login_refusal(ctl, org, bob);
@@ -373,7 +373,7 @@ fn doors(ctl: &Ctl, idp: &Idp, created: &Value) {
     let cy = json!({ "schemas": [USER], "userName": "cy@acme.example", "active": true });
     let user = idp.expect("POST", "/Users", Some(&cy), 201);
     let id = text(&user, "/id").to_owned();
-    let off = patch(json!([{ "op": "replace", "path": "active", "value": false }]));
+    let off = patch(&json!([{ "op": "replace", "path": "active", "value": false }]));
     let stale = idp.call(
         "PATCH",
         &format!("/Users/{id}"),

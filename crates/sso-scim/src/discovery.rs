@@ -288,7 +288,6 @@ fn group_attributes() -> Vec<Value> {
                     .refs(&["User"])
                     .mutability("immutable")
                     .done(),
-                attr("display", "string").mutability("readOnly").done(),
                 attr("type", "string")
                     .canonical(&["User"])
                     .mutability("immutable")

@@ -74,6 +74,11 @@ impl ScimError {
         )
     }
 
+    /// An operation the RFC lets a provider leave out, left out.
+    pub(crate) fn not_implemented(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_IMPLEMENTED, None, detail)
+    }
+
     /// No such resource.
     pub(crate) fn not_found(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, None, detail)

@@ -99,7 +99,7 @@ pub(crate) fn group_state(stored: &StoredGroup, base: &str) -> Value {
         .map(|m| {
             json!({
                 "value": m.value,
-                "display": m.display,
+                "type": "User",
                 "$ref": format!("{base}/Users/{}", encode_segment(&m.value)),
             })
         })
@@ -187,7 +187,7 @@ mod tests {
         let v = render_group(&stored, "https://h/scim/v2/o");
         assert_eq!(
             v["members"],
-            json!([{"value": "u1", "display": "ada@x.test", "$ref": "https://h/scim/v2/o/Users/u1"}])
+            json!([{"value": "u1", "type": "User", "$ref": "https://h/scim/v2/o/Users/u1"}])
         );
         assert_eq!(
             v["meta"]["location"],

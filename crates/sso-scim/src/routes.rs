@@ -8,7 +8,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use serde_json::{Value, json};
 
 use crate::ScimConfig;
@@ -70,6 +70,10 @@ pub(crate) fn router<B: Backend>(backend: B, config: ScimConfig) -> Router {
         .route("/scim/v2/{org}/ResourceTypes/{name}", get(resource_type))
         .route("/scim/v2/{org}/Schemas", get(schemas))
         .route("/scim/v2/{org}/Schemas/{uri}", get(schema))
+        .route("/scim/v2/{org}/.search", post(search_all))
+        // Anything else under an org's SCIM root is a SCIM 404 (after the token is checked),
+        // not the server's plain one.
+        .route("/scim/v2/{org}/{*rest}", any(unknown))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
@@ -516,6 +520,18 @@ async fn resource_type(caller: Caller, Last(name): Last) -> Result<Response, Sci
     let body = discovery::resource_type(&caller.base, &name)
         .ok_or_else(|| ScimError::not_found("no such resource type"))?;
     Ok(respond(StatusCode::OK, &body, None, None))
+}
+
+/// Searching Users and Groups in one request (RFC 7644 3.4.3 at the root) is not offered: 501,
+/// as the RFC allows; each resource type's own `.search` is.
+async fn search_all(_caller: Caller) -> ScimError {
+    ScimError::not_implemented(
+        "search Users and Groups apart, at /Users/.search and /Groups/.search",
+    )
+}
+
+async fn unknown(_caller: Caller) -> ScimError {
+    ScimError::not_found("no such endpoint")
 }
 
 async fn schemas(caller: Caller) -> Response {

@@ -51,7 +51,11 @@ pub(crate) fn user_write(resource: &Value) -> Result<UserWrite, ScimError> {
             ScimError::invalid_value("active must be true or false (a boolean or its string)")
         })?,
     };
-    doc.insert("active".into(), Value::Bool(active));
+    // An absent `active` means active, and stays absent: a PATCH that removes it reads back
+    // without it.
+    if doc.contains_key("active") {
+        doc.insert("active".into(), Value::Bool(active));
+    }
     match doc.get_mut(ENTERPRISE_SCHEMA) {
         None => {}
         Some(Value::Object(ext)) => manager_as_object(ext),
@@ -155,9 +159,12 @@ pub(crate) fn user_state(stored: &StoredUser) -> Value {
     for key in NOT_STORED {
         doc.retain(|k, _| !k.eq_ignore_ascii_case(key));
     }
+    let has_active = doc.keys().any(|k| k.eq_ignore_ascii_case("active"));
     doc.retain(|k, _| !k.eq_ignore_ascii_case("userName") && !k.eq_ignore_ascii_case("active"));
     doc.insert("userName".into(), stored.user.user_name.clone().into());
-    doc.insert("active".into(), stored.user.active.into());
+    if has_active || !stored.user.active {
+        doc.insert("active".into(), stored.user.active.into());
+    }
     if let Some(external_id) = &stored.user.external_id {
         doc.retain(|k, _| !k.eq_ignore_ascii_case("externalId"));
         doc.insert("externalId".into(), external_id.clone().into());
@@ -259,7 +266,7 @@ mod tests {
         }));
         assert_eq!(
             w.document,
-            json!({"userName": "u", "active": true, ENTERPRISE_SCHEMA: {"department": "R&D"}})
+            json!({"userName": "u", ENTERPRISE_SCHEMA: {"department": "R&D"}})
         );
     }
 

@@ -158,8 +158,8 @@ async fn okta_group_push() {
     assert_eq!(
         added.body["members"],
         json!([
-            {"value": ids[0], "display": "ada@example.com", "$ref": format!("https://sso.example.com/scim/v2/acme/Users/{}", ids[0])},
-            {"value": ids[1], "display": "bob@example.com", "$ref": format!("https://sso.example.com/scim/v2/acme/Users/{}", ids[1])}
+            {"value": ids[0], "type": "User", "$ref": format!("https://sso.example.com/scim/v2/acme/Users/{}", ids[0])},
+            {"value": ids[1], "type": "User", "$ref": format!("https://sso.example.com/scim/v2/acme/Users/{}", ids[1])}
         ])
     );
 
@@ -335,7 +335,7 @@ async fn entra_group_lifecycle() {
         )
         .await
         .expect(200);
-    assert_eq!(add.body["members"][0]["display"], json!("cy@example.com"));
+    assert_eq!(add.body["members"][0]["type"], json!("User"));
 
     let listed = c.get(&query).await.expect(200);
     assert_eq!(listed.body["totalResults"], json!(1));

@@ -322,13 +322,7 @@ async fn run(mut args: Args) -> Result<(), String> {
         provisioner.clone(),
         stopped(stop_rx.clone()),
     ));
-    // The setup portal's pages, on the HTTP listener beside the ACS.
-    let portal = sso_portal::router(sso_portal::PortalState {
-        provisioner: provisioner.clone(),
-        fetcher: fetcher.clone(),
-        lookup: lookup.clone(),
-        secure_cookies: args.public_base_url.starts_with("https://"),
-    });
+    let router = http_app(&args, &provisioner, &fetcher, &lookup);
     let refresh_task = tokio::spawn(refresh::run(provisioner.clone(), fetcher, stop_rx.clone()));
     let recheck_task = tokio::spawn(recheck::run(
         provisioner.clone(),
@@ -336,17 +330,6 @@ async fn run(mut args: Args) -> Result<(), String> {
         std::time::Duration::from_secs(u64::from(args.domain_recheck_interval)),
         stop_rx.clone(),
     ));
-    // The org's SCIM endpoint, for its IdP's provisioning.
-    let scim = sso_scim::router(
-        scim::ScimBackend::new(provisioner.clone()),
-        sso_scim::ScimConfig::new(args.public_base_url.trim_end_matches('/')),
-    );
-    let router = http::router(http::HttpState {
-        provisioner,
-        default_return_url: args.default_return_url.clone(),
-    })
-    .merge(portal)
-    .merge(scim);
     let (grpc_task, http_task) = match &tls {
         None => (
             // Each accepted socket gets TCP_NODELAY: a custom incoming stream bypasses tonic's
@@ -413,6 +396,32 @@ async fn run(mut args: Args) -> Result<(), String> {
         Ok(Err(e)) => Err(format!("HTTP server: {e}")),
         Err(e) => Err(format!("HTTP server task: {e}")),
     }
+}
+
+/// Everything on the HTTP listener: health, SP metadata and the ACS, the setup portal's pages,
+/// and the orgs' SCIM endpoints.
+fn http_app(
+    args: &Args,
+    provisioner: &Provisioner,
+    fetcher: &sso_fetch::Fetcher,
+    lookup: &TxtLookup,
+) -> axum::Router {
+    let portal = sso_portal::router(sso_portal::PortalState {
+        provisioner: provisioner.clone(),
+        fetcher: fetcher.clone(),
+        lookup: lookup.clone(),
+        secure_cookies: args.public_base_url.starts_with("https://"),
+    });
+    let scim = sso_scim::router(
+        scim::ScimBackend::new(provisioner.clone()),
+        sso_scim::ScimConfig::new(args.public_base_url.trim_end_matches('/')),
+    );
+    http::router(http::HttpState {
+        provisioner: provisioner.clone(),
+        default_return_url: args.default_return_url.clone(),
+    })
+    .merge(portal)
+    .merge(scim)
 }
 
 /// How often expired AuthnRequests, replay-cache entries and login codes are deleted.

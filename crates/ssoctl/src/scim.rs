@@ -81,7 +81,7 @@ pub(crate) async fn scim(remote: Remote<Admin>, command: ScimCommand) -> Result<
                 .call(
                     message,
                     Admin::revoke_scim_token,
-                    |revoked| json!({ "ok": true, "token": credential_fields(&revoked) }),
+                    |revoked| json!({ "ok": true, "token": credential_fields(revoked) }),
                 )
                 .await
         }
