@@ -380,6 +380,7 @@ pub(crate) fn member(record: &MemberRecord) -> v1::Member {
         created_at: timestamp(record.created_at),
         project_ids: record.projects.iter().map(ToString::to_string).collect(),
         deactivated_at: optional_timestamp(record.suspended_at),
+        scim_managed: record.scim_managed,
     }
 }
 

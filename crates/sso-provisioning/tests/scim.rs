@@ -188,6 +188,7 @@ async fn deactivation_refuses_sso_and_password_until_reactivated(db: TestDb) {
         (Role::Viewer, CreatedBy::Scim)
     );
     assert_eq!(member.suspended_at, None);
+    assert!(member.scim_managed);
     assert!(login(&p, org, ann, &[], 20).await.is_ok());
     // Require SSO is on after that proven login, so the password check refuses her anyway;
     // what matters below is the reason.

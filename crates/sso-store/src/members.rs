@@ -2,7 +2,7 @@
 //! by email; role changes and removals; and the organization lock that makes "never the last
 //! Admin" hold under concurrency.
 
-use sea_orm::sea_query::{Alias, Expr, Func, Order, SimpleExpr};
+use sea_orm::sea_query::{Alias, Expr, Func, Order, Query, SimpleExpr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, JoinType,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
@@ -11,7 +11,7 @@ use sso_email::Email;
 use sso_policy::Role;
 use time::OffsetDateTime;
 
-use crate::entity::{membership, organization, project_access, user};
+use crate::entity::{membership, organization, project_access, scim_user, user};
 use crate::error::StoreError;
 use crate::ids::{OrgId, ProjectId, UserId};
 use crate::instant::from_db;
@@ -39,6 +39,8 @@ pub struct MemberRecord {
     pub created_at: OffsetDateTime,
     /// When the org's directory deactivated the membership, if it did.
     pub suspended_at: Option<OffsetDateTime>,
+    /// Whether the org's directory manages the member over SCIM (a SCIM user provisions them).
+    pub scim_managed: bool,
     /// The organization's projects they have access to, by id.
     pub projects: Vec<ProjectId>,
 }
@@ -121,6 +123,7 @@ struct MemberRow {
     created_by: String,
     created_at: time::PrimitiveDateTime,
     suspended_at: Option<time::PrimitiveDateTime>,
+    scim_managed: bool,
 }
 
 impl MemberRow {
@@ -139,9 +142,28 @@ impl MemberRow {
             })?,
             created_at: from_db(self.created_at),
             suspended_at: self.suspended_at.map(from_db),
+            scim_managed: self.scim_managed,
             projects,
         })
     }
+}
+
+/// Whether a SCIM user of the membership's org provisions its user.
+fn scim_managed() -> SimpleExpr {
+    Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from(scim_user::Entity)
+            .and_where(
+                Expr::col((scim_user::Entity, scim_user::Column::OrgId))
+                    .equals((membership::Entity, membership::Column::OrgId)),
+            )
+            .and_where(
+                Expr::col((scim_user::Entity, scim_user::Column::UserId))
+                    .equals((membership::Entity, membership::Column::UserId)),
+            )
+            .to_owned(),
+    )
 }
 
 /// `users.email` compared byte by byte: PostgreSQL's default collation may order text
@@ -229,6 +251,7 @@ impl<C: ConnectionTrait> Store<C> {
             .column(membership::Column::CreatedBy)
             .column(membership::Column::CreatedAt)
             .column(membership::Column::SuspendedAt)
+            .column_as(scim_managed(), "scim_managed")
             .join(
                 JoinType::InnerJoin,
                 membership::Entity::belongs_to(user::Entity)

@@ -324,6 +324,7 @@ fn member_json(member: &v1::Member) -> Value {
         "created_at": member.created_at,
         "project_ids": member.project_ids,
         "deactivated_at": crate::admin::text_or_null(&member.deactivated_at),
+        "scim_managed": member.scim_managed,
     })
 }
 
