@@ -152,6 +152,14 @@ fn count_xmlns(bytes: &[u8]) -> usize {
     count
 }
 
+/// A start tag as xml-rs reports it, and the input it read for it (see [`LOOKAHEAD`]).
+struct StartTag<'e> {
+    name: &'e xml::name::OwnedName,
+    attributes: &'e [xml::attribute::OwnedAttribute],
+    namespace: &'e xml::namespace::Namespace,
+    window: std::ops::Range<usize>,
+}
+
 /// What xml-rs holds for one open element, in the terms of [`Limit::NamespaceScope`].
 #[derive(Clone, Copy)]
 struct Frame {
@@ -447,6 +455,8 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
+    #[cold]
+    #[inline(never)]
     fn map_error(&self, e: &xml::reader::Error) -> Error {
         let p = e.position();
         let position = Some(Position {
@@ -518,34 +528,17 @@ impl<'a> Builder<'a> {
                     attributes,
                     namespace,
                 } => {
-                    let window = event_start.saturating_sub(LOOKAHEAD)..self.last_offset;
-                    let declared_here =
-                        count_xmlns(self.input.get(window.clone()).unwrap_or_default());
-                    // A start tag without `xmlns` declares nothing: xml-rs reports its
-                    // parent's namespace map again, already checked and recorded.
-                    let inherited = self.frames.last().copied().filter(|_| declared_here == 0);
-                    self.check_element_bounds(&attributes, position)?;
-                    let in_scope = match inherited {
-                        Some(parent) => {
-                            debug_assert!(self.declares_nothing(&namespace, parent));
-                            (parent.in_scope, parent.in_scope_bytes)
-                        }
-                        None => self.check_namespace_bounds(&namespace, position)?,
+                    let event = StartTag {
+                        name: &name,
+                        attributes: &attributes,
+                        namespace: &namespace,
+                        window: event_start.saturating_sub(LOOKAHEAD)..self.last_offset,
                     };
-                    self.charge_namespace_work(declared_here, window, in_scope, position)?;
-                    let declared = inherited.is_none().then_some(&namespace);
-                    self.start_element(&name, &attributes, declared, position)?;
+                    self.on_start_element(event, position)?;
                 }
                 XmlEvent::EndElement { .. } => self.end_element(position)?,
                 XmlEvent::Characters(text) | XmlEvent::Whitespace(text) | XmlEvent::CData(text) => {
-                    self.check_text(text.len())?;
-                    if self.open.is_empty() {
-                        // Whitespace outside the root element is not part of the infoset that
-                        // canonicalization or SAML sees.
-                        continue;
-                    }
-                    let span = self.push_str(&text);
-                    self.add_node(Payload::Text(span), position)?;
+                    self.on_text(&text, position)?;
                 }
                 XmlEvent::Comment(text) => {
                     self.check_text(text.len())?;
@@ -559,6 +552,43 @@ impl<'a> Builder<'a> {
             }
         }
         self.finish()
+    }
+
+    /// An element's start: every bound, then the element stored and opened. Kept out of line,
+    /// like the other handlers, so the loop around xml-rs stays small enough for the
+    /// instruction cache.
+    #[inline(never)]
+    fn on_start_element(&mut self, tag: StartTag<'_>, position: Position) -> Result<(), Error> {
+        let window = tag.window;
+        let declared_here = count_xmlns(self.input.get(window.clone()).unwrap_or_default());
+        // A start tag without `xmlns` declares nothing: xml-rs reports its parent's namespace
+        // map again, already checked and recorded.
+        let inherited = self.frames.last().copied().filter(|_| declared_here == 0);
+        self.check_element_bounds(tag.attributes, position)?;
+        let in_scope = match inherited {
+            Some(parent) => {
+                debug_assert!(self.declares_nothing(tag.namespace, parent));
+                (parent.in_scope, parent.in_scope_bytes)
+            }
+            None => self.check_namespace_bounds(tag.namespace, position)?,
+        };
+        self.charge_namespace_work(declared_here, window, in_scope, position)?;
+        let declared = inherited.is_none().then_some(tag.namespace);
+        self.start_element(tag.name, tag.attributes, declared, position)
+    }
+
+    /// Character data: stored inside the root element, dropped outside it.
+    #[inline(never)]
+    fn on_text(&mut self, text: &str, position: Position) -> Result<(), Error> {
+        self.check_text(text.len())?;
+        if self.open.is_empty() {
+            // Whitespace outside the root element is not part of the infoset that
+            // canonicalization or SAML sees.
+            return Ok(());
+        }
+        let span = self.push_str(text);
+        self.add_node(Payload::Text(span), position)?;
+        Ok(())
     }
 
     /// A second root, and the depth and attribute bounds, before anything of the element is
@@ -729,6 +759,7 @@ impl<'a> Builder<'a> {
 
     /// Closes the open element: its namespace frame and bindings end, and its subtree's range
     /// is known.
+    #[inline(never)]
     fn end_element(&mut self, position: Position) -> Result<(), Error> {
         if let Some(frame) = self.frames.pop() {
             self.open_bindings -= frame.declared;
