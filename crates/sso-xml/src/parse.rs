@@ -1,8 +1,6 @@
 //! Bytes to a [`Document`]: xml-rs driven strictly (no DOCTYPE, one root, UTF-8 only) with
 //! every [`Limits`] bound checked on each event.
 
-use std::io::Read;
-
 use rustc_hash::FxHashMap;
 use xml::common::Position as _;
 use xml::reader::{ErrorKind as XmlErrorKind, EventReader, ParserConfig, XmlEvent};
@@ -123,32 +121,54 @@ const NAMESPACE_WORK_BASE: usize = 1 << 20;
 const BINDING_COST: usize = 64;
 /// The entries xml-rs keeps for `xml`, `xmlns` and the default namespace, copied each time.
 const FIXED_BINDINGS: usize = 3;
-/// How far xml-rs may have read past the end of the event it reports.
+/// How far xml-rs may have read past the end of the event it reports: the `<` and the first
+/// character of the next tag's name (it reports text on seeing them). No `xmlns` of a start
+/// tag can stand that early, so a start tag's declarations all lie in the input read since
+/// the previous event, less this.
 const LOOKAHEAD: usize = 16;
 
-/// Where `xmlns` occurs in `input`: every namespace declaration contains it.
-fn xmlns_offsets(input: &[u8]) -> Vec<usize> {
-    input
-        .windows(5)
-        .enumerate()
-        .filter(|(_, w)| *w == b"xmlns")
-        .map(|(i, _)| i)
-        .collect()
-}
-
-/// The input as xml-rs reads it (one byte at a time), counting what it has read, so each event
-/// can be placed in the input.
-struct Counting<'a> {
-    rest: &'a [u8],
-    consumed: usize,
-}
-
-impl Read for Counting<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.rest.read(buf)?;
-        self.consumed += n;
-        Ok(n)
+/// How many times `xmlns` occurs in `bytes`: every namespace declaration contains it.
+///
+/// Looks at the last byte of each five-byte window and skips as far as that byte allows (the
+/// Horspool rule), so most bytes are looked at once in five.
+fn count_xmlns(bytes: &[u8]) -> usize {
+    let mut count = 0;
+    let mut i = 0;
+    while let Some(&last) = bytes.get(i + 4) {
+        i += match last {
+            b's' => {
+                if bytes.get(i..i + 5) == Some(b"xmlns") {
+                    count += 1;
+                }
+                5
+            }
+            b'n' => 1,
+            b'l' => 2,
+            b'm' => 3,
+            b'x' => 4,
+            _ => 5,
+        };
     }
+    count
+}
+
+/// A start tag as xml-rs reports it, and the input it read for it (see [`LOOKAHEAD`]).
+struct StartTag<'e> {
+    name: &'e xml::name::OwnedName,
+    attributes: &'e [xml::attribute::OwnedAttribute],
+    namespace: &'e xml::namespace::Namespace,
+    window: std::ops::Range<usize>,
+}
+
+/// What xml-rs holds for one open element, in the terms of [`Limit::NamespaceScope`].
+#[derive(Clone, Copy)]
+struct Frame {
+    /// At most how many bindings its start tag declared, and their bytes.
+    declared: usize,
+    declared_bytes: usize,
+    /// The entries of the namespace map xml-rs reported for it, and their bytes.
+    in_scope: usize,
+    in_scope_bytes: usize,
 }
 
 fn parser_config(limits: &Limits) -> ParserConfig {
@@ -176,7 +196,7 @@ fn parser_config(limits: &Limits) -> ParserConfig {
 
 struct Builder<'a> {
     input: &'a [u8],
-    reader: EventReader<Counting<'a>>,
+    reader: EventReader<&'a [u8]>,
     limits: &'a Limits,
     nodes: Vec<NodeData>,
     attrs: Vec<AttrData>,
@@ -196,12 +216,11 @@ struct Builder<'a> {
     /// Open elements: (node id, undo log length at entry).
     open: Vec<(u32, usize)>,
     root_element: u32,
-    /// Namespace copying, see [`Limit::NamespaceScope`]: for each open element, at most how
-    /// many bindings (and bytes) it declared; their sums; the work so far and its budget.
-    frames: Vec<(usize, usize)>,
+    /// Namespace copying, see [`Limit::NamespaceScope`]: a frame for each open element; the
+    /// sums of what they declared; the work so far and its budget.
+    frames: Vec<Frame>,
     open_bindings: usize,
     open_binding_bytes: usize,
-    xmlns_offsets: Vec<usize>,
     /// How much input xml-rs had read at the latest event.
     last_offset: usize,
     namespace_work: usize,
@@ -212,13 +231,7 @@ impl<'a> Builder<'a> {
     fn new(input: &'a [u8], limits: &'a Limits) -> Self {
         let mut b = Builder {
             input,
-            reader: EventReader::new_with_config(
-                Counting {
-                    rest: input,
-                    consumed: 0,
-                },
-                parser_config(limits),
-            ),
+            reader: EventReader::new_with_config(input, parser_config(limits)),
             limits,
             nodes: Vec::with_capacity(input.len() / 24 + 4),
             attrs: Vec::new(),
@@ -237,7 +250,6 @@ impl<'a> Builder<'a> {
             frames: Vec::new(),
             open_bindings: 0,
             open_binding_bytes: 0,
-            xmlns_offsets: xmlns_offsets(input),
             last_offset: 0,
             namespace_work: 0,
             namespace_budget: input
@@ -408,26 +420,24 @@ impl<'a> Builder<'a> {
     /// Accounts for what xml-rs did to report this element's namespaces: it copied every
     /// binding of every open element's frame (shadowed ones included) into a fresh map. We see
     /// only the bindings in scope, so each frame is bounded from above by the `xmlns`
-    /// occurring in the input xml-rs read for that element (its start tag), and by what is in
-    /// scope there.
+    /// occurring in the input xml-rs read for that element (its start tag, `declared_here`
+    /// times in `window`), and by what is in scope there (`in_scope`: entries and bytes).
     fn charge_namespace_work(
         &mut self,
-        namespace: &xml::namespace::Namespace,
-        event_start: usize,
+        declared_here: usize,
+        window: std::ops::Range<usize>,
+        in_scope: (usize, usize),
         position: Position,
     ) -> Result<(), Error> {
-        let window = event_start.saturating_sub(LOOKAHEAD)..self.last_offset;
-        let first = self.xmlns_offsets.partition_point(|&p| p < window.start);
-        let end = self.xmlns_offsets.partition_point(|&p| p + 5 <= window.end);
-        let declared_here = end.saturating_sub(first);
-        let in_scope = namespace.0.len();
-        let in_scope_bytes: usize = namespace.0.iter().map(|(p, u)| p.len() + u.len()).sum();
-        let frame = (
-            declared_here.min(in_scope),
-            in_scope_bytes.min(window.end - window.start.min(window.end)),
-        );
-        let copied = FIXED_BINDINGS + self.open_bindings + frame.0;
-        let copied_bytes = self.open_binding_bytes + frame.1;
+        let (in_scope, in_scope_bytes) = in_scope;
+        let frame = Frame {
+            declared: declared_here.min(in_scope),
+            declared_bytes: in_scope_bytes.min(window.end - window.start.min(window.end)),
+            in_scope,
+            in_scope_bytes,
+        };
+        let copied = FIXED_BINDINGS + self.open_bindings + frame.declared;
+        let copied_bytes = self.open_binding_bytes + frame.declared_bytes;
         let work = copied
             .saturating_mul(BINDING_COST)
             .saturating_add(copied_bytes);
@@ -440,11 +450,13 @@ impl<'a> Builder<'a> {
             ));
         }
         self.frames.push(frame);
-        self.open_bindings += frame.0;
-        self.open_binding_bytes += frame.1;
+        self.open_bindings += frame.declared;
+        self.open_binding_bytes += frame.declared_bytes;
         Ok(())
     }
 
+    #[cold]
+    #[inline(never)]
     fn map_error(&self, e: &xml::reader::Error) -> Error {
         let p = e.position();
         let position = Some(Position {
@@ -497,8 +509,8 @@ impl<'a> Builder<'a> {
             };
             let position = self.position();
             // Where the input of this event starts: after the previous one.
-            let event_start =
-                std::mem::replace(&mut self.last_offset, self.reader.source().consumed);
+            let consumed = self.input.len() - self.reader.source().len();
+            let event_start = std::mem::replace(&mut self.last_offset, consumed);
             match event {
                 XmlEvent::StartDocument { encoding, .. } => {
                     if !encoding.eq_ignore_ascii_case("utf-8") {
@@ -516,20 +528,17 @@ impl<'a> Builder<'a> {
                     attributes,
                     namespace,
                 } => {
-                    self.check_element_bounds(&attributes, &namespace, position)?;
-                    self.charge_namespace_work(&namespace, event_start, position)?;
-                    self.start_element(&name, &attributes, &namespace, position)?;
+                    let event = StartTag {
+                        name: &name,
+                        attributes: &attributes,
+                        namespace: &namespace,
+                        window: event_start.saturating_sub(LOOKAHEAD)..self.last_offset,
+                    };
+                    self.on_start_element(event, position)?;
                 }
                 XmlEvent::EndElement { .. } => self.end_element(position)?,
                 XmlEvent::Characters(text) | XmlEvent::Whitespace(text) | XmlEvent::CData(text) => {
-                    self.check_text(text.len())?;
-                    if self.open.is_empty() {
-                        // Whitespace outside the root element is not part of the infoset that
-                        // canonicalization or SAML sees.
-                        continue;
-                    }
-                    let span = self.push_str(&text);
-                    self.add_node(Payload::Text(span), position)?;
+                    self.on_text(&text, position)?;
                 }
                 XmlEvent::Comment(text) => {
                     self.check_text(text.len())?;
@@ -545,12 +554,48 @@ impl<'a> Builder<'a> {
         self.finish()
     }
 
-    /// A second root, and the depth, attribute and namespace bounds, before anything of the
-    /// element is stored.
+    /// An element's start: every bound, then the element stored and opened. Kept out of line,
+    /// like the other handlers, so the loop around xml-rs stays small enough for the
+    /// instruction cache.
+    #[inline(never)]
+    fn on_start_element(&mut self, tag: StartTag<'_>, position: Position) -> Result<(), Error> {
+        let window = tag.window;
+        let declared_here = count_xmlns(self.input.get(window.clone()).unwrap_or_default());
+        // A start tag without `xmlns` declares nothing: xml-rs reports its parent's namespace
+        // map again, already checked and recorded.
+        let inherited = self.frames.last().copied().filter(|_| declared_here == 0);
+        self.check_element_bounds(tag.attributes, position)?;
+        let in_scope = match inherited {
+            Some(parent) => {
+                debug_assert!(self.declares_nothing(tag.namespace, parent));
+                (parent.in_scope, parent.in_scope_bytes)
+            }
+            None => self.check_namespace_bounds(tag.namespace, position)?,
+        };
+        self.charge_namespace_work(declared_here, window, in_scope, position)?;
+        let declared = inherited.is_none().then_some(tag.namespace);
+        self.start_element(tag.name, tag.attributes, declared, position)
+    }
+
+    /// Character data: stored inside the root element, dropped outside it.
+    #[inline(never)]
+    fn on_text(&mut self, text: &str, position: Position) -> Result<(), Error> {
+        self.check_text(text.len())?;
+        if self.open.is_empty() {
+            // Whitespace outside the root element is not part of the infoset that
+            // canonicalization or SAML sees.
+            return Ok(());
+        }
+        let span = self.push_str(text);
+        self.add_node(Payload::Text(span), position)?;
+        Ok(())
+    }
+
+    /// A second root, and the depth and attribute bounds, before anything of the element is
+    /// stored.
     fn check_element_bounds(
         &self,
         attributes: &[xml::attribute::OwnedAttribute],
-        namespace: &xml::namespace::Namespace,
         position: Position,
     ) -> Result<(), Error> {
         if self.open.is_empty() && self.root_element != NONE {
@@ -570,6 +615,16 @@ impl<'a> Builder<'a> {
                 Some(position),
             ));
         }
+        Ok(())
+    }
+
+    /// The namespace bound, for an element whose start tag may declare namespaces; returns
+    /// how many entries xml-rs reported and their bytes.
+    fn check_namespace_bounds(
+        &self,
+        namespace: &xml::namespace::Namespace,
+        position: Position,
+    ) -> Result<(usize, usize), Error> {
         // xml-rs reports the whole in-scope mapping, including the fixed `xml` and
         // `xmlns` entries and one for the default namespace, there even when it is
         // not bound; bound it before walking it.
@@ -586,7 +641,25 @@ impl<'a> Builder<'a> {
                 Some(position),
             ));
         }
-        Ok(())
+        let bytes = namespace.0.iter().map(|(p, u)| p.len() + u.len()).sum();
+        Ok((namespace.0.len(), bytes))
+    }
+
+    /// Whether `namespace` is the map the parent's frame recorded, binding nothing anew:
+    /// checked in debug builds, where the fast path skips reading it.
+    fn declares_nothing(&self, namespace: &xml::namespace::Namespace, parent: Frame) -> bool {
+        let bytes: usize = namespace.0.iter().map(|(p, u)| p.len() + u.len()).sum();
+        namespace.0.len() == parent.in_scope
+            && bytes == parent.in_scope_bytes
+            && namespace.0.iter().all(|(prefix, uri)| {
+                prefix == "xml"
+                    || prefix == "xmlns"
+                    || (prefix.is_empty() && uri.is_empty())
+                    || self.prefix_ids.get(prefix.as_str()).is_some_and(|pid| {
+                        let current = self.scope.get(*pid as usize).copied().unwrap_or(NONE);
+                        current != NONE && self.uri(current) == uri.as_str()
+                    })
+            })
     }
 
     /// Stores an element: the bindings it changes, its name, its attributes, and opens it.
@@ -594,11 +667,17 @@ impl<'a> Builder<'a> {
         &mut self,
         name: &xml::name::OwnedName,
         attributes: &[xml::attribute::OwnedAttribute],
-        namespace: &xml::namespace::Namespace,
+        namespace: Option<&xml::namespace::Namespace>,
         position: Position,
     ) -> Result<(), Error> {
         let undo_mark = self.undo.len();
-        let decls = self.declare_namespaces(namespace)?;
+        let decls = match namespace {
+            Some(namespace) => self.declare_namespaces(namespace)?,
+            None => {
+                let here = self.decls.len() as u32;
+                here..here
+            }
+        };
 
         self.check_name(name.local_name.len())?;
         let qname = QName {
@@ -680,10 +759,11 @@ impl<'a> Builder<'a> {
 
     /// Closes the open element: its namespace frame and bindings end, and its subtree's range
     /// is known.
+    #[inline(never)]
     fn end_element(&mut self, position: Position) -> Result<(), Error> {
-        if let Some((count, bytes)) = self.frames.pop() {
-            self.open_bindings -= count;
-            self.open_binding_bytes -= bytes;
+        if let Some(frame) = self.frames.pop() {
+            self.open_bindings -= frame.declared;
+            self.open_binding_bytes -= frame.declared_bytes;
         }
         let Some((id, undo_mark)) = self.open.pop() else {
             return Err(Error::new(

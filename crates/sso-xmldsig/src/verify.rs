@@ -1,6 +1,7 @@
 //! Enveloped signature verification that returns a proof naming the very node it covers, so
 //! nothing is looked up by ID again after the check.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::io::{self, Write};
 
@@ -140,7 +141,8 @@ struct ParsedSignature<'d> {
     digest_algorithm: DigestAlgorithm,
     digest_value: Vec<u8>,
     signature_value: Vec<u8>,
-    key_info_certificates: Vec<Fingerprint>,
+    /// The `ds:KeyInfo`, read for its certificates only when they can change something.
+    key_info: Option<Node<'d>>,
 }
 
 /// `prefix:local at line:column`, for error messages.
@@ -274,7 +276,7 @@ fn parse_signature<'d>(
         digest_algorithm,
         digest_value,
         signature_value,
-        key_info_certificates: key_info_hints(parts.key_info),
+        key_info: parts.key_info,
     })
 }
 
@@ -801,19 +803,26 @@ fn check_signature(
             Some(sig.signed_info),
         )
     })?;
-    let presented = &sig.key_info_certificates;
+    // The certificates KeyInfo names are a hint, decoded and hashed only when they can change
+    // something: the order of several candidate keys, or the reason for a refusal.
+    let hints = OnceCell::new();
+    let presented = || {
+        hints
+            .get_or_init(|| key_info_hints(sig.key_info))
+            .as_slice()
+    };
     let mut candidates: Vec<_> = keys
         .iter()
         .filter(|k| k.spec().family() == algorithm.family())
         .collect();
-    // Keys the document names come first; the others are still tried (KeyInfo is a hint).
-    candidates.sort_by_key(|k| !presented.contains(k.fingerprint()));
+    if candidates.len() > 1 {
+        // Keys the document names come first; the others are still tried (KeyInfo is a hint).
+        candidates.sort_by_key(|k| !presented().contains(k.fingerprint()));
+    }
 
-    let presented_untrusted =
-        !presented.is_empty() && presented.iter().all(|p| keys.find(p).is_none());
     let untrusted = || {
         Error::new(ErrorKind::UntrustedKey {
-            presented: presented.first().copied(),
+            presented: presented().first().copied(),
             trusted: keys.fingerprints(),
             algorithm,
         })
@@ -848,6 +857,8 @@ fn check_signature(
             return Err(w);
         }
     }
+    let presented_untrusted =
+        !presented().is_empty() && presented().iter().all(|p| keys.find(p).is_none());
     if presented_untrusted {
         return Err(untrusted());
     }
