@@ -560,7 +560,11 @@ impl<'a> Builder<'a> {
     #[inline(never)]
     fn on_start_element(&mut self, tag: StartTag<'_>, position: Position) -> Result<(), Error> {
         let window = tag.window;
-        let declared_here = count_xmlns(self.input.get(window.clone()).unwrap_or_default());
+        // (A window outside the input cannot happen; if it did, nothing would be inherited.)
+        let declared_here = self
+            .input
+            .get(window.clone())
+            .map_or(usize::MAX, count_xmlns);
         // A start tag without `xmlns` declares nothing: xml-rs reports its parent's namespace
         // map again, already checked and recorded.
         let inherited = self.frames.last().copied().filter(|_| declared_here == 0);
@@ -822,5 +826,71 @@ impl<'a> Builder<'a> {
             uris: self.uris,
             root_element: self.root_element,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::*;
+
+    /// Each element's declarations, in document order, as `name: prefix=uri ...`.
+    fn declarations(xml: &str) -> Vec<String> {
+        let doc = Document::parse(xml.as_bytes()).unwrap();
+        doc.elements()
+            .map(|e| {
+                let decls: Vec<String> = e
+                    .namespace_declarations()
+                    .map(|(p, u)| format!("{}={u}", p.unwrap_or("#")))
+                    .collect();
+                format!("{}: {}", e.local_name(), decls.join(" "))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn start_tags_without_xmlns_inherit_and_all_others_are_read() {
+        // Declarations right after text, a comment, a CDATA section, a processing
+        // instruction, an empty element and an end tag (what xml-rs read before reporting the
+        // previous event), a redeclaration to the same URI (no change), a default namespace
+        // undeclared, `xmlns` in text and in an attribute value (read, declaring nothing).
+        let xml = r#"<r xmlns:a="urn:a">text<x xmlns:b="urn:b"/><!--c--><y xmlns:a="urn:a2"><![CDATA[d]]><z xmlns="urn:d"><?pi x?><w xmlns=""/></z></y><e/><f xmlns:a="urn:a"/>xmlns<g t="xmlns:q"/><h>xmlns:b="urn:b"</h></r>"#;
+        assert_eq!(
+            declarations(xml),
+            [
+                "r: a=urn:a",
+                "x: b=urn:b",
+                "y: a=urn:a2",
+                "z: #=urn:d",
+                "w: #=",
+                "e: ",
+                "f: ",
+                "g: ",
+                "h: ",
+            ]
+        );
+        let doc = Document::parse(xml.as_bytes()).unwrap();
+        let w = doc.elements().find(|e| e.local_name() == "w").unwrap();
+        assert_eq!(w.lookup_namespace(Some("a")), Some("urn:a2"));
+        assert_eq!(w.lookup_namespace(None), None);
+        let e = doc.elements().find(|e| e.local_name() == "e").unwrap();
+        assert_eq!(e.lookup_namespace(Some("a")), Some("urn:a"));
+        assert_eq!(e.lookup_namespace(Some("b")), None);
+    }
+
+    #[test]
+    fn count_xmlns_finds_every_occurrence() {
+        for (s, n) in [
+            ("", 0),
+            ("xmlns", 1),
+            ("xmln", 0),
+            ("xxmlns", 1),
+            ("xmlnsxmlns", 2),
+            ("a xmlns:a='x' xmlns='y'", 2),
+            ("xmlnxmlns smlns", 1),
+        ] {
+            assert_eq!(count_xmlns(s.as_bytes()), n, "{s:?}");
+        }
     }
 }
