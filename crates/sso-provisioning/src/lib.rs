@@ -152,7 +152,7 @@ pub use crate::{
     login::{DEFAULT_REQUEST_LIFETIME, LoginOutcome, LoginStart, PasswordCheck, Provisioner},
     scim::{
         MAX_SCIM_GROUP_MEMBERS, ScimCaller, ScimError, ScimGroup, ScimGroupInput, ScimUser,
-        ScimUserInput, parse_scim_id,
+        ScimUserInput,
     },
     test_login::{
         JitPreview, TEST_RESULT_KEPT, TestLogin, TestLoginCheck, TestLoginStart, TestLoginStatus,

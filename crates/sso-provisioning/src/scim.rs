@@ -227,12 +227,10 @@ fn user_write(input: &ScimUserInput) -> ScimUserWrite {
     }
 }
 
-/// A SCIM resource id as text: ours are positive decimal integers; anything else names none.
-pub fn parse_scim_id(text: &str) -> Option<i64> {
-    if text.is_empty() || text.len() > 19 || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    text.parse().ok().filter(|id| *id > 0)
+/// A resource id from a URL or a body: the id types' own parsing; text that is not one of
+/// ours names no resource.
+fn resource_id<Id: std::str::FromStr>(text: &str) -> Result<Id, ScimError> {
+    text.parse().map_err(|_| ScimError::NotFound)
 }
 
 /// The email a user resource signs in with, checked against the org's verified domains.
@@ -283,9 +281,7 @@ async fn checked_members(
     let mut ids = Vec::with_capacity(members.len());
     let mut seen = std::collections::HashSet::new();
     for text in members {
-        let id = parse_scim_id(text)
-            .map(ScimUserId::new)
-            .ok_or_else(|| unknown_member(text))?;
+        let id: ScimUserId = text.parse().map_err(|_| unknown_member(text))?;
         if seen.insert(id) {
             ids.push(id);
         }
@@ -454,8 +450,7 @@ impl Provisioner {
 
     /// The user resource `id` of the caller's org.
     pub async fn scim_user(&self, org: OrgId, id: &str) -> Result<ScimUser, ScimError> {
-        let id = parse_scim_id(id).ok_or(ScimError::NotFound)?;
-        found_user(self.store.scim_user(org, ScimUserId::new(id)).await?)
+        found_user(self.store.scim_user(org, resource_id(id)?).await?)
     }
 
     /// The org's user resources matching `lookup`, oldest first; more than `limit` is
@@ -485,7 +480,7 @@ impl Provisioner {
         now: OffsetDateTime,
     ) -> Result<ScimUser, ScimError> {
         let org = caller.org;
-        let id = ScimUserId::new(parse_scim_id(id).ok_or(ScimError::NotFound)?);
+        let id: ScimUserId = resource_id(id)?;
         self.scim_audited(caller, kinds::SCIM_USER, now, async |tx| {
             let before = found_user(tx.scim_user(org, id).await?)?;
             if expected.is_some_and(|v| v != before.version) {
@@ -536,7 +531,7 @@ impl Provisioner {
         now: OffsetDateTime,
     ) -> Result<(), ScimError> {
         let org = caller.org;
-        let id = ScimUserId::new(parse_scim_id(id).ok_or(ScimError::NotFound)?);
+        let id: ScimUserId = resource_id(id)?;
         self.scim_audited(caller, kinds::SCIM_USER, now, async |tx| {
             let before = found_user(tx.scim_user(org, id).await?)?;
             let user = tx
@@ -577,8 +572,7 @@ impl Provisioner {
 
     /// The group resource `id` of the org.
     pub async fn scim_group(&self, org: OrgId, id: &str) -> Result<ScimGroup, ScimError> {
-        let id = parse_scim_id(id).ok_or(ScimError::NotFound)?;
-        found_group(self.store.scim_group(org, ScimGroupId::new(id)).await?)
+        found_group(self.store.scim_group(org, resource_id(id)?).await?)
     }
 
     /// The org's group resources matching `lookup`, with their members, oldest first; more
@@ -615,7 +609,7 @@ impl Provisioner {
         now: OffsetDateTime,
     ) -> Result<ScimGroup, ScimError> {
         let org = caller.org;
-        let id = ScimGroupId::new(parse_scim_id(id).ok_or(ScimError::NotFound)?);
+        let id: ScimGroupId = resource_id(id)?;
         self.scim_audited(caller, kinds::SCIM_GROUP, now, async |tx| {
             let before = found_group(tx.scim_group(org, id).await?)?;
             if expected.is_some_and(|v| v != before.version) {
@@ -653,7 +647,7 @@ impl Provisioner {
         now: OffsetDateTime,
     ) -> Result<(), ScimError> {
         let org = caller.org;
-        let id = ScimGroupId::new(parse_scim_id(id).ok_or(ScimError::NotFound)?);
+        let id: ScimGroupId = resource_id(id)?;
         self.scim_audited(caller, kinds::SCIM_GROUP, now, async |tx| {
             let before = found_group(tx.scim_group(org, id).await?)?;
             if !tx

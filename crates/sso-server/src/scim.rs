@@ -3,7 +3,7 @@
 
 use sso_provisioning::{
     CredentialError, OrgCredentialId, OrgId, Provisioner, ScimCaller, ScimError, ScimGroup,
-    ScimGroupInput, ScimLookup, ScimUser, ScimUserInput, parse_scim_id,
+    ScimGroupInput, ScimLookup, ScimUser, ScimUserId, ScimUserInput,
 };
 use sso_scim::{
     Backend, BackendError, GroupMember, GroupWrite, Lookup, StoredGroup, StoredUser, Tenant,
@@ -134,7 +134,8 @@ fn stored_group(group: ScimGroup) -> StoredGroup {
 fn lookup(lookup: &Lookup) -> Option<ScimLookup<'_>> {
     Some(match lookup {
         Lookup::All => ScimLookup::All,
-        Lookup::Id(id) => ScimLookup::Id(parse_scim_id(id)?),
+        // User and group ids read alike: positive decimal integers.
+        Lookup::Id(id) => ScimLookup::Id(id.parse::<ScimUserId>().ok()?.get()),
         Lookup::Name(name) => ScimLookup::Name(name),
         Lookup::ExternalId(id) => ScimLookup::ExternalId(id),
     })

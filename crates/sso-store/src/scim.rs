@@ -321,7 +321,7 @@ impl<C: ConnectionTrait> Store<C> {
     }
 
     /// Suspends (`Some(at)`) or restores (`None`) the membership of `user` in `org`, keeping
-    /// the first suspension time when already suspended. `false` when not a member.
+    /// the first suspension time when already suspended: whether this call changed it.
     pub async fn set_membership_suspended(
         &self,
         org: OrgId,
@@ -333,11 +333,10 @@ impl<C: ConnectionTrait> Store<C> {
             .col_expr(membership::Column::SuspendedAt, Expr::value(value))
             .filter(membership::Column::OrgId.eq(org.get()))
             .filter(membership::Column::UserId.eq(user.get()));
-        if at.is_some() {
-            update = update.filter(membership::Column::SuspendedAt.is_null());
-            let changed = update.exec(&self.conn).await?.rows_affected;
-            return Ok(changed > 0 || self.membership(org, user).await?.is_some());
-        }
+        update = match at {
+            Some(_) => update.filter(membership::Column::SuspendedAt.is_null()),
+            None => update.filter(membership::Column::SuspendedAt.is_not_null()),
+        };
         Ok(update.exec(&self.conn).await?.rows_affected > 0)
     }
 
