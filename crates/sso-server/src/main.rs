@@ -42,6 +42,11 @@ use tonic_health::ServingStatus;
 
 use crate::auth::{Scope, Token, Tokens};
 
+/// glibc's malloc and free were about a sixth of the server's CPU per login under load; a
+/// thread-caching allocator takes most of that back (BENCHMARKS.md, "Allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The SSO service: gRPC and SAML HTTP endpoints.
 #[derive(Debug, Parser)]
 #[command(name = "sso-server", version, about)]
