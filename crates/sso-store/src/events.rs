@@ -6,6 +6,7 @@ use std::str::FromStr;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait,
 };
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -15,6 +16,7 @@ use crate::error::StoreError;
 use crate::ids::{EventId, OrgId};
 use crate::instant::{from_db, to_db};
 use crate::store::Store;
+use crate::text_once::TextOnce;
 
 /// The most events one page may hold.
 pub const MAX_PAGE: u32 = 1000;
@@ -237,20 +239,43 @@ impl<C: ConnectionTrait> Store<C> {
         event: &NewEvent,
         now: OffsetDateTime,
     ) -> Result<EventId, StoreError> {
-        let inserted = audit_event::Entity::insert(audit_event::ActiveModel {
-            id: NotSet,
-            org_id: Set(event.org.get()),
-            occurred_at: Set(to_db(now)?),
-            kind: Set(event.kind.clone()),
-            outcome: Set(event.outcome.code().to_owned()),
-            reason: Set(event.reason.clone()),
-            actor: Set(event.actor.clone()),
-            detail: Set(event.detail.clone()),
-        })
-        .exec(&self.conn)
-        .await
-        .map_err(StoreError::on_write("event", "organization"))?;
-        Ok(EventId::new(inserted.last_insert_id))
+        static RECORD: TextOnce = TextOnce::new();
+        let occurred_at = to_db(now)?;
+        let statement = RECORD.statement(
+            self.conn.get_database_backend(),
+            |backend| {
+                backend.build(
+                    audit_event::Entity::insert(audit_event::ActiveModel {
+                        id: NotSet,
+                        org_id: Set(event.org.get()),
+                        occurred_at: Set(occurred_at),
+                        kind: Set(event.kind.clone()),
+                        outcome: Set(event.outcome.code().to_owned()),
+                        reason: Set(event.reason.clone()),
+                        actor: Set(event.actor.clone()),
+                        detail: Set(event.detail.clone()),
+                    })
+                    .into_query()
+                    .returning_col(audit_event::Column::Id),
+                )
+            },
+            vec![
+                event.org.get().into(),
+                occurred_at.into(),
+                event.kind.as_str().into(),
+                event.outcome.code().into(),
+                event.reason.as_str().into(),
+                event.actor.clone().into(),
+                event.detail.clone().into(),
+            ],
+        );
+        let row = self
+            .conn
+            .query_one(statement)
+            .await
+            .map_err(StoreError::on_write("event", "organization"))?
+            .ok_or(StoreError::not_found("inserted event"))?;
+        Ok(EventId::new(row.try_get("", "id")?))
     }
 
     /// The organization's events, newest first (by time, then by id), one page at a time.

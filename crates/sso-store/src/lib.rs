@@ -122,6 +122,7 @@ mod scim;
 mod setup_links;
 mod store;
 mod test_logins;
+mod text_once;
 
 pub use crate::{
     codes::{LoginCodeRecord, NewLoginCode},

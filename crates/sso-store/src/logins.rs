@@ -2,8 +2,8 @@
 
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait,
 };
 use time::OffsetDateTime;
 
@@ -12,6 +12,7 @@ use crate::error::StoreError;
 use crate::ids::ConnectionId;
 use crate::instant::{from_db, to_db};
 use crate::store::Store;
+use crate::text_once::TextOnce;
 
 /// An AuthnRequest to remember until its response arrives (SP-initiated login).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,17 +224,27 @@ impl<C: ConnectionTrait> Store<C> {
         id: &str,
         now: OffsetDateTime,
     ) -> Result<AuthnRequestRecord, StoreError> {
+        static CONSUME: TextOnce = TextOnce::new();
         let now = to_db(now)?;
-        let consumed = authn_request::Entity::update_many()
-            .col_expr(authn_request::Column::ConsumedAt, Expr::value(now))
-            .filter(authn_request::Column::Id.eq(id))
-            .filter(authn_request::Column::ConnectionId.eq(connection.get()))
-            .filter(authn_request::Column::ConsumedAt.is_null())
-            .filter(authn_request::Column::ExpiresAt.gt(now))
-            .exec_with_returning(&self.conn)
-            .await?;
-        if let Some(model) = consumed.into_iter().next() {
-            return Ok(model.into());
+        let backend = self.conn.get_database_backend();
+        let statement = CONSUME.statement(
+            backend,
+            |backend| {
+                backend.build(
+                    authn_request::Entity::update_many()
+                        .col_expr(authn_request::Column::ConsumedAt, Expr::value(now))
+                        .filter(authn_request::Column::Id.eq(id))
+                        .filter(authn_request::Column::ConnectionId.eq(connection.get()))
+                        .filter(authn_request::Column::ConsumedAt.is_null())
+                        .filter(authn_request::Column::ExpiresAt.gt(now))
+                        .into_query()
+                        .returning_all(),
+                )
+            },
+            vec![now.into(), id.into(), connection.get().into(), now.into()],
+        );
+        if let Some(row) = self.conn.query_one(statement).await? {
+            return Ok(authn_request::Model::from_query_result(&row, "")?.into());
         }
         match authn_request::Entity::find_by_id(id)
             .one(&self.conn)
@@ -272,23 +283,40 @@ impl<C: ConnectionTrait> Store<C> {
         if assertion_id.is_empty() {
             return Err(StoreError::invalid("assertion ID", "empty"));
         }
-        let inserted = consumed_assertion::Entity::insert(consumed_assertion::ActiveModel {
-            connection_id: Set(connection.get()),
-            assertion_id: Set(assertion_id.to_owned()),
-            consumed_at: Set(to_db(now)?),
-            expires_at: Set(to_db(expires_at)?),
-        })
-        .on_conflict(
-            OnConflict::columns([
-                consumed_assertion::Column::ConnectionId,
-                consumed_assertion::Column::AssertionId,
-            ])
-            .do_nothing()
-            .to_owned(),
-        )
-        .exec_without_returning(&self.conn)
-        .await
-        .map_err(StoreError::on_write("assertion", "sso connection"))?;
+        static RECORD: TextOnce = TextOnce::new();
+        let (consumed_at, expires_at) = (to_db(now)?, to_db(expires_at)?);
+        let statement = RECORD.statement(
+            self.conn.get_database_backend(),
+            |backend| {
+                consumed_assertion::Entity::insert(consumed_assertion::ActiveModel {
+                    connection_id: Set(connection.get()),
+                    assertion_id: Set(assertion_id.to_owned()),
+                    consumed_at: Set(consumed_at),
+                    expires_at: Set(expires_at),
+                })
+                .on_conflict(
+                    OnConflict::columns([
+                        consumed_assertion::Column::ConnectionId,
+                        consumed_assertion::Column::AssertionId,
+                    ])
+                    .do_nothing()
+                    .to_owned(),
+                )
+                .build(backend)
+            },
+            vec![
+                connection.get().into(),
+                assertion_id.into(),
+                consumed_at.into(),
+                expires_at.into(),
+            ],
+        );
+        let inserted = self
+            .conn
+            .execute(statement)
+            .await
+            .map_err(StoreError::on_write("assertion", "sso connection"))?
+            .rows_affected();
         if inserted == 0 {
             return Err(StoreError::Replayed { what: "assertion" });
         }

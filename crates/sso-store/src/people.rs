@@ -5,7 +5,7 @@ use std::fmt;
 use sea_orm::sea_query::{Alias, Condition, Expr, JoinType, OnConflict, Query};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, TryInsertResult,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QueryTrait,
 };
 use sso_email::Email;
 use sso_policy::Role;
@@ -17,6 +17,7 @@ use crate::ids::{OrgId, UserId};
 use crate::instant::{from_db, to_db};
 use crate::orgs::role_from_code;
 use crate::store::Store;
+use crate::text_once::TextOnce;
 
 /// The result of an idempotent "make sure it exists": the row, and whether this call created
 /// it. Under concurrent calls exactly one caller sees `created: true`.
@@ -179,27 +180,35 @@ impl<C: ConnectionTrait> Store<C> {
         email: &Email,
         now: OffsetDateTime,
     ) -> Result<Ensured<UserRecord>, StoreError> {
+        static CREATE: TextOnce = TextOnce::new();
         let created_at = to_db(now)?;
-        let inserted = user::Entity::insert(user::ActiveModel {
-            id: NotSet,
-            email: Set(email.as_str().to_owned()),
-            created_at: Set(created_at),
-        })
-        .on_conflict(
-            OnConflict::column(user::Column::Email)
-                .do_nothing()
-                .to_owned(),
-        )
-        .do_nothing()
-        .exec(&self.conn)
-        .await?;
-        match inserted {
-            TryInsertResult::Inserted(result) => Ok(Ensured::created(UserRecord {
-                id: UserId::new(result.last_insert_id),
+        let statement = CREATE.statement(
+            self.conn.get_database_backend(),
+            |backend| {
+                backend.build(
+                    user::Entity::insert(user::ActiveModel {
+                        id: NotSet,
+                        email: Set(email.as_str().to_owned()),
+                        created_at: Set(created_at),
+                    })
+                    .on_conflict(
+                        OnConflict::column(user::Column::Email)
+                            .do_nothing()
+                            .to_owned(),
+                    )
+                    .into_query()
+                    .returning_col(user::Column::Id),
+                )
+            },
+            vec![email.as_str().into(), created_at.into()],
+        );
+        match self.conn.query_one(statement).await? {
+            Some(row) => Ok(Ensured::created(UserRecord {
+                id: UserId::new(row.try_get("", "id")?),
                 email: email.clone(),
                 created_at: from_db(created_at),
             })),
-            TryInsertResult::Conflicted | TryInsertResult::Empty => self
+            None => self
                 .user_by_email(email)
                 .await?
                 .map(Ensured::existing)
@@ -225,34 +234,45 @@ impl<C: ConnectionTrait> Store<C> {
         email: &Email,
         org: OrgId,
     ) -> Result<Option<(UserRecord, Option<MembershipRecord>)>, StoreError> {
-        let query = Query::select()
-            .column((user::Entity, user::Column::Id))
-            .column((user::Entity, user::Column::Email))
-            .expr_as(
-                Expr::col((user::Entity, user::Column::CreatedAt)),
-                Alias::new("user_created_at"),
-            )
-            .column((membership::Entity, membership::Column::Role))
-            .column((membership::Entity, membership::Column::CreatedBy))
-            .expr_as(
-                Expr::col((membership::Entity, membership::Column::CreatedAt)),
-                Alias::new("member_since"),
-            )
-            .column((membership::Entity, membership::Column::SuspendedAt))
-            .from(user::Entity)
-            .join(
-                JoinType::LeftJoin,
-                membership::Entity,
-                Condition::all()
-                    .add(
-                        Expr::col((membership::Entity, membership::Column::UserId))
-                            .equals((user::Entity, user::Column::Id)),
+        static READ: TextOnce = TextOnce::new();
+        let build = |backend: DbBackend| {
+            backend.build(
+                Query::select()
+                    .column((user::Entity, user::Column::Id))
+                    .column((user::Entity, user::Column::Email))
+                    .expr_as(
+                        Expr::col((user::Entity, user::Column::CreatedAt)),
+                        Alias::new("user_created_at"),
                     )
-                    .add(Expr::col((membership::Entity, membership::Column::OrgId)).eq(org.get())),
+                    .column((membership::Entity, membership::Column::Role))
+                    .column((membership::Entity, membership::Column::CreatedBy))
+                    .expr_as(
+                        Expr::col((membership::Entity, membership::Column::CreatedAt)),
+                        Alias::new("member_since"),
+                    )
+                    .column((membership::Entity, membership::Column::SuspendedAt))
+                    .from(user::Entity)
+                    .join(
+                        JoinType::LeftJoin,
+                        membership::Entity,
+                        Condition::all()
+                            .add(
+                                Expr::col((membership::Entity, membership::Column::UserId))
+                                    .equals((user::Entity, user::Column::Id)),
+                            )
+                            .add(
+                                Expr::col((membership::Entity, membership::Column::OrgId))
+                                    .eq(org.get()),
+                            ),
+                    )
+                    .and_where(Expr::col((user::Entity, user::Column::Email)).eq(email.as_str())),
             )
-            .and_where(Expr::col((user::Entity, user::Column::Email)).eq(email.as_str()))
-            .to_owned();
-        let statement = self.conn.get_database_backend().build(&query);
+        };
+        let statement = READ.statement(
+            self.conn.get_database_backend(),
+            build,
+            vec![org.get().into(), email.as_str().into()],
+        );
         let Some(row) = self.conn.query_one(statement).await? else {
             return Ok(None);
         };
@@ -315,23 +335,41 @@ impl<C: ConnectionTrait> Store<C> {
         created_by: CreatedBy,
         now: OffsetDateTime,
     ) -> Result<Ensured<MembershipRecord>, StoreError> {
+        static CREATE: TextOnce = TextOnce::new();
         let created_at = to_db(now)?;
-        let inserted = membership::Entity::insert(membership::ActiveModel {
-            org_id: Set(org.get()),
-            user_id: Set(user.get()),
-            role: Set(role.code().to_owned()),
-            created_by: Set(created_by.code().to_owned()),
-            created_at: Set(created_at),
-            suspended_at: Set(None),
-        })
-        .on_conflict(
-            OnConflict::columns([membership::Column::OrgId, membership::Column::UserId])
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(&self.conn)
-        .await
-        .map_err(StoreError::on_write("membership", "organization or user"))?;
+        let statement = CREATE.statement(
+            self.conn.get_database_backend(),
+            |backend| {
+                membership::Entity::insert(membership::ActiveModel {
+                    org_id: Set(org.get()),
+                    user_id: Set(user.get()),
+                    role: Set(role.code().to_owned()),
+                    created_by: Set(created_by.code().to_owned()),
+                    created_at: Set(created_at),
+                    suspended_at: Set(None),
+                })
+                .on_conflict(
+                    OnConflict::columns([membership::Column::OrgId, membership::Column::UserId])
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .build(backend)
+            },
+            vec![
+                org.get().into(),
+                user.get().into(),
+                role.code().into(),
+                created_by.code().into(),
+                created_at.into(),
+                Option::<time::PrimitiveDateTime>::None.into(),
+            ],
+        );
+        let inserted = self
+            .conn
+            .execute(statement)
+            .await
+            .map_err(StoreError::on_write("membership", "organization or user"))?
+            .rows_affected();
         if inserted > 0 {
             return Ok(Ensured::created(MembershipRecord {
                 org,
