@@ -1,7 +1,10 @@
 //! Single-use login codes, stored by hash.
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
+    QueryTrait,
+};
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -10,6 +13,7 @@ use crate::error::StoreError;
 use crate::ids::{OrgId, UserId};
 use crate::instant::{from_db, to_db};
 use crate::store::Store;
+use crate::text_once::TextOnce;
 
 /// A login code to store. The caller hashes the code; the store never sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,18 +89,36 @@ impl<C: ConnectionTrait> Store<C> {
                 format!("{} is not after now ({now})", code.expires_at),
             ));
         }
-        login_code::Entity::insert(login_code::ActiveModel {
-            code_hash: Set(code.code_hash.clone()),
-            org_id: Set(code.org.get()),
-            user_id: Set(code.user.get()),
-            outcome: Set(code.outcome.clone()),
-            created_at: Set(to_db(now)?),
-            expires_at: Set(to_db(code.expires_at)?),
-            redeemed_at: Set(None),
-        })
-        .exec_without_returning(&self.conn)
-        .await
-        .map_err(StoreError::on_write("login code", "org or user"))?;
+        static INSERT: TextOnce = TextOnce::new();
+        let (created_at, expires_at) = (to_db(now)?, to_db(code.expires_at)?);
+        let statement = INSERT.statement(
+            self.conn.get_database_backend(),
+            |backend| {
+                login_code::Entity::insert(login_code::ActiveModel {
+                    code_hash: Set(code.code_hash.clone()),
+                    org_id: Set(code.org.get()),
+                    user_id: Set(code.user.get()),
+                    outcome: Set(code.outcome.clone()),
+                    created_at: Set(created_at),
+                    expires_at: Set(expires_at),
+                    redeemed_at: Set(None),
+                })
+                .build(backend)
+            },
+            vec![
+                code.code_hash.as_str().into(),
+                code.org.get().into(),
+                code.user.get().into(),
+                code.outcome.clone().into(),
+                created_at.into(),
+                expires_at.into(),
+                Option::<time::PrimitiveDateTime>::None.into(),
+            ],
+        );
+        self.conn
+            .execute(statement)
+            .await
+            .map_err(StoreError::on_write("login code", "org or user"))?;
         Ok(())
     }
 
@@ -126,16 +148,25 @@ impl<C: ConnectionTrait> Store<C> {
         if check_hash(code_hash).is_err() {
             return Err(StoreError::not_found("login code"));
         }
+        static REDEEM: TextOnce = TextOnce::new();
         let now = to_db(now)?;
-        let redeemed = login_code::Entity::update_many()
-            .col_expr(login_code::Column::RedeemedAt, Expr::value(now))
-            .filter(login_code::Column::CodeHash.eq(code_hash))
-            .filter(login_code::Column::RedeemedAt.is_null())
-            .filter(login_code::Column::ExpiresAt.gt(now))
-            .exec_with_returning(&self.conn)
-            .await?;
-        if let Some(model) = redeemed.into_iter().next() {
-            return Ok(model.into());
+        let statement = REDEEM.statement(
+            self.conn.get_database_backend(),
+            |backend| {
+                backend.build(
+                    login_code::Entity::update_many()
+                        .col_expr(login_code::Column::RedeemedAt, Expr::value(now))
+                        .filter(login_code::Column::CodeHash.eq(code_hash))
+                        .filter(login_code::Column::RedeemedAt.is_null())
+                        .filter(login_code::Column::ExpiresAt.gt(now))
+                        .into_query()
+                        .returning_all(),
+                )
+            },
+            vec![now.into(), code_hash.into(), now.into()],
+        );
+        if let Some(row) = self.conn.query_one(statement).await? {
+            return Ok(login_code::Model::from_query_result(&row, "")?.into());
         }
         match login_code::Entity::find_by_id(code_hash)
             .one(&self.conn)

@@ -7,11 +7,7 @@
 //! `json_group_array` on SQLite, the only text that differs between the two).
 
 use sea_orm::sea_query::{Alias, Condition, Expr, JoinType, Query, SelectStatement};
-use std::sync::OnceLock;
-
-use sea_orm::{
-    ConnectionTrait, DbBackend, FromQueryResult, IdenStatic, Iterable, Statement, Value,
-};
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, IdenStatic, Iterable};
 
 use crate::connections::ConnectionRecord;
 use crate::entity::{authn_request, organization, sso_connection};
@@ -20,6 +16,7 @@ use crate::ids::{OrgId, ProjectId};
 use crate::logins::AuthnRequestRecord;
 use crate::orgs::{OrgRecord, OrgSnapshot};
 use crate::store::Store;
+use crate::text_once::TextOnce;
 
 const ORG: &str = "o_";
 const CONNECTION: &str = "c_";
@@ -47,15 +44,17 @@ impl<C: ConnectionTrait> Store<C> {
         org: OrgId,
         relay_state: Option<&str>,
     ) -> Result<(OrgSnapshot, Option<AuthnRequestRecord>), StoreError> {
+        static WITH_REQUEST: TextOnce = TextOnce::new();
+        static WITHOUT_REQUEST: TextOnce = TextOnce::new();
         let backend = self.conn.get_database_backend();
-        // The text is built once per backend and shape; only the values change. In the text
-        // the RelayState (in the join) comes before the org id (in the WHERE clause).
-        let sql = context_sql(backend, relay_state.is_some());
-        let values: Vec<Value> = match relay_state {
-            Some(relay_state) => vec![relay_state.into(), org.get().into()],
-            None => vec![org.get().into()],
+        let build = |backend: DbBackend| backend.build(&context_query(backend, org, relay_state));
+        // In the text the RelayState (in the join) comes before the org id (in the WHERE).
+        let statement = match relay_state {
+            Some(relay_state) => {
+                WITH_REQUEST.statement(backend, build, vec![relay_state.into(), org.get().into()])
+            }
+            None => WITHOUT_REQUEST.statement(backend, build, vec![org.get().into()]),
         };
-        let statement = Statement::from_sql_and_values(backend, sql, values);
         let row = self
             .conn
             .query_one(statement)
@@ -95,31 +94,6 @@ impl<C: ConnectionTrait> Store<C> {
         };
         Ok((snapshot, request))
     }
-}
-
-/// The statement's text for `backend`, with or without the AuthnRequest, built on first use.
-fn context_sql(backend: DbBackend, with_request: bool) -> &'static str {
-    static TEXTS: [OnceLock<String>; 4] = [const { OnceLock::new() }; 4];
-    let (slot, postgres) = match (backend, with_request) {
-        (DbBackend::Postgres, false) => (0, true),
-        (DbBackend::Postgres, true) => (1, true),
-        (_, false) => (2, false),
-        (_, true) => (3, false),
-    };
-    let backend = if postgres {
-        DbBackend::Postgres
-    } else {
-        DbBackend::Sqlite
-    };
-    // Placeholder values: only the text is kept.
-    let relay_state = with_request.then_some("");
-    TEXTS.get(slot).map_or("", |text| {
-        text.get_or_init(|| {
-            backend
-                .build(&context_query(backend, OrgId::new(0), relay_state))
-                .sql
-        })
-    })
 }
 
 fn context_query(backend: DbBackend, org: OrgId, relay_state: Option<&str>) -> SelectStatement {

@@ -150,19 +150,37 @@ impl<C: ConnectionTrait> Store<C> {
             consumed_at: None,
             purpose: purpose.code().to_owned(),
         };
-        authn_request::Entity::insert(authn_request::ActiveModel {
-            id: Set(model.id.clone()),
-            connection_id: Set(model.connection_id),
-            relay_state: Set(model.relay_state.clone()),
-            return_target: Set(model.return_target.clone()),
-            created_at: Set(model.created_at),
-            expires_at: Set(model.expires_at),
-            consumed_at: Set(None),
-            purpose: Set(model.purpose.clone()),
-        })
-        .exec_without_returning(&self.conn)
-        .await
-        .map_err(StoreError::on_write("authn request", "sso connection"))?;
+        static INSERT: TextOnce = TextOnce::new();
+        let statement = INSERT.statement(
+            self.conn.get_database_backend(),
+            |backend| {
+                authn_request::Entity::insert(authn_request::ActiveModel {
+                    id: Set(model.id.clone()),
+                    connection_id: Set(model.connection_id),
+                    relay_state: Set(model.relay_state.clone()),
+                    return_target: Set(model.return_target.clone()),
+                    created_at: Set(model.created_at),
+                    expires_at: Set(model.expires_at),
+                    consumed_at: Set(None),
+                    purpose: Set(model.purpose.clone()),
+                })
+                .build(backend)
+            },
+            vec![
+                model.id.as_str().into(),
+                model.connection_id.into(),
+                model.relay_state.as_str().into(),
+                model.return_target.clone().into(),
+                model.created_at.into(),
+                model.expires_at.into(),
+                Option::<time::PrimitiveDateTime>::None.into(),
+                model.purpose.as_str().into(),
+            ],
+        );
+        self.conn
+            .execute(statement)
+            .await
+            .map_err(StoreError::on_write("authn request", "sso connection"))?;
         Ok(model.into())
     }
 
