@@ -151,23 +151,35 @@ impl StoreBuilder {
             } else {
                 SqliteJournalMode::Wal
             });
-        let pool = if in_memory {
-            // The database lives and dies with its one connection: never close it.
-            SqlitePoolOptions::new()
-                .max_connections(1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
-        } else {
-            SqlitePoolOptions::new()
-                .max_connections(self.max_connections.unwrap_or(SQLITE_MAX_CONNECTIONS))
-                // An in-process file has no connection to lose; see `postgres` below.
-                .test_before_acquire(false)
-        }
-        .acquire_timeout(self.acquire_timeout)
-        .connect_with(options)
-        .await
-        .map_err(connect_error)?;
+        let pool_options = || {
+            if in_memory {
+                // The database lives and dies with its one connection: never close it.
+                SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+            } else {
+                SqlitePoolOptions::new()
+                    .max_connections(self.max_connections.unwrap_or(SQLITE_MAX_CONNECTIONS))
+                    // An in-process file has no connection to lose; see `postgres` below.
+                    .test_before_acquire(false)
+            }
+            .acquire_timeout(self.acquire_timeout)
+        };
+        // Servers opening a new file at once race to switch it to WAL, and SQLite answers that
+        // switch's losers "database is locked" at once, without its busy handler: try again,
+        // within the busy timeout.
+        let started = std::time::Instant::now();
+        let pool = loop {
+            match pool_options().connect_with(options.clone()).await {
+                Ok(pool) => break pool,
+                Err(e) if is_busy(&e) && started.elapsed() < self.busy_timeout => {
+                    tokio::time::sleep(SQLITE_OPEN_RETRY).await;
+                }
+                Err(e) => return Err(connect_error(e)),
+            }
+        };
         Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
     }
 
@@ -222,6 +234,20 @@ fn take_synchronous(url: &str) -> Result<(String, Option<bool>), StoreError> {
         format!("{base}?{}", kept.join("&"))
     };
     Ok((url, every_commit))
+}
+
+/// The pause between attempts to open a SQLite file that is busy.
+const SQLITE_OPEN_RETRY: Duration = Duration::from_millis(20);
+
+/// SQLite's `SQLITE_BUSY` ("database is locked"), primary code 5, extended codes included.
+fn is_busy(error: &sea_orm::sqlx::Error) -> bool {
+    match error {
+        sea_orm::sqlx::Error::Database(e) => e
+            .code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| code & 0xff == 5),
+        _ => false,
+    }
 }
 
 fn connect_error(error: sea_orm::sqlx::Error) -> StoreError {
