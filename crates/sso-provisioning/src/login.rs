@@ -461,7 +461,20 @@ impl Provisioner {
         code: Option<&LoginCode>,
     ) -> Result<LoginOutcome, LoginError> {
         let relay_state = relay_state.filter(|r| !r.is_empty());
-        let (snapshot, named) = match self.store.login_context(org, relay_state).await {
+        // On PostgreSQL the login's transaction reads the context too: one pooled connection
+        // per login instead of two. It stays open through validation, which holds back no
+        // other login there; on SQLite it would hold the write lock, so the context is read on
+        // its own. At READ COMMITTED the read sees what it would have seen outside.
+        let early = if self.store.transactions_run_side_by_side() {
+            Some(self.store.begin().await?)
+        } else {
+            None
+        };
+        let context = match &early {
+            Some(tx) => tx.login_context(org, relay_state).await,
+            None => self.store.login_context(org, relay_state).await,
+        };
+        let (snapshot, named) = match context {
             Ok(context) => context,
             Err(StoreError::NotFound { .. }) => return Err(LoginError::OrgNotFound),
             Err(e) => return Err(LoginError::Store(e)),
@@ -485,6 +498,9 @@ impl Provisioner {
         {
             Ok(checked) => checked,
             Err((check, error)) => {
+                if let Some(tx) = early {
+                    drop(tx.rollback().await);
+                }
                 return match test {
                     Some(test) => Err(self.refuse_test(org, &test, trace, check, error, now).await),
                     None => self.refuse(org, trace, check, error, now).await,
@@ -493,8 +509,13 @@ impl Provisioner {
         };
         match test {
             // A test login's response never signs anyone in: it ends in an error either way.
-            Some(test) => Err(self.commit_test(&checked, &test, trace, now).await),
-            None => self.commit_login(&checked, trace, code, now).await,
+            Some(test) => {
+                if let Some(tx) = early {
+                    drop(tx.rollback().await);
+                }
+                Err(self.commit_test(&checked, &test, trace, now).await)
+            }
+            None => self.commit_login(early, &checked, trace, code, now).await,
         }
     }
 
@@ -616,13 +637,17 @@ impl Provisioner {
     /// asked for, and the commit. Any failure rolls all of it back and writes the trace alone.
     async fn commit_login(
         &self,
+        early: Option<Transaction>,
         checked: &Checked<'_>,
         mut trace: Trace,
         code: Option<&LoginCode>,
         now: OffsetDateTime,
     ) -> Result<LoginOutcome, LoginError> {
         let org = checked.org;
-        let tx = self.store.begin().await?;
+        let tx = match early {
+            Some(tx) => tx,
+            None => self.store.begin().await?,
+        };
         let mut outcome = match provision(&tx, checked, &mut trace, now).await {
             Ok(outcome) => outcome,
             Err((check, error)) => {

@@ -308,6 +308,15 @@ impl Store {
         Ok(Store { conn })
     }
 
+    /// Whether transactions run side by side (PostgreSQL) rather than one after another
+    /// (SQLite, where [`begin`](Self::begin) takes the database's only write lock). Reading
+    /// through a transaction opened early saves a pooled connection's checkout, and the ping
+    /// sqlx sends when it goes back, but it holds the transaction open longer: worth it only
+    /// where that keeps no one else waiting.
+    pub fn transactions_run_side_by_side(&self) -> bool {
+        self.conn.get_database_backend() == DbBackend::Postgres
+    }
+
     /// Closes every pooled connection.
     pub async fn close(self) -> Result<(), StoreError> {
         Ok(self.conn.close().await?)
