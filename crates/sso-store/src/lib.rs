@@ -100,6 +100,7 @@ pub mod entity;
 #[cfg(not(feature = "testing"))]
 mod entity;
 
+mod checkpoint;
 mod codes;
 mod connections;
 mod credentials;

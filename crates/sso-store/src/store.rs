@@ -1,6 +1,7 @@
 //! Connecting, migrating, and transactions.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -9,10 +10,11 @@ use sea_orm::sqlx::sqlite::{
 };
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, RuntimeErr,
-    SqlxPostgresConnector, SqlxSqliteConnector, TransactionTrait,
+    SqlxPostgresConnector, SqlxSqliteConnector, Statement, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 
+use crate::checkpoint::{self, Checkpoints};
 use crate::error::StoreError;
 use crate::migration::Migrator;
 
@@ -53,6 +55,8 @@ const POSTGRES_MAX_CONNECTIONS: u32 = 10;
 #[derive(Debug, Clone)]
 pub struct Store<C = DatabaseConnection> {
     pub(crate) conn: C,
+    /// Keeps a SQLite file's checkpointer running while any handle of the store lives.
+    checkpoints: Option<Arc<Checkpoints>>,
 }
 
 /// A transaction in progress: every query method of [`Store`], plus
@@ -118,22 +122,25 @@ impl StoreBuilder {
     /// missing and set WAL mode, the busy timeout and foreign keys on every connection.
     /// `postgres://` and `postgresql://` URLs connect to an existing database.
     pub async fn connect(self) -> Result<Store, StoreError> {
-        let conn = if self.url.starts_with("sqlite:") {
+        let (conn, checkpoints) = if self.url.starts_with("sqlite:") {
             self.sqlite().await?
         } else if self.url.starts_with("postgres://") || self.url.starts_with("postgresql://") {
-            self.postgres().await?
+            (self.postgres().await?, None)
         } else {
             return Err(StoreError::invalid(
                 "database URL",
                 "expected a sqlite:, postgres:// or postgresql:// URL",
             ));
         };
-        let store = Store { conn };
+        let store = Store {
+            conn,
+            checkpoints: checkpoints.map(Arc::new),
+        };
         store.migrate().await?;
         Ok(store)
     }
 
-    async fn sqlite(&self) -> Result<DatabaseConnection, StoreError> {
+    async fn sqlite(&self) -> Result<(DatabaseConnection, Option<Checkpoints>), StoreError> {
         let in_memory = self.url.contains(":memory:") || self.url.contains("mode=memory");
         let (url, synchronous) = take_synchronous(&self.url)?;
         let options = SqliteConnectOptions::from_str(&url)
@@ -151,6 +158,12 @@ impl StoreBuilder {
             } else {
                 SqliteJournalMode::Wal
             });
+        // The pool's connections leave checkpoints to the checkpointer; see `checkpoint`.
+        let pooled = if in_memory {
+            options.clone()
+        } else {
+            options.clone().pragma("wal_autocheckpoint", "0")
+        };
         let pool_options = || {
             if in_memory {
                 // The database lives and dies with its one connection: never close it.
@@ -172,7 +185,7 @@ impl StoreBuilder {
         // within the busy timeout.
         let started = std::time::Instant::now();
         let pool = loop {
-            match pool_options().connect_with(options.clone()).await {
+            match pool_options().connect_with(pooled.clone()).await {
                 Ok(pool) => break pool,
                 Err(e) if is_busy(&e) && started.elapsed() < self.busy_timeout => {
                     tokio::time::sleep(SQLITE_OPEN_RETRY).await;
@@ -180,7 +193,11 @@ impl StoreBuilder {
                 Err(e) => return Err(connect_error(e)),
             }
         };
-        Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+        let checkpoints = (!in_memory).then(|| checkpoint::start(options));
+        Ok((
+            SqlxSqliteConnector::from_sqlx_sqlite_pool(pool),
+            checkpoints,
+        ))
     }
 
     async fn postgres(&self) -> Result<DatabaseConnection, StoreError> {
@@ -303,9 +320,14 @@ impl Store {
     pub async fn begin(&self) -> Result<Transaction, StoreError> {
         let conn = self.conn.begin().await?;
         if conn.get_database_backend() == DbBackend::Sqlite {
-            conn.execute_unprepared(SQLITE_TAKE_WRITE_LOCK).await?;
+            // As a prepared statement, kept by the connection: parsed once, not at every login.
+            let lock = Statement::from_string(DbBackend::Sqlite, SQLITE_TAKE_WRITE_LOCK);
+            conn.execute(lock).await?;
         }
-        Ok(Store { conn })
+        Ok(Store {
+            conn,
+            checkpoints: self.checkpoints.clone(),
+        })
     }
 
     /// Whether transactions run side by side (PostgreSQL) rather than one after another
@@ -395,6 +417,60 @@ mod tests {
         // SQLite's values: 1 is NORMAL, 2 is FULL.
         assert_eq!(synchronous_of(&base).await, 1);
         assert_eq!(synchronous_of(&format!("{base}?synchronous=full")).await, 2);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Commits never checkpoint on the pool's connection, and the checkpointer copies them into
+    /// the database file soon after: a connection that ignores the log (`immutable`) sees them.
+    #[tokio::test]
+    async fn sqlite_log_is_checkpointed_off_the_pool() {
+        use sea_orm::sqlx::sqlite::SqliteConnectOptions;
+        use sea_orm::sqlx::{Connection, Row, SqliteConnection};
+        use sea_orm::{ConnectionTrait, Statement};
+
+        let dir = std::env::temp_dir().join(format!("sso-store-ckpt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("ckpt.db");
+        let store = Store::connect(&format!("sqlite://{}", file.display()))
+            .await
+            .unwrap();
+        let auto = store
+            .conn
+            .query_one(Statement::from_string(
+                DbBackend::Sqlite,
+                "PRAGMA wal_autocheckpoint",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(auto.try_get_by_index::<i64>(0).unwrap(), 0);
+        store
+            .conn
+            .execute_unprepared("CREATE TABLE ckpt (x INTEGER); INSERT INTO ckpt VALUES (42)")
+            .await
+            .unwrap();
+
+        let main_file_only = SqliteConnectOptions::new()
+            .filename(&file)
+            .immutable(true)
+            .read_only(true);
+        let mut seen = None;
+        for _ in 0..50 {
+            tokio::time::sleep(checkpoint::CHECKPOINT_EVERY / 2).await;
+            let mut conn = SqliteConnection::connect_with(&main_file_only)
+                .await
+                .unwrap();
+            let found = sea_orm::sqlx::query("SELECT x FROM ckpt")
+                .fetch_optional(&mut conn)
+                .await;
+            conn.close().await.unwrap();
+            if let Ok(Some(row)) = found {
+                seen = Some(row.try_get::<i64, _>(0).unwrap());
+                break;
+            }
+        }
+        assert_eq!(seen, Some(42), "the write never reached the database file");
+        drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
