@@ -119,7 +119,8 @@ impl StoreBuilder {
     /// Connects and applies pending migrations.
     ///
     /// `sqlite:` URLs (`sqlite://path/to/file.db`, `sqlite::memory:`) create the file if it is
-    /// missing and set WAL mode, the busy timeout and foreign keys on every connection.
+    /// missing and set WAL mode, the busy timeout and foreign keys on every connection; a file's
+    /// write-ahead log is checkpointed by a background task every 200 ms, not by the commits.
     /// `postgres://` and `postgresql://` URLs connect to an existing database.
     pub async fn connect(self) -> Result<Store, StoreError> {
         let (conn, checkpoints) = if self.url.starts_with("sqlite:") {
