@@ -11,8 +11,8 @@ use sso_policy::{
 };
 use sso_store::{
     AuthnRequestRecord, ConnectionId, ConnectionRecord, CreatedBy, EventId, EventOutcome,
-    MembershipRecord, NewAuthnRequest, NewEvent, OrgId, OrgSnapshot, ProjectId, Store, StoreError,
-    Transaction, UserRecord,
+    MembershipRecord, NewAuthnRequest, NewEvent, OneTimeValue, OrgId, OrgSnapshot, ProjectId,
+    Store, StoreError, Transaction, UserRecord,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -921,22 +921,35 @@ async fn provision(
 }
 
 /// Consumes the AuthnRequest the response answers (solicited responses) and records the
-/// assertion ID: a second use of either, on any server, is `replayed`. Returns the request's
-/// return target.
+/// assertion ID, in one round trip where the database allows: a second use of either, on any
+/// server, is `replayed`. Returns the request's return target.
 async fn spend_one_time_values(
     tx: &Transaction,
     c: &Checked<'_>,
     trace: &mut Trace,
     now: OffsetDateTime,
 ) -> Result<Option<String>, Failed> {
-    let mut return_target = None;
-    if let Some(request) = c.verified.in_response_to() {
-        return_target = consume_request(tx, c.connection.id, request, trace, now)
-            .await?
-            .return_target;
+    let request = c.verified.in_response_to();
+    let spent = tx
+        .spend_login_values(
+            c.connection.id,
+            request,
+            c.verified.assertion_id(),
+            c.verified.remember_until(),
+            now,
+        )
+        .await;
+    match spent {
+        Err((OneTimeValue::AuthnRequest, e)) => Err(("authn-request", request_error(e))),
+        spent => {
+            if request.is_some() {
+                trace.passed("authn-request");
+            }
+            let consumed = spent.map_err(|(_, e)| ("replay", assertion_error(e)))?;
+            trace.passed("replay");
+            Ok(consumed.and_then(|r| r.return_target))
+        }
     }
-    record_assertion(tx, c, trace, now).await?;
-    Ok(return_target)
 }
 
 /// Consumes AuthnRequest `request` of `connection`, once (check `authn-request`).
@@ -950,17 +963,27 @@ pub(crate) async fn consume_request(
     let consumed = tx
         .consume_authn_request(connection, request, now)
         .await
-        .map_err(|e| {
-            let error = match e {
-                StoreError::Replayed { what } => LoginError::Replayed { what },
-                StoreError::Expired { .. } => LoginError::RequestExpired,
-                StoreError::NotFound { .. } => LoginError::UnknownRequest,
-                other => LoginError::Store(other),
-            };
-            ("authn-request", error)
-        })?;
+        .map_err(|e| ("authn-request", request_error(e)))?;
     trace.passed("authn-request");
     Ok(consumed)
+}
+
+/// Why an AuthnRequest could not be consumed, as the login tells it.
+fn request_error(e: StoreError) -> LoginError {
+    match e {
+        StoreError::Replayed { what } => LoginError::Replayed { what },
+        StoreError::Expired { .. } => LoginError::RequestExpired,
+        StoreError::NotFound { .. } => LoginError::UnknownRequest,
+        other => LoginError::Store(other),
+    }
+}
+
+/// Why an assertion ID could not be recorded, as the login tells it.
+fn assertion_error(e: StoreError) -> LoginError {
+    match e {
+        StoreError::Replayed { what } => LoginError::Replayed { what },
+        other => LoginError::Store(other),
+    }
 }
 
 /// Records the assertion ID in the replay cache (check `replay`): a second use, on any
@@ -978,10 +1001,7 @@ pub(crate) async fn record_assertion(
         now,
     )
     .await
-    .map_err(|e| match e {
-        StoreError::Replayed { what } => ("replay", LoginError::Replayed { what }),
-        other => ("replay", LoginError::Store(other)),
-    })?;
+    .map_err(|e| ("replay", assertion_error(e)))?;
     trace.passed("replay");
     Ok(())
 }
@@ -1015,35 +1035,39 @@ async fn apply_grant(
         (grant, existing, membership) => {
             // Both were just read in this transaction: insert what was missing first, and read
             // back only what a concurrent login created meanwhile.
-            let (user, user_created) = match existing {
-                Some(user) => (user, false),
-                None => {
-                    let made = tx
-                        .create_user(c.email.email(), now)
+            let role = grant.role();
+            let (user, user_created, membership, membership_created) = match (existing, membership)
+            {
+                (None, _) => {
+                    let (user, membership) = tx
+                        .create_member(c.email.email(), c.org, role, CreatedBy::Jit, now)
                         .await
                         .map_err(step("provision"))?;
-                    (made.record, made.created)
+                    (
+                        user.record,
+                        user.created,
+                        membership.record,
+                        membership.created,
+                    )
                 }
-            };
-            let (role, membership_created) = match membership {
-                Some(found) => (found.role, false),
-                None => {
+                (Some(user), Some(found)) => (user, false, found, false),
+                (Some(user), None) => {
                     let made = tx
-                        .create_membership(c.org, user.id, grant.role(), CreatedBy::Jit, now)
+                        .create_membership(c.org, user.id, role, CreatedBy::Jit, now)
                         .await
                         .map_err(step("provision"))?;
-                    // Created meanwhile by the org's directory, deactivated: refused as if read.
-                    if made.record.suspended_at.is_some() {
-                        let refusal = sso_policy::SsoLoginRefusal::MemberDeactivated;
-                        return Err(("policy", LoginError::Refused(refusal)));
-                    }
-                    (made.record.role, made.created)
+                    (user, false, made.record, made.created)
                 }
             };
+            // Created meanwhile by the org's directory, deactivated: refused as if read.
+            if membership.suspended_at.is_some() {
+                let refusal = sso_policy::SsoLoginRefusal::MemberDeactivated;
+                return Err(("policy", LoginError::Refused(refusal)));
+            }
             Member {
                 user,
                 user_created,
-                role,
+                role: membership.role,
                 membership_created,
             }
         }

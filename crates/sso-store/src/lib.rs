@@ -143,7 +143,7 @@ pub use crate::{
         ProjectId, ScimGroupId, ScimUserId, SetupLinkId, UserId,
     },
     lists::{MAX_BATCH, MemberCursor, ProjectCursor},
-    logins::{AuthnRequestRecord, NewAuthnRequest, PurgeCounts, RequestPurpose},
+    logins::{AuthnRequestRecord, NewAuthnRequest, OneTimeValue, PurgeCounts, RequestPurpose},
     members::{MemberPage, MemberQuery, MemberRecord},
     metadata_source::{
         DueRefresh, MAX_REFRESH_INTERVAL, MIN_REFRESH_INTERVAL, MetadataSource, MetadataValidity,

@@ -2,8 +2,8 @@
 
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement,
 };
 use time::OffsetDateTime;
 
@@ -28,6 +28,31 @@ pub struct NewAuthnRequest {
     /// When it stops being accepted.
     pub expires_at: OffsetDateTime,
 }
+
+/// Which of a login's one-time values [`Store::spend_login_values`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OneTimeValue {
+    /// The AuthnRequest the response answers (check `authn-request`).
+    AuthnRequest,
+    /// The assertion's ID in the replay cache (check `replay`).
+    Assertion,
+}
+
+/// [`Store::spend_login_values`] on PostgreSQL: the conditional `UPDATE` of
+/// [`Store::consume_authn_request`], and the replay-cache insert of [`Store::record_assertion`]
+/// made only when the update consumed the request. No row: the request was not consumed;
+/// `recorded` false: the assertion was used before. `$1` now, `$2` the request, `$3` the
+/// connection, `$4` the assertion ID, `$5` its expiry.
+const SPEND_POSTGRES: &str = "WITH consumed AS (\
+    UPDATE \"authn_requests\" SET \"consumed_at\" = $1 \
+    WHERE \"id\" = $2 AND \"connection_id\" = $3 AND \"consumed_at\" IS NULL AND \"expires_at\" > $1 \
+    RETURNING *), \
+recorded AS (\
+    INSERT INTO \"consumed_assertions\" (\"connection_id\", \"assertion_id\", \"consumed_at\", \"expires_at\") \
+    SELECT $3, $4, $1, $5 FROM consumed \
+    ON CONFLICT (\"connection_id\", \"assertion_id\") DO NOTHING RETURNING 1) \
+SELECT consumed.*, EXISTS (SELECT 1 FROM recorded) AS \"recorded\" FROM consumed";
 
 /// What an AuthnRequest was sent for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -264,23 +289,109 @@ impl<C: ConnectionTrait> Store<C> {
         if let Some(row) = self.conn.query_one(statement).await? {
             return Ok(authn_request::Model::from_query_result(&row, "")?.into());
         }
-        match authn_request::Entity::find_by_id(id)
-            .one(&self.conn)
-            .await?
-        {
-            Some(found) if found.connection_id == connection.get() => {
+        Err(self.unconsumable(connection, id).await)
+    }
+
+    /// Why AuthnRequest `id` of `connection` could not be consumed: used before, expired, or
+    /// not one of this connection's (not revealed).
+    async fn unconsumable(&self, connection: ConnectionId, id: &str) -> StoreError {
+        match authn_request::Entity::find_by_id(id).one(&self.conn).await {
+            Ok(Some(found)) if found.connection_id == connection.get() => {
                 if found.consumed_at.is_some() {
-                    Err(StoreError::Replayed {
+                    StoreError::Replayed {
                         what: "authn request",
-                    })
+                    }
                 } else {
-                    Err(StoreError::Expired {
+                    StoreError::Expired {
                         what: "authn request",
-                    })
+                    }
                 }
             }
-            _ => Err(StoreError::not_found("authn request")),
+            Ok(_) => StoreError::not_found("authn request"),
+            Err(e) => e.into(),
         }
+    }
+
+    /// Spends a login's one-time values: consumes AuthnRequest `request` (when the response
+    /// answers one) as [`consume_authn_request`](Self::consume_authn_request) does, then records
+    /// the assertion as [`record_assertion`](Self::record_assertion) does. Returns the consumed
+    /// request; on failure, which of the two refused and why.
+    ///
+    /// On PostgreSQL both writes go in one statement (a data-modifying `WITH`): a login pays
+    /// one round trip and one backend wakeup for them instead of two. The outcome is the same
+    /// either way, and a failure leaves the surrounding transaction to be rolled back.
+    pub async fn spend_login_values(
+        &self,
+        connection: ConnectionId,
+        request: Option<&str>,
+        assertion_id: &str,
+        assertion_expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Option<AuthnRequestRecord>, (OneTimeValue, StoreError)> {
+        let backend = self.conn.get_database_backend();
+        let request = match request {
+            Some(request) if backend == DbBackend::Postgres => request,
+            Some(request) => {
+                let consumed = self
+                    .consume_authn_request(connection, request, now)
+                    .await
+                    .map_err(|e| (OneTimeValue::AuthnRequest, e))?;
+                self.record_assertion(connection, assertion_id, assertion_expires_at, now)
+                    .await
+                    .map_err(|e| (OneTimeValue::Assertion, e))?;
+                return Ok(Some(consumed));
+            }
+            None => {
+                self.record_assertion(connection, assertion_id, assertion_expires_at, now)
+                    .await
+                    .map_err(|e| (OneTimeValue::Assertion, e))?;
+                return Ok(None);
+            }
+        };
+        let assertion = |e| (OneTimeValue::Assertion, e);
+        check_expiry(assertion_expires_at, now).map_err(assertion)?;
+        if assertion_id.is_empty() {
+            return Err(assertion(StoreError::invalid("assertion ID", "empty")));
+        }
+        let (consumed_at, expires_at) = (
+            to_db(now).map_err(assertion)?,
+            to_db(assertion_expires_at).map_err(assertion)?,
+        );
+        let statement = Statement::from_sql_and_values(
+            backend,
+            SPEND_POSTGRES,
+            [
+                consumed_at.into(),
+                request.into(),
+                connection.get().into(),
+                assertion_id.into(),
+                expires_at.into(),
+            ],
+        );
+        let row = self
+            .conn
+            .query_one(statement)
+            .await
+            .map_err(|e| (OneTimeValue::Assertion, StoreError::from(e)))?;
+        let Some(row) = row else {
+            // Nothing consumed, so nothing recorded: tell why the request was refused.
+            return Err((
+                OneTimeValue::AuthnRequest,
+                self.unconsumable(connection, request).await,
+            ));
+        };
+        let recorded: bool = row
+            .try_get("", "recorded")
+            .map_err(|e| (OneTimeValue::Assertion, StoreError::from(e)))?;
+        let consumed = authn_request::Model::from_query_result(&row, "")
+            .map_err(|e| (OneTimeValue::AuthnRequest, StoreError::from(e)))?;
+        if !recorded {
+            return Err((
+                OneTimeValue::Assertion,
+                StoreError::Replayed { what: "assertion" },
+            ));
+        }
+        Ok(Some(consumed.into()))
     }
 
     /// Records that assertion `assertion_id` was used on `connection`, until `expires_at` (its

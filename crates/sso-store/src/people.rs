@@ -6,6 +6,7 @@ use sea_orm::sea_query::{Alias, Condition, Expr, JoinType, OnConflict, Query};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QueryTrait,
+    Statement,
 };
 use sso_email::Email;
 use sso_policy::Role;
@@ -45,6 +46,17 @@ impl<T> Ensured<T> {
         }
     }
 }
+
+/// [`Store::create_member`] on PostgreSQL: the user insert of [`Store::create_user`], and the
+/// membership of the user it created. No row: the user existed already. `$1` the email, `$2`
+/// now, `$3` the org, `$4` the role, `$5` who created it.
+const CREATE_MEMBER_POSTGRES: &str = "WITH created AS (\
+    INSERT INTO \"users\" (\"email\", \"created_at\") VALUES ($1, $2) \
+    ON CONFLICT (\"email\") DO NOTHING RETURNING \"id\"), \
+joined AS (\
+    INSERT INTO \"memberships\" (\"org_id\", \"user_id\", \"role\", \"created_by\", \"created_at\", \"suspended_at\") \
+    SELECT $3, \"id\", $4, $5, $2, NULL FROM created) \
+SELECT \"id\" FROM created";
 
 /// How a membership or a project grant came to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -214,6 +226,66 @@ impl<C: ConnectionTrait> Store<C> {
                 .map(Ensured::existing)
                 .ok_or(StoreError::not_found("user")),
         }
+    }
+
+    /// A new member of `org` with this email: the user, created unless it exists, and their
+    /// membership, created with `role` unless it exists. For a caller that has just read that
+    /// there is no such user ([`user_and_membership`](Self::user_and_membership)); the outcome
+    /// is that of [`create_user`](Self::create_user) then
+    /// [`create_membership`](Self::create_membership), races included.
+    ///
+    /// On PostgreSQL a user this call creates gets the membership in the same statement (a
+    /// data-modifying `WITH`): a first login pays one round trip for both.
+    pub async fn create_member(
+        &self,
+        email: &Email,
+        org: OrgId,
+        role: Role,
+        created_by: CreatedBy,
+        now: OffsetDateTime,
+    ) -> Result<(Ensured<UserRecord>, Ensured<MembershipRecord>), StoreError> {
+        let backend = self.conn.get_database_backend();
+        if backend == DbBackend::Postgres {
+            let created_at = to_db(now)?;
+            let statement = Statement::from_sql_and_values(
+                backend,
+                CREATE_MEMBER_POSTGRES,
+                [
+                    email.as_str().into(),
+                    created_at.into(),
+                    org.get().into(),
+                    role.code().into(),
+                    created_by.code().into(),
+                ],
+            );
+            let row = self
+                .conn
+                .query_one(statement)
+                .await
+                .map_err(StoreError::on_write("membership", "organization"))?;
+            if let Some(row) = row {
+                let user = UserRecord {
+                    id: UserId::new(row.try_get("", "id")?),
+                    email: email.clone(),
+                    created_at: from_db(created_at),
+                };
+                let membership = MembershipRecord {
+                    org,
+                    user: user.id,
+                    role,
+                    created_by,
+                    created_at: from_db(created_at),
+                    suspended_at: None,
+                };
+                return Ok((Ensured::created(user), Ensured::created(membership)));
+            }
+            // Another login created the user meanwhile: read it, then the membership as usual.
+        }
+        let user = self.create_user(email, now).await?;
+        let membership = self
+            .create_membership(org, user.record.id, role, created_by, now)
+            .await?;
+        Ok((user, membership))
     }
 
     /// The user with this email, if any.

@@ -20,8 +20,8 @@ use sso_store::sea_orm::{
 };
 use sso_store::{
     ConnectionId, ConnectionOptions, CreatedBy, EventCursor, EventOutcome, EventQuery, IdpConfig,
-    NewAuthnRequest, NewEvent, NewProject, OrgCursor, OrgId, OrgQuery, ProjectId, Store,
-    StoreError,
+    NewAuthnRequest, NewEvent, NewProject, OneTimeValue, OrgCursor, OrgId, OrgQuery, ProjectId,
+    Store, StoreError,
 };
 use sso_testdb::{TestDb, on_both_backends};
 use time::{Duration, OffsetDateTime, macros::datetime};
@@ -112,6 +112,8 @@ on_both_backends!(
     orgs_page_in_creation_order,
     identical_metadata_keeps_the_configuration,
     login_context_reads_everything_in_one_query,
+    login_values_are_spent_once,
+    new_members_are_created_with_their_membership,
 );
 
 /// The one query a login starts with gives what the separate reads give: verified domains
@@ -1350,4 +1352,164 @@ async fn identical_metadata_keeps_the_configuration(db: TestDb) {
         .await
         .unwrap_err();
     assert_eq!(missing.reason(), "not-found");
+}
+
+/// The request and the assertion a login spends, in one statement on PostgreSQL: each once,
+/// the refusal names which one, and a refused spend leaves nothing once rolled back.
+async fn login_values_are_spent_once(db: TestDb) {
+    let store = db.connect().await;
+    let (_, connection) = org_with_connection(&store, "A").await;
+    let (_, other) = org_with_connection(&store, "B").await;
+    for (id, expires) in [("_r1", 300), ("_r2", 300), ("_r3", 60), ("_r4", 300)] {
+        let request = NewAuthnRequest {
+            id: id.into(),
+            connection,
+            relay_state: format!("rs{id}"),
+            return_target: Some(format!("/after{id}")),
+            expires_at: at(expires),
+        };
+        store.create_authn_request(&request, BASE).await.unwrap();
+    }
+    let spend = |request: Option<&'static str>, assertion: &'static str, now: i64| {
+        let store = &store;
+        async move {
+            let tx = store.begin().await.unwrap();
+            let spent = tx
+                .spend_login_values(connection, request, assertion, at(600), at(now))
+                .await;
+            match spent {
+                Ok(consumed) => {
+                    tx.commit().await.unwrap();
+                    Ok(consumed)
+                }
+                Err((value, e)) => {
+                    tx.rollback().await.unwrap();
+                    Err((value, e.reason()))
+                }
+            }
+        }
+    };
+
+    let consumed = spend(Some("_r1"), "_a1", 10).await.unwrap().unwrap();
+    assert_eq!(
+        (consumed.id.as_str(), consumed.consumed_at),
+        ("_r1", Some(at(10)))
+    );
+    assert_eq!(consumed.return_target.as_deref(), Some("/after_r1"));
+    assert_eq!(
+        spend(Some("_r1"), "_a2", 11).await.unwrap_err(),
+        (OneTimeValue::AuthnRequest, "replayed")
+    );
+    // A fresh request cannot carry a used assertion, and is not spent by trying.
+    assert_eq!(
+        spend(Some("_r2"), "_a1", 12).await.unwrap_err(),
+        (OneTimeValue::Assertion, "replayed")
+    );
+    assert_eq!(
+        store
+            .authn_request("_r2")
+            .await
+            .unwrap()
+            .unwrap()
+            .consumed_at,
+        None
+    );
+    assert_eq!(
+        spend(Some("_r3"), "_a3", 60).await.unwrap_err(),
+        (OneTimeValue::AuthnRequest, "expired")
+    );
+    assert_eq!(
+        spend(Some("_nope"), "_a3", 12).await.unwrap_err(),
+        (OneTimeValue::AuthnRequest, "not-found")
+    );
+    assert_eq!(
+        spend(None, "", 12).await.unwrap_err(),
+        (OneTimeValue::Assertion, "invalid-input")
+    );
+    // Unsolicited: the assertion alone.
+    assert_eq!(spend(None, "_a4", 13).await.unwrap(), None);
+    assert_eq!(
+        spend(None, "_a4", 14).await.unwrap_err(),
+        (OneTimeValue::Assertion, "replayed")
+    );
+    // Another connection's request is not found, and its assertion IDs are its own.
+    let tx = store.begin().await.unwrap();
+    let (value, e) = tx
+        .spend_login_values(other, Some("_r4"), "_a1", at(600), at(15))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (value, e.reason()),
+        (OneTimeValue::AuthnRequest, "not-found")
+    );
+    tx.rollback().await.unwrap();
+    assert!(spend(Some("_r2"), "_a2", 16).await.unwrap().is_some());
+    assert_eq!(count(&store, consumed_assertion::Entity).await, 3);
+}
+
+/// A first login's user and membership, created together (one statement on PostgreSQL), or
+/// only what is missing when the user exists.
+async fn new_members_are_created_with_their_membership(db: TestDb) {
+    let store = db.connect().await;
+    let (org, _) = org_with_connection(&store, "A").await;
+    let (other, _) = org_with_connection(&store, "B").await;
+    let person = email("New.Person@A.example");
+
+    let tx = store.begin().await.unwrap();
+    let (user, membership) = tx
+        .create_member(&person, org, Role::Admin, CreatedBy::Jit, at(1))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(user.created && membership.created);
+    assert_eq!(user.record.email.as_str(), "new.person@a.example");
+    assert_eq!(user.record.created_at, at(1));
+    assert_eq!(
+        (
+            membership.record.user,
+            membership.record.role,
+            membership.record.created_by
+        ),
+        (user.record.id, Role::Admin, CreatedBy::Jit)
+    );
+    let (read, member) = store
+        .user_and_membership(&person, org)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read, user.record);
+    assert_eq!(member, Some(membership.record));
+
+    // The user exists: read, and made a member of the second org only.
+    let (again, joined) = store
+        .create_member(&person, other, Role::Member, CreatedBy::Jit, at(2))
+        .await
+        .unwrap();
+    assert!(!again.created && joined.created);
+    assert_eq!(again.record, user.record);
+    assert_eq!(joined.record.role, Role::Member);
+
+    // Both exist: nothing created, the stored role kept.
+    let (_, kept) = store
+        .create_member(&person, org, Role::Member, CreatedBy::Scim, at(3))
+        .await
+        .unwrap();
+    assert!(!kept.created);
+    assert_eq!(kept.record.role, Role::Admin);
+
+    // An unknown org is not found, and leaves no user behind once rolled back.
+    let tx = store.begin().await.unwrap();
+    let missing = tx
+        .create_member(
+            &email("ghost@a.example"),
+            OrgId::new(9_999),
+            Role::Member,
+            CreatedBy::Jit,
+            at(4),
+        )
+        .await;
+    assert_eq!(reason(missing), "not-found");
+    tx.rollback().await.unwrap();
+    assert_eq!(count(&store, user::Entity).await, 1);
+    assert_eq!(count(&store, membership::Entity).await, 2);
 }
