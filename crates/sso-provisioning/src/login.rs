@@ -646,7 +646,8 @@ impl Provisioner {
         let org = checked.org;
         let tx = match early {
             Some(tx) => tx,
-            None => self.store.begin().await?,
+            // `provision` writes first: it spends the request and the assertion.
+            None => self.store.begin_with_write().await?,
         };
         let mut outcome = match provision(&tx, checked, &mut trace, now).await {
             Ok(outcome) => outcome,

@@ -54,6 +54,16 @@ recorded AS (\
     ON CONFLICT (\"connection_id\", \"assertion_id\") DO NOTHING RETURNING 1) \
 SELECT consumed.*, EXISTS (SELECT 1 FROM recorded) AS \"recorded\" FROM consumed";
 
+/// [`Store::spend_login_values`] on SQLite, which has no data-modifying `WITH`: the same
+/// update, then the insert only when the update changed a row. `?`s in order: now, the
+/// request, the connection, now; the connection, the assertion ID, now, its expiry.
+const SPEND_SQLITE: &str = "UPDATE \"authn_requests\" SET \"consumed_at\" = ? \
+    WHERE \"id\" = ? AND \"connection_id\" = ? AND \"consumed_at\" IS NULL AND \"expires_at\" > ? \
+    RETURNING *; \
+INSERT INTO \"consumed_assertions\" (\"connection_id\", \"assertion_id\", \"consumed_at\", \"expires_at\") \
+    SELECT ?, ?, ?, ? WHERE changes() = 1 \
+    ON CONFLICT (\"connection_id\", \"assertion_id\") DO NOTHING RETURNING 1 AS \"recorded\"";
+
 /// What an AuthnRequest was sent for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -318,8 +328,10 @@ impl<C: ConnectionTrait> Store<C> {
     /// request; on failure, which of the two refused and why.
     ///
     /// On PostgreSQL both writes go in one statement (a data-modifying `WITH`): a login pays
-    /// one round trip and one backend wakeup for them instead of two. The outcome is the same
-    /// either way, and a failure leaves the surrounding transaction to be rolled back.
+    /// one round trip and one backend wakeup for them instead of two. On SQLite they go in one
+    /// call, the insert conditional on the update's `changes()`. The outcome is the same
+    /// either way, and a failure leaves the surrounding transaction to be rolled back. The
+    /// first statement writes, so [`Store::begin_with_write`] may open the transaction.
     pub async fn spend_login_values(
         &self,
         connection: ConnectionId,
@@ -330,17 +342,7 @@ impl<C: ConnectionTrait> Store<C> {
     ) -> Result<Option<AuthnRequestRecord>, (OneTimeValue, StoreError)> {
         let backend = self.conn.get_database_backend();
         let request = match request {
-            Some(request) if backend == DbBackend::Postgres => request,
-            Some(request) => {
-                let consumed = self
-                    .consume_authn_request(connection, request, now)
-                    .await
-                    .map_err(|e| (OneTimeValue::AuthnRequest, e))?;
-                self.record_assertion(connection, assertion_id, assertion_expires_at, now)
-                    .await
-                    .map_err(|e| (OneTimeValue::Assertion, e))?;
-                return Ok(Some(consumed));
-            }
+            Some(request) => request,
             None => {
                 self.record_assertion(connection, assertion_id, assertion_expires_at, now)
                     .await
@@ -357,32 +359,70 @@ impl<C: ConnectionTrait> Store<C> {
             to_db(now).map_err(assertion)?,
             to_db(assertion_expires_at).map_err(assertion)?,
         );
-        let statement = Statement::from_sql_and_values(
-            backend,
-            SPEND_POSTGRES,
-            [
-                consumed_at.into(),
-                request.into(),
-                connection.get().into(),
-                assertion_id.into(),
-                expires_at.into(),
-            ],
-        );
-        let row = self
-            .conn
-            .query_one(statement)
-            .await
-            .map_err(|e| (OneTimeValue::Assertion, StoreError::from(e)))?;
-        let Some(row) = row else {
+        let (consumed, recorded) = if backend == DbBackend::Postgres {
+            let statement = Statement::from_sql_and_values(
+                backend,
+                SPEND_POSTGRES,
+                [
+                    consumed_at.into(),
+                    request.into(),
+                    connection.get().into(),
+                    assertion_id.into(),
+                    expires_at.into(),
+                ],
+            );
+            let row = self
+                .conn
+                .query_one(statement)
+                .await
+                .map_err(|e| (OneTimeValue::Assertion, StoreError::from(e)))?;
+            match row {
+                Some(row) => {
+                    let recorded: bool = row
+                        .try_get("", "recorded")
+                        .map_err(|e| (OneTimeValue::Assertion, StoreError::from(e)))?;
+                    (Some(row), recorded)
+                }
+                None => (None, false),
+            }
+        } else {
+            // Two statements in one call: one trip to SQLite's connection thread. The first
+            // returns the consumed request's row, the second a `recorded` row if it inserted.
+            let statement = Statement::from_sql_and_values(
+                backend,
+                SPEND_SQLITE,
+                [
+                    consumed_at.into(),
+                    request.into(),
+                    connection.get().into(),
+                    consumed_at.into(),
+                    connection.get().into(),
+                    assertion_id.into(),
+                    consumed_at.into(),
+                    expires_at.into(),
+                ],
+            );
+            let mut rows = self
+                .conn
+                .query_all(statement)
+                .await
+                .map_err(|e| {
+                    (
+                        OneTimeValue::Assertion,
+                        StoreError::on_write("assertion", "sso connection")(e),
+                    )
+                })?
+                .into_iter();
+            let consumed = rows.next();
+            (consumed, rows.next().is_some())
+        };
+        let Some(row) = consumed else {
             // Nothing consumed, so nothing recorded: tell why the request was refused.
             return Err((
                 OneTimeValue::AuthnRequest,
                 self.unconsumable(connection, request).await,
             ));
         };
-        let recorded: bool = row
-            .try_get("", "recorded")
-            .map_err(|e| (OneTimeValue::Assertion, StoreError::from(e)))?;
         let consumed = authn_request::Model::from_query_result(&row, "")
             .map_err(|e| (OneTimeValue::AuthnRequest, StoreError::from(e)))?;
         if !recorded {

@@ -58,6 +58,14 @@ joined AS (\
     SELECT $3, \"id\", $4, $5, $2, NULL FROM created) \
 SELECT \"id\" FROM created";
 
+/// [`Store::create_member`] on SQLite, which has no data-modifying `WITH`: the same user insert,
+/// then the membership only when the insert created the user. `?`s in order: the email, now;
+/// the org, the email, the role, who created it, now.
+const CREATE_MEMBER_SQLITE: &str = "INSERT INTO \"users\" (\"email\", \"created_at\") VALUES (?, ?) \
+    ON CONFLICT (\"email\") DO NOTHING RETURNING \"id\"; \
+INSERT INTO \"memberships\" (\"org_id\", \"user_id\", \"role\", \"created_by\", \"created_at\", \"suspended_at\") \
+    SELECT ?, (SELECT \"id\" FROM \"users\" WHERE \"email\" = ?), ?, ?, ?, NULL WHERE changes() = 1";
+
 /// How a membership or a project grant came to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -234,8 +242,9 @@ impl<C: ConnectionTrait> Store<C> {
     /// is that of [`create_user`](Self::create_user) then
     /// [`create_membership`](Self::create_membership), races included.
     ///
-    /// On PostgreSQL a user this call creates gets the membership in the same statement (a
-    /// data-modifying `WITH`): a first login pays one round trip for both.
+    /// A user this call creates gets the membership in the same round trip: one statement on
+    /// PostgreSQL (a data-modifying `WITH`), two in one call on SQLite (the membership insert
+    /// conditional on the user insert's `changes()`).
     pub async fn create_member(
         &self,
         email: &Email,
@@ -245,9 +254,9 @@ impl<C: ConnectionTrait> Store<C> {
         now: OffsetDateTime,
     ) -> Result<(Ensured<UserRecord>, Ensured<MembershipRecord>), StoreError> {
         let backend = self.conn.get_database_backend();
-        if backend == DbBackend::Postgres {
-            let created_at = to_db(now)?;
-            let statement = Statement::from_sql_and_values(
+        let created_at = to_db(now)?;
+        let statement = if backend == DbBackend::Postgres {
+            Statement::from_sql_and_values(
                 backend,
                 CREATE_MEMBER_POSTGRES,
                 [
@@ -257,30 +266,47 @@ impl<C: ConnectionTrait> Store<C> {
                     role.code().into(),
                     created_by.code().into(),
                 ],
-            );
-            let row = self
-                .conn
-                .query_one(statement)
-                .await
-                .map_err(StoreError::on_write("membership", "organization"))?;
-            if let Some(row) = row {
-                let user = UserRecord {
-                    id: UserId::new(row.try_get("", "id")?),
-                    email: email.clone(),
-                    created_at: from_db(created_at),
-                };
-                let membership = MembershipRecord {
-                    org,
-                    user: user.id,
-                    role,
-                    created_by,
-                    created_at: from_db(created_at),
-                    suspended_at: None,
-                };
-                return Ok((Ensured::created(user), Ensured::created(membership)));
-            }
-            // Another login created the user meanwhile: read it, then the membership as usual.
+            )
+        } else {
+            Statement::from_sql_and_values(
+                backend,
+                CREATE_MEMBER_SQLITE,
+                [
+                    email.as_str().into(),
+                    created_at.into(),
+                    org.get().into(),
+                    email.as_str().into(),
+                    role.code().into(),
+                    created_by.code().into(),
+                    created_at.into(),
+                ],
+            )
+        };
+        // The first row is the created user's id, if the user was created.
+        let row = self
+            .conn
+            .query_all(statement)
+            .await
+            .map_err(StoreError::on_write("membership", "organization"))?
+            .into_iter()
+            .next();
+        if let Some(row) = row {
+            let user = UserRecord {
+                id: UserId::new(row.try_get("", "id")?),
+                email: email.clone(),
+                created_at: from_db(created_at),
+            };
+            let membership = MembershipRecord {
+                org,
+                user: user.id,
+                role,
+                created_by,
+                created_at: from_db(created_at),
+                suspended_at: None,
+            };
+            return Ok((Ensured::created(user), Ensured::created(membership)));
         }
+        // Another login created the user meanwhile: read it, then the membership as usual.
         let user = self.create_user(email, now).await?;
         let membership = self
             .create_membership(org, user.record.id, role, created_by, now)

@@ -331,6 +331,19 @@ impl Store {
         })
     }
 
+    /// [`begin`](Self::begin) for a unit of work whose first statement writes, such as a login
+    /// that starts with [`Transaction::spend_login_values`]. SQLite takes the write lock at
+    /// that statement, waiting up to the busy timeout as it would here, so the statement
+    /// `begin` runs to take the lock up front is left out: one round trip to SQLite's
+    /// connection thread less per login. A unit that reads first must use `begin`, or it may
+    /// fail with "database is locked" when another server writes the same file in between.
+    pub async fn begin_with_write(&self) -> Result<Transaction, StoreError> {
+        Ok(Store {
+            conn: self.conn.begin().await?,
+            checkpoints: self.checkpoints.clone(),
+        })
+    }
+
     /// Whether transactions run side by side (PostgreSQL) rather than one after another
     /// (SQLite, where [`begin`](Self::begin) takes the database's only write lock). Reading
     /// through a transaction opened early saves a pooled connection's checkout, and the ping
