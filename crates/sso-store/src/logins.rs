@@ -341,14 +341,11 @@ impl<C: ConnectionTrait> Store<C> {
         now: OffsetDateTime,
     ) -> Result<Option<AuthnRequestRecord>, (OneTimeValue, StoreError)> {
         let backend = self.conn.get_database_backend();
-        let request = match request {
-            Some(request) => request,
-            None => {
-                self.record_assertion(connection, assertion_id, assertion_expires_at, now)
-                    .await
-                    .map_err(|e| (OneTimeValue::Assertion, e))?;
-                return Ok(None);
-            }
+        let Some(request) = request else {
+            self.record_assertion(connection, assertion_id, assertion_expires_at, now)
+                .await
+                .map_err(|e| (OneTimeValue::Assertion, e))?;
+            return Ok(None);
         };
         let assertion = |e| (OneTimeValue::Assertion, e);
         check_expiry(assertion_expires_at, now).map_err(assertion)?;
