@@ -12,8 +12,13 @@
 //!
 //! ```text
 //! sso-loadgen [--quick] [--setups sqlite,postgres,postgres-x2] [--concurrency 1,4,16,64]
-//!             [--logins N] [--server-bin PATH] [--postgres-url URL]
+//!             [--logins N] [--rounds N] [--server-bin PATH] [--postgres-url URL]
 //! ```
+//!
+//! On a shared 2-core machine one run of a phase can differ from the next by a third in CPU
+//! per login. `--rounds N` runs every setup N times, each round on fresh servers and
+//! databases, and reports each cell as the median of its rounds, with a second table giving
+//! each cell's range.
 #![forbid(unsafe_code)]
 // A command-line tool speaks on stdout and stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -33,6 +38,7 @@ use clap::{Parser, ValueEnum};
 use sso_dev_idp::Idp;
 use tonic::transport::Channel;
 
+use crate::floor::Floor;
 use crate::load::{BASE_URL, IDP_ENTITY, IDP_SSO_URL, Org, Phase, percentile};
 use crate::pg::FreshDatabase;
 use crate::server::{Server, cpu_ticks, ticks_per_second};
@@ -61,6 +67,10 @@ struct Args {
     /// Only first logins (no phase of returning users).
     #[arg(long)]
     no_returning: bool,
+    /// Runs every setup this many times, on fresh servers each round, and reports each cell
+    /// as the median of the rounds, then each cell's range.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=25))]
+    rounds: u32,
     /// The sso-server binary (default: `sso-server` beside this program).
     #[arg(long)]
     server_bin: Option<PathBuf>,
@@ -120,6 +130,9 @@ struct Row {
     server_cpu: f64,
     db_cpu: Option<f64>,
     client_cpu: f64,
+    /// The floor measured just before and just after this phase (their mean): the machine's
+    /// speed while the phase ran, which on a shared machine drifts within a run.
+    floor: Duration,
 }
 
 /// What a run needs everywhere.
@@ -130,6 +143,10 @@ struct Context {
     logins: usize,
     returning: bool,
     ticks_per_second: f64,
+    /// Measures the floor again around every phase.
+    floor: Floor,
+    /// Verifications timed before and after each phase.
+    phase_floor_samples: usize,
     idp: Arc<Idp>,
 }
 
@@ -166,7 +183,8 @@ fn run(args: Args) -> Result<(), String> {
         .max(1);
     let floor_samples = if args.quick { 2_000 } else { 20_000 };
     eprintln!("sso-loadgen: measuring the floor ({floor_samples} RSA-2048 verifications)");
-    let floor_before = floor::measure(floor_samples)?;
+    let floor_meter = Floor::new()?;
+    let floor_before = floor_meter.measure(floor_samples)?;
     eprintln!("sso-loadgen: generating the test IdP's key");
     let context = Context {
         server_bin,
@@ -175,6 +193,8 @@ fn run(args: Args) -> Result<(), String> {
         logins,
         returning: !args.no_returning,
         ticks_per_second: ticks_per_second()? as f64,
+        floor: floor_meter,
+        phase_floor_samples: floor_samples / 5,
         // No KeyInfo: responses stay the size earlier runs measured.
         idp: Arc::new(
             Idp::generate("load test idp", IDP_ENTITY, IDP_SSO_URL)
@@ -189,23 +209,35 @@ fn run(args: Args) -> Result<(), String> {
 
     let mut rows = Vec::new();
     let mut errors = Vec::new();
-    for &setup in &args.setups {
-        eprintln!(
-            "sso-loadgen: {} with {} server(s)",
-            setup.backend(),
-            setup.servers()
-        );
-        match runtime.block_on(run_setup(&context, setup, &mut rows)) {
-            Ok(()) => {}
-            Err(e) => {
-                eprintln!("sso-loadgen: {}: {e}", setup.label());
-                errors.push(format!("{}: {e}", setup.label()));
+    // Rounds outermost, so that whatever else the machine is doing spreads over every setup.
+    for round in 1..=args.rounds {
+        for &setup in &args.setups {
+            eprintln!(
+                "sso-loadgen: round {round} of {}: {} with {} server(s)",
+                args.rounds,
+                setup.backend(),
+                setup.servers()
+            );
+            match runtime.block_on(run_setup(&context, setup, &mut rows)) {
+                Ok(()) => {}
+                Err(e) => {
+                    eprintln!("sso-loadgen: {}: {e}", setup.label());
+                    errors.push(format!("round {round}: {}: {e}", setup.label()));
+                }
             }
         }
     }
-    let floor_after = floor::measure(floor_samples)?;
+    let floor_after = context.floor.measure(floor_samples)?;
     let floor = (floor_before + floor_after) / 2;
-    print_table(&rows, floor, floor_before, floor_after, &context);
+    let cells = Cell::gather(rows);
+    print_table(
+        &cells,
+        floor,
+        floor_before,
+        floor_after,
+        &context,
+        args.rounds,
+    );
     if errors.is_empty() {
         Ok(())
     } else {
@@ -323,9 +355,11 @@ async fn measure(
         Some(db) => Some(db.backend_ticks().await?),
         None => None,
     };
+    let floor_before = context.floor.measure(context.phase_floor_samples)?;
     let (server_before, client_before) = (server_ticks(pids)?, cpu_ticks(me)?);
     let phase = load::run_phase(channels, org, prepared, callers, !returning).await?;
     let (server_after, client_after) = (server_ticks(pids)?, cpu_ticks(me)?);
+    let floor_after = context.floor.measure(context.phase_floor_samples)?;
     let db_ticks = match (database, db_before) {
         (Some(db), Some(before)) => Some(pg::ticks_between(&before, &db.backend_ticks().await?)),
         _ => None,
@@ -343,6 +377,7 @@ async fn measure(
         server_cpu: per_login(server_after.saturating_sub(server_before)),
         db_cpu: db_ticks.map(per_login),
         client_cpu: per_login(client_after.saturating_sub(client_before)),
+        floor: (floor_before + floor_after) / 2,
     };
     eprintln!(
         "sso-loadgen: {} x{} callers {callers} {kind}: {:.0} logins/s, p50 {:.2} ms, p99 {:.2} ms",
@@ -359,21 +394,98 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// One cell of the table: every round's row of one setup, concurrency and login kind.
+#[derive(Debug)]
+struct Cell {
+    rounds: Vec<Row>,
+}
+
+impl Cell {
+    /// Groups the rows by setup, concurrency and login kind, in the order they first ran.
+    fn gather(rows: Vec<Row>) -> Vec<Cell> {
+        let mut cells: Vec<Cell> = Vec::new();
+        for row in rows {
+            let same = |c: &&mut Cell| {
+                c.rounds.first().is_some_and(|f| {
+                    f.setup == row.setup && f.callers == row.callers && f.returning == row.returning
+                })
+            };
+            match cells.iter_mut().find(same) {
+                Some(cell) => cell.rounds.push(row),
+                None => cells.push(Cell { rounds: vec![row] }),
+            }
+        }
+        cells
+    }
+
+    /// One column's values over the rounds, sorted.
+    fn column(&self, value: impl Fn(&Row) -> f64) -> Vec<f64> {
+        let mut values: Vec<f64> = self.rounds.iter().map(value).collect();
+        values.sort_by(f64::total_cmp);
+        values
+    }
+
+    /// The median of one column (the mean of the middle two for an even count).
+    fn median(&self, value: impl Fn(&Row) -> f64) -> f64 {
+        let values = self.column(value);
+        let n = values.len();
+        let middle = |i: usize| values.get(i).copied().unwrap_or(0.0);
+        match n {
+            0 => 0.0,
+            _ if n % 2 == 1 => middle(n / 2),
+            _ => (middle(n / 2 - 1) + middle(n / 2)) / 2.0,
+        }
+    }
+
+    /// The smallest and largest value of one column.
+    fn range(&self, value: impl Fn(&Row) -> f64) -> (f64, f64) {
+        let values = self.column(value);
+        (
+            values.first().copied().unwrap_or(0.0),
+            values.last().copied().unwrap_or(0.0),
+        )
+    }
+
+    /// The first round's row, for what every round shares (setup, callers, kind).
+    fn key(&self) -> Option<&Row> {
+        self.rounds.first()
+    }
+}
+
+fn login_kind(returning: bool) -> &'static str {
+    if returning {
+        "returning"
+    } else {
+        "first (JIT)"
+    }
+}
+
 fn print_table(
-    rows: &[Row],
+    cells: &[Cell],
     floor: Duration,
     before: Duration,
     after: Duration,
     context: &Context,
+    rounds: u32,
 ) {
-    let floor_s = floor.as_secs_f64().max(1e-12);
+    // Each phase against the floor measured around it: the machine's speed drifts within a run.
+    let ratio = |r: &Row| r.server_cpu / r.floor.as_secs_f64().max(1e-12);
+    let of_rounds = if rounds > 1 {
+        format!(" per round; each cell the median of {rounds} rounds")
+    } else {
+        " per phase".to_owned()
+    };
     println!(
         "Floor: one RSA-2048 PKCS#1 v1.5 SHA-256 verification, median {:.2} µs \
-         ({:.2} µs before the load, {:.2} µs after). {} logins per phase; CPU from \
-         /proc utime+stime at {} ticks/s.",
+         ({:.2} µs before the load, {:.2} µs after); \"x floor\" divides a phase's server CPU \
+         per login by the floor measured around that phase (the median of {} verifications \
+         just before it and {} just after). {} logins{of_rounds}; CPU from /proc \
+         utime+stime at {} ticks/s.",
         floor.as_secs_f64() * 1e6,
         before.as_secs_f64() * 1e6,
         after.as_secs_f64() * 1e6,
+        context.phase_floor_samples,
+        context.phase_floor_samples,
         context.logins,
         context.ticks_per_second
     );
@@ -383,26 +495,106 @@ fn print_table(
          x floor | DB CPU/login | client CPU/login |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
-    for r in rows {
-        let db = r
-            .db_cpu
-            .map_or_else(|| "-".to_owned(), |s| format!("{:.2} ms", s * 1e3));
+    for cell in cells {
+        let Some(r) = cell.key() else { continue };
+        let server_cpu = cell.median(|r| r.server_cpu);
+        let db = if r.db_cpu.is_some() {
+            format!("{:.2} ms", cell.median(|r| r.db_cpu.unwrap_or(0.0)) * 1e3)
+        } else {
+            "-".to_owned()
+        };
         println!(
             "| {} | {} | {} | {} | {:.0} | {:.2} ms | {:.2} ms | {:.2} ms | {:.0}x | {db} | {:.2} ms |",
             r.setup.backend(),
             r.setup.servers(),
             r.callers,
-            if r.returning {
-                "returning"
-            } else {
-                "first (JIT)"
-            },
-            r.per_second,
-            ms(r.p50),
-            ms(r.p99),
-            r.server_cpu * 1e3,
-            r.server_cpu / floor_s,
-            r.client_cpu * 1e3,
+            login_kind(r.returning),
+            cell.median(|r| r.per_second),
+            cell.median(|r| ms(r.p50)),
+            cell.median(|r| ms(r.p99)),
+            server_cpu * 1e3,
+            cell.median(ratio),
+            cell.median(|r| r.client_cpu) * 1e3,
         );
+    }
+    if rounds <= 1 {
+        return;
+    }
+    println!();
+    println!("Range over the rounds (smallest to largest):");
+    println!();
+    println!(
+        "| backend | servers | callers | login | rounds | logins/s | p50 | p99 | \
+         server CPU/login | x floor | DB CPU/login |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for cell in cells {
+        let Some(r) = cell.key() else { continue };
+        let span = |value: &dyn Fn(&Row) -> f64, scale: f64, unit: &str, digits: usize| {
+            let (low, high) = cell.range(value);
+            format!("{:.digits$}-{:.digits$}{unit}", low * scale, high * scale)
+        };
+        let db = if r.db_cpu.is_some() {
+            span(&|r| r.db_cpu.unwrap_or(0.0), 1e3, " ms", 2)
+        } else {
+            "-".to_owned()
+        };
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {db} |",
+            r.setup.backend(),
+            r.setup.servers(),
+            r.callers,
+            login_kind(r.returning),
+            cell.rounds.len(),
+            span(&|r| r.per_second, 1.0, "", 0),
+            span(&|r| ms(r.p50), 1.0, " ms", 2),
+            span(&|r| ms(r.p99), 1.0, " ms", 2),
+            span(&|r| r.server_cpu, 1e3, " ms", 2),
+            span(&ratio, 1.0, "x", 0),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(per_second: f64) -> Row {
+        Row {
+            setup: Setup::Sqlite,
+            callers: 1,
+            returning: false,
+            per_second,
+            p50: Duration::ZERO,
+            p99: Duration::ZERO,
+            server_cpu: 0.0,
+            db_cpu: None,
+            client_cpu: 0.0,
+            floor: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn a_cell_reports_the_median_and_range_of_its_rounds() {
+        let cells = Cell::gather(vec![row(300.0), row(100.0), row(200.0)]);
+        assert_eq!(cells.len(), 1);
+        let Some(cell) = cells.first() else { return };
+        assert!((cell.median(|r| r.per_second) - 200.0).abs() < 1e-9);
+        assert_eq!(cell.range(|r| r.per_second), (100.0, 300.0));
+
+        let even = Cell::gather(vec![row(400.0), row(100.0), row(200.0), row(300.0)]);
+        let Some(cell) = even.first() else { return };
+        assert!((cell.median(|r| r.per_second) - 250.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn rows_of_other_phases_go_to_other_cells() {
+        let mut returning = row(1.0);
+        returning.returning = true;
+        let mut more_callers = row(2.0);
+        more_callers.callers = 16;
+        let cells = Cell::gather(vec![row(3.0), returning, more_callers, row(4.0)]);
+        let sizes: Vec<usize> = cells.iter().map(|c| c.rounds.len()).collect();
+        assert_eq!(sizes, [2, 1, 1]);
     }
 }

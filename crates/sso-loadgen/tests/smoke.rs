@@ -63,3 +63,42 @@ fn a_missing_server_binary_fails_with_a_reason() {
         "{stderr}"
     );
 }
+
+#[test]
+fn rounds_report_the_median_of_each_cell_and_its_range() {
+    let server = system_tests::binary("sso-server");
+    let out = Command::new(LOADGEN)
+        .args(["--server-bin", server.to_str().unwrap()])
+        .args(["--setups", "sqlite", "--concurrency", "2", "--logins", "10"])
+        .args(["--rounds", "3", "--no-returning", "--quick"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}\n{stdout}\n{stderr}", out.status);
+    assert!(stdout.contains("the median of 3 rounds"), "{stdout}");
+    // Three fresh servers, one per round.
+    assert_eq!(stderr.matches("round ").count(), 3, "{stderr}");
+
+    let rows: Vec<Vec<&str>> = stdout
+        .lines()
+        .filter(|l| l.starts_with("| SQLite"))
+        .map(|l| l.split('|').map(str::trim).collect())
+        .collect();
+    // One median row, then one range row.
+    assert_eq!(rows.len(), 2, "{stdout}");
+    let (median, range) = (&rows[0], &rows[1]);
+    assert_eq!(
+        &range[1..6],
+        ["SQLite", "1", "2", "first (JIT)", "3"],
+        "{stdout}"
+    );
+    let per_second: f64 = median[5].parse().unwrap();
+    let (low, high) = range[6].split_once('-').unwrap();
+    let (low, high): (f64, f64) = (low.parse().unwrap(), high.parse().unwrap());
+    // The printed figures are rounded to whole logins per second.
+    assert!(
+        low - 0.5 <= per_second && per_second <= high + 0.5 && low <= high,
+        "{stdout}"
+    );
+}
