@@ -5,8 +5,8 @@ use std::str::FromStr;
 
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait,
 };
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -241,23 +241,28 @@ impl<C: ConnectionTrait> Store<C> {
     ) -> Result<EventId, StoreError> {
         static RECORD: TextOnce = TextOnce::new();
         let occurred_at = to_db(now)?;
+        let backend = self.conn.get_database_backend();
+        // PostgreSQL returns the new id; SQLite reports it with the insert (its last rowid),
+        // which costs less than a `RETURNING`, whose rows SQLite gathers in a temporary table.
+        let returning = backend == DbBackend::Postgres;
         let statement = RECORD.statement(
-            self.conn.get_database_backend(),
+            backend,
             |backend| {
-                backend.build(
-                    audit_event::Entity::insert(audit_event::ActiveModel {
-                        id: NotSet,
-                        org_id: Set(event.org.get()),
-                        occurred_at: Set(occurred_at),
-                        kind: Set(event.kind.clone()),
-                        outcome: Set(event.outcome.code().to_owned()),
-                        reason: Set(event.reason.clone()),
-                        actor: Set(event.actor.clone()),
-                        detail: Set(event.detail.clone()),
-                    })
-                    .into_query()
-                    .returning_col(audit_event::Column::Id),
-                )
+                let mut insert = audit_event::Entity::insert(audit_event::ActiveModel {
+                    id: NotSet,
+                    org_id: Set(event.org.get()),
+                    occurred_at: Set(occurred_at),
+                    kind: Set(event.kind.clone()),
+                    outcome: Set(event.outcome.code().to_owned()),
+                    reason: Set(event.reason.clone()),
+                    actor: Set(event.actor.clone()),
+                    detail: Set(event.detail.clone()),
+                })
+                .into_query();
+                if returning {
+                    insert.returning_col(audit_event::Column::Id);
+                }
+                backend.build(&insert)
             },
             vec![
                 event.org.get().into(),
@@ -269,11 +274,18 @@ impl<C: ConnectionTrait> Store<C> {
                 event.detail.clone().into(),
             ],
         );
+        let on_write = StoreError::on_write("event", "organization");
+        if !returning {
+            let done = self.conn.execute(statement).await.map_err(on_write)?;
+            let id = i64::try_from(done.last_insert_id())
+                .map_err(|_| StoreError::not_found("inserted event"))?;
+            return Ok(EventId::new(id));
+        }
         let row = self
             .conn
             .query_one(statement)
             .await
-            .map_err(StoreError::on_write("event", "organization"))?
+            .map_err(on_write)?
             .ok_or(StoreError::not_found("inserted event"))?;
         Ok(EventId::new(row.try_get("", "id")?))
     }

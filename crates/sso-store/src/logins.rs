@@ -55,14 +55,19 @@ recorded AS (\
 SELECT consumed.*, EXISTS (SELECT 1 FROM recorded) AS \"recorded\" FROM consumed";
 
 /// [`Store::spend_login_values`] on SQLite, which has no data-modifying `WITH`: the same
-/// update, then the insert only when the update changed a row. `?`s in order: now, the
-/// request, the connection, now; the connection, the assertion ID, now, its expiry.
+/// update, then the insert only when the update changed a row. No `RETURNING`: SQLite
+/// gathers a `RETURNING` statement's rows in a temporary table, which cost more than reading
+/// the row back; `changes()` still counts the last write when a `SELECT` follows it. Rows: the
+/// consumed request's, then one if the assertion was recorded. `?`s in order: now, the
+/// request, the connection, now; the request; the connection, the assertion ID, now, its
+/// expiry.
 const SPEND_SQLITE: &str = "UPDATE \"authn_requests\" SET \"consumed_at\" = ? \
-    WHERE \"id\" = ? AND \"connection_id\" = ? AND \"consumed_at\" IS NULL AND \"expires_at\" > ? \
-    RETURNING *; \
+    WHERE \"id\" = ? AND \"connection_id\" = ? AND \"consumed_at\" IS NULL AND \"expires_at\" > ?; \
+SELECT * FROM \"authn_requests\" WHERE \"id\" = ? AND changes() = 1; \
 INSERT INTO \"consumed_assertions\" (\"connection_id\", \"assertion_id\", \"consumed_at\", \"expires_at\") \
     SELECT ?, ?, ?, ? WHERE changes() = 1 \
-    ON CONFLICT (\"connection_id\", \"assertion_id\") DO NOTHING RETURNING 1 AS \"recorded\"";
+    ON CONFLICT (\"connection_id\", \"assertion_id\") DO NOTHING; \
+SELECT 1 AS \"recorded\" WHERE changes() = 1";
 
 /// What an AuthnRequest was sent for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -393,6 +398,7 @@ impl<C: ConnectionTrait> Store<C> {
                     request.into(),
                     connection.get().into(),
                     consumed_at.into(),
+                    request.into(),
                     connection.get().into(),
                     assertion_id.into(),
                     consumed_at.into(),

@@ -59,10 +59,13 @@ joined AS (\
 SELECT \"id\" FROM created";
 
 /// [`Store::create_member`] on SQLite, which has no data-modifying `WITH`: the same user insert,
-/// then the membership only when the insert created the user. `?`s in order: the email, now;
-/// the org, the email, the role, who created it, now.
+/// its id when it inserted (`last_insert_rowid()`: no `RETURNING`, which SQLite gathers in a
+/// temporary table), then the membership only when it inserted (`changes()` still counts the
+/// insert after the `SELECT`). `?`s in order: the email, now; the org, the email, the role,
+/// who created it, now.
 const CREATE_MEMBER_SQLITE: &str = "INSERT INTO \"users\" (\"email\", \"created_at\") VALUES (?, ?) \
-    ON CONFLICT (\"email\") DO NOTHING RETURNING \"id\"; \
+    ON CONFLICT (\"email\") DO NOTHING; \
+SELECT last_insert_rowid() AS \"id\" WHERE changes() = 1; \
 INSERT INTO \"memberships\" (\"org_id\", \"user_id\", \"role\", \"created_by\", \"created_at\", \"suspended_at\") \
     SELECT ?, (SELECT \"id\" FROM \"users\" WHERE \"email\" = ?), ?, ?, ?, NULL WHERE changes() = 1";
 
