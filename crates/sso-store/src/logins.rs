@@ -373,11 +373,12 @@ impl<C: ConnectionTrait> Store<C> {
                     expires_at.into(),
                 ],
             );
-            let row = self
-                .conn
-                .query_one(statement)
-                .await
-                .map_err(|e| (OneTimeValue::Assertion, StoreError::from(e)))?;
+            let row = self.conn.query_one(statement).await.map_err(|e| {
+                (
+                    OneTimeValue::Assertion,
+                    StoreError::on_write("assertion", "sso connection")(e),
+                )
+            })?;
             match row {
                 Some(row) => {
                     let recorded: bool = row
