@@ -452,12 +452,19 @@ impl Cell {
     }
 }
 
-fn login_kind(returning: bool) -> &'static str {
-    if returning {
+/// The columns that name a phase: backend, servers, callers and login kind.
+fn phase_columns(r: &Row) -> String {
+    let login = if r.returning {
         "returning"
     } else {
         "first (JIT)"
-    }
+    };
+    format!(
+        "| {} | {} | {} | {login} |",
+        r.setup.backend(),
+        r.setup.servers(),
+        r.callers
+    )
 }
 
 fn print_table(
@@ -504,11 +511,8 @@ fn print_table(
             "-".to_owned()
         };
         println!(
-            "| {} | {} | {} | {} | {:.0} | {:.2} ms | {:.2} ms | {:.2} ms | {:.0}x | {db} | {:.2} ms |",
-            r.setup.backend(),
-            r.setup.servers(),
-            r.callers,
-            login_kind(r.returning),
+            "{} {:.0} | {:.2} ms | {:.2} ms | {:.2} ms | {:.0}x | {db} | {:.2} ms |",
+            phase_columns(r),
             cell.median(|r| r.per_second),
             cell.median(|r| ms(r.p50)),
             cell.median(|r| ms(r.p99)),
@@ -540,11 +544,8 @@ fn print_table(
             "-".to_owned()
         };
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {db} |",
-            r.setup.backend(),
-            r.setup.servers(),
-            r.callers,
-            login_kind(r.returning),
+            "{} {} | {} | {} | {} | {} | {} | {db} |",
+            phase_columns(r),
             cell.rounds.len(),
             span(&|r| r.per_second, 1.0, "", 0),
             span(&|r| ms(r.p50), 1.0, " ms", 2),

@@ -12,6 +12,15 @@ use std::time::{Duration, Instant};
 
 const LOADGEN: &str = env!("CARGO_BIN_EXE_sso-loadgen");
 
+/// The table rows of the SQLite setup, split into trimmed cells.
+fn sqlite_rows(stdout: &str) -> Vec<Vec<&str>> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with("| SQLite"))
+        .map(|l| l.split('|').map(str::trim).collect())
+        .collect()
+}
+
 #[test]
 fn a_small_load_on_sqlite_succeeds_and_prints_a_row_per_phase() {
     let server = system_tests::binary("sso-server");
@@ -31,11 +40,7 @@ fn a_small_load_on_sqlite_succeeds_and_prints_a_row_per_phase() {
         started.elapsed()
     );
 
-    let rows: Vec<Vec<&str>> = stdout
-        .lines()
-        .filter(|l| l.starts_with("| SQLite"))
-        .map(|l| l.split('|').map(str::trim).collect())
-        .collect();
+    let rows = sqlite_rows(&stdout);
     assert_eq!(rows.len(), 2, "{stdout}");
     // | backend | servers | callers | login | logins/s | p50 | p99 | server CPU | x floor | ...
     for (row, login) in rows.iter().zip(["first (JIT)", "returning"]) {
@@ -80,11 +85,7 @@ fn rounds_report_the_median_of_each_cell_and_its_range() {
     // Three fresh servers, one per round.
     assert_eq!(stderr.matches("round ").count(), 3, "{stderr}");
 
-    let rows: Vec<Vec<&str>> = stdout
-        .lines()
-        .filter(|l| l.starts_with("| SQLite"))
-        .map(|l| l.split('|').map(str::trim).collect())
-        .collect();
+    let rows = sqlite_rows(&stdout);
     // One median row, then one range row.
     assert_eq!(rows.len(), 2, "{stdout}");
     let (median, range) = (&rows[0], &rows[1]);
