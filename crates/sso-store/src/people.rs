@@ -60,14 +60,14 @@ SELECT \"id\" FROM created";
 
 /// [`Store::create_member`] on SQLite, which has no data-modifying `WITH`: the same user insert,
 /// its id when it inserted (`last_insert_rowid()`: no `RETURNING`, which SQLite gathers in a
-/// temporary table), then the membership only when it inserted (`changes()` still counts the
-/// insert after the `SELECT`). `?`s in order: the email, now; the org, the email, the role,
-/// who created it, now.
+/// temporary table), then the membership of that id only when it inserted (`changes()` still
+/// counts the insert after the `SELECT`). `?`s in order: the email, now; the org, the role, who
+/// created it, now.
 const CREATE_MEMBER_SQLITE: &str = "INSERT INTO \"users\" (\"email\", \"created_at\") VALUES (?, ?) \
     ON CONFLICT (\"email\") DO NOTHING; \
 SELECT last_insert_rowid() AS \"id\" WHERE changes() = 1; \
 INSERT INTO \"memberships\" (\"org_id\", \"user_id\", \"role\", \"created_by\", \"created_at\", \"suspended_at\") \
-    SELECT ?, (SELECT \"id\" FROM \"users\" WHERE \"email\" = ?), ?, ?, ?, NULL WHERE changes() = 1";
+    SELECT ?, last_insert_rowid(), ?, ?, ?, NULL WHERE changes() = 1";
 
 /// How a membership or a project grant came to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -278,7 +278,6 @@ impl<C: ConnectionTrait> Store<C> {
                     email.as_str().into(),
                     created_at.into(),
                     org.get().into(),
-                    email.as_str().into(),
                     role.code().into(),
                     created_by.code().into(),
                     created_at.into(),
