@@ -11,16 +11,11 @@ use openssl::sign::{Signer, Verifier};
 
 /// A key, a message and its signature, made once so that the floor can be measured again
 /// around every phase without generating a key each time.
+#[derive(Debug)]
 pub struct Floor {
     public: PKey<Public>,
     data: Vec<u8>,
     signature: Vec<u8>,
-}
-
-impl std::fmt::Debug for Floor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Floor").finish_non_exhaustive()
-    }
 }
 
 // `map_err` hands the error over by value.
