@@ -112,6 +112,7 @@ on_both_backends!(
     orgs_page_in_creation_order,
     identical_metadata_keeps_the_configuration,
     login_context_reads_everything_in_one_query,
+    an_unreadable_connection_is_an_error_not_a_missing_one,
     login_values_are_spent_once,
     new_members_are_created_with_their_membership,
 );
@@ -187,6 +188,24 @@ async fn login_context_reads_everything_in_one_query(db: TestDb) {
     assert_eq!(request, None, "another org's request is not this login's");
     let (_, request) = store.login_context(org, Some("rs-unknown")).await.unwrap();
     assert_eq!(request, None);
+}
+
+/// A connection whose row does not read is an error, not a missing connection: read as none,
+/// every login would be refused as "no connection" and the damage would stay hidden. SQLite
+/// stores text in an integer column as it is; PostgreSQL's column has to change type for it.
+async fn an_unreadable_connection_is_an_error_not_a_missing_one(db: TestDb) {
+    let store = db.connect().await;
+    let (org, _) = org_with_connection(&store, "A").await;
+    let relay_state = "rs";
+    let sql = match db.backend {
+        DbBackend::Sqlite => "UPDATE sso_connections SET clock_skew_seconds = 'soon'",
+        _ => "ALTER TABLE sso_connections ALTER COLUMN clock_skew_seconds TYPE TEXT USING 'soon'",
+    };
+    store.connection().execute_unprepared(sql).await.unwrap();
+    for relay_state in [None, Some(relay_state)] {
+        let read = store.login_context(org, relay_state).await;
+        assert!(read.is_err(), "{read:?}");
+    }
 }
 
 async fn migrations_are_idempotent(db: TestDb) {
