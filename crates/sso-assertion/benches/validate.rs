@@ -2,7 +2,8 @@
 //! HTTP-Redirect URL of a new AuthnRequest (what starting a login costs), beside one bare
 //! RSA-2048 SHA-256 verification measured in the same run.
 //!
-//! `cargo bench -p sso-assertion --bench validate`; figures in BENCHMARKS.md.
+//! `cargo bench -p sso-assertion --bench validate`; figures in BENCHMARKS.md. The same benches
+//! run with the server's allocator in `validate_server_allocator`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::LazyLock;
@@ -20,7 +21,7 @@ use sso_xmldsig::{Signer, SigningKey};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
-fn main() {
+pub fn main() {
     // Key generation and signing stay out of the first sample.
     LazyLock::force(&SETUP);
     divan::main();
