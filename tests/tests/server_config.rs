@@ -68,6 +68,20 @@ async fn wait_until_serving(server: &mut RunningServer, port: u16) -> Channel {
     }
 }
 
+/// The human log format's text without its terminal colour codes (`ESC [ ... m`).
+fn without_colours(log: &str) -> String {
+    let mut out = String::with_capacity(log.len());
+    let mut chars = log.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            chars.by_ref().take_while(|&c| c != 'm').for_each(drop);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn refused(port: u16) -> bool {
     std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
 }
@@ -87,6 +101,7 @@ database_url = "sqlite://{db}?mode=rwc"
 public_base_url = "https://file.example.test"
 tokens = ["admin:{FILE_ADMIN_TOKEN}", "auth:auth-secret-from-the-config-file"]
 log_format = "json"
+worker_threads = 3
 "#,
             db = dir.join("sso.sqlite").display()
         ),
@@ -152,6 +167,8 @@ log_format = "json"
         "not JSON: {first}"
     );
     assert!(log.contains("readable by group or others"), "{log}");
+    // The file's worker threads, though the database is SQLite.
+    assert!(log.contains(r#""workers":3"#), "{log}");
     assert!(
         !log.contains(FILE_ADMIN_TOKEN),
         "the log shows a token:\n{log}"
@@ -186,12 +203,19 @@ async fn a_config_file_with_tokens_readable_only_by_its_owner_draws_no_warning()
     let log = server.log();
     assert!(log.contains("serving"), "{log}");
     assert!(!log.contains("readable by group"), "{log}");
+    // On SQLite one CPU is left to the database's connection thread, never all of them.
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = cpus.saturating_sub(1).max(1);
+    assert!(
+        without_colours(&log).contains(&format!("workers={workers} cpus={cpus}")),
+        "{log}"
+    );
 }
 
 #[test]
 fn unknown_keys_and_bad_values_in_the_config_file_are_refused_by_name() {
     let dir = fresh_dir("sso_config_refused");
-    let cases: [(&str, &[&str]); 4] = [
+    let cases: [(&str, &[&str]); 5] = [
         (
             "listen = \"127.0.0.1:1\"\nlisten_adress = \"127.0.0.1:2\"\n",
             &["listen_adress", "unknown field"],
@@ -199,6 +223,7 @@ fn unknown_keys_and_bad_values_in_the_config_file_are_refused_by_name() {
         ("tokens = [\"root:secret\"]\n", &["tokens entry 1", "root"]),
         ("log_format = \"xml\"\n", &["log_format", "xml"]),
         ("listen = 50051\n", &["listen"]),
+        ("worker_threads = 0\n", &["worker_threads", "at least 1"]),
     ];
     for (text, expected) in cases {
         let config = dir.join("sso.toml");

@@ -38,6 +38,7 @@ struct FileConfig {
     dns_server: Option<SocketAddr>,
     domain_recheck_interval: Option<u32>,
     domain_recheck_failures: Option<u32>,
+    worker_threads: Option<u16>,
 }
 
 /// Fills the settings that no flag or environment variable gave from the file named by
@@ -97,6 +98,7 @@ fn merge(
         dns_server,
         domain_recheck_interval,
         domain_recheck_failures,
+        worker_threads,
     } = file;
     let relative = |path: PathBuf| dir.join(path);
     if let Some(v) = listen.filter(|_| open_to_file(matches, "listen")) {
@@ -153,6 +155,12 @@ fn merge(
         domain_recheck_failures.filter(|_| open_to_file(matches, "domain_recheck_failures"))
     {
         args.domain_recheck_failures = at_least_one("domain_recheck_failures", v)?;
+    }
+    if let Some(v) = worker_threads.filter(|_| open_to_file(matches, "worker_threads")) {
+        if v == 0 {
+            return Err("worker_threads: must be at least 1".to_owned());
+        }
+        args.worker_threads = Some(v);
     }
     if let Some(v) = log_format.filter(|_| open_to_file(matches, "log_format")) {
         args.log_format = LogFormat::from_str(&v, true)

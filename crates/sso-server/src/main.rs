@@ -125,6 +125,12 @@ struct Args {
     #[arg(long, env = "SSO_DOMAIN_RECHECK_FAILURES", default_value_t = 3,
           value_parser = clap::value_parser!(u32).range(1..))]
     domain_recheck_failures: u32,
+    /// Threads that serve requests (gRPC, HTTP, response validation). By default one per CPU,
+    /// less one on SQLite: SQLite runs every statement on its connection's own thread, which
+    /// is busy on every login and gets a CPU of its own (BENCHMARKS.md, "Worker threads").
+    #[arg(long, env = "SSO_WORKER_THREADS",
+          value_parser = clap::value_parser!(u16).range(1..))]
+    worker_threads: Option<u16>,
     /// For tests only: let metadata URLs reach loopback addresses, over plain HTTP too.
     /// Off by default: metadata is fetched over HTTPS from public addresses only.
     #[arg(long, env = "SSO_ALLOW_HTTP_METADATA_LOOPBACK")]
@@ -137,8 +143,7 @@ enum LogFormat {
     Json,
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let mut command = Args::command();
     let matches = command.get_matches_mut();
     let mut args =
@@ -152,7 +157,21 @@ async fn main() -> ExitCode {
     for warning in warnings {
         tracing::warn!("{warning}");
     }
-    match run(args).await {
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let workers = worker_threads(args.worker_threads, &args.database_url, cpus);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            tracing::error!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(workers, cpus, "worker threads");
+    match runtime.block_on(run(args)) {
         Ok(()) => {
             tracing::info!("stopped");
             ExitCode::SUCCESS
@@ -161,6 +180,19 @@ async fn main() -> ExitCode {
             tracing::error!("{message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// How many threads serve requests: the setting when given, else one per CPU, less one when
+/// the database is SQLite (never fewer than one). sqlx runs each SQLite connection on a thread
+/// of its own that every statement of every login passes through; with as many workers as
+/// CPUs, three busy threads share two CPUs and the workers wake each other for every
+/// statement's result (BENCHMARKS.md, "Worker threads").
+fn worker_threads(setting: Option<u16>, database_url: &str, cpus: usize) -> usize {
+    match setting {
+        Some(n) => usize::from(n).max(1),
+        None if database_url.starts_with("sqlite:") => cpus.saturating_sub(1).max(1),
+        None => cpus.max(1),
     }
 }
 
@@ -516,5 +548,24 @@ async fn shutdown_signal() {
     tokio::select! {
         () = interrupt => {}
         () = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::worker_threads;
+
+    #[test]
+    fn sqlite_leaves_one_cpu_to_its_connection_thread() {
+        let sqlite = "sqlite://sso.db?mode=rwc";
+        let postgres = "postgres://sso@db.internal/sso";
+        assert_eq!(worker_threads(None, sqlite, 2), 1);
+        assert_eq!(worker_threads(None, sqlite, 8), 7);
+        assert_eq!(worker_threads(None, sqlite, 1), 1);
+        assert_eq!(worker_threads(None, postgres, 2), 2);
+        assert_eq!(worker_threads(None, postgres, 1), 1);
+        // A setting wins either way.
+        assert_eq!(worker_threads(Some(4), sqlite, 2), 4);
+        assert_eq!(worker_threads(Some(1), postgres, 8), 1);
     }
 }
