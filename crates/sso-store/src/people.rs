@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use sea_orm::sea_query::{Alias, Condition, Expr, JoinType, OnConflict, Query};
+use sea_orm::sea_query::{Alias, Condition, Expr, JoinType, OnConflict, Query, SimpleExpr};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QueryTrait,
@@ -329,6 +329,11 @@ impl<C: ConnectionTrait> Store<C> {
 
     /// The user with this email and their membership of `org`, if any, in one query (a
     /// login's first read).
+    ///
+    /// The membership is looked up by both halves of its key as values (the user's id from a
+    /// subquery), not joined on the user's row: PostgreSQL's generic plan for the join, made
+    /// while the tables were small, scanned every membership of the org on each call, and a
+    /// returning login's read grew with the org (BENCHMARKS.md, "Returning logins").
     pub async fn user_and_membership(
         &self,
         email: &Email,
@@ -357,12 +362,12 @@ impl<C: ConnectionTrait> Store<C> {
                         membership::Entity,
                         Condition::all()
                             .add(
-                                Expr::col((membership::Entity, membership::Column::UserId))
-                                    .equals((user::Entity, user::Column::Id)),
-                            )
-                            .add(
                                 Expr::col((membership::Entity, membership::Column::OrgId))
                                     .eq(org.get()),
+                            )
+                            .add(
+                                Expr::col((membership::Entity, membership::Column::UserId))
+                                    .eq(user_id_of(email)),
                             ),
                     )
                     .and_where(Expr::col((user::Entity, user::Column::Email)).eq(email.as_str())),
@@ -371,7 +376,11 @@ impl<C: ConnectionTrait> Store<C> {
         let statement = READ.statement(
             self.conn.get_database_backend(),
             build,
-            vec![org.get().into(), email.as_str().into()],
+            vec![
+                org.get().into(),
+                email.as_str().into(),
+                email.as_str().into(),
+            ],
         );
         let Some(row) = self.conn.query_one(statement).await? else {
             return Ok(None);
@@ -511,4 +520,15 @@ impl<C: ConnectionTrait> Store<C> {
             .map(MembershipRecord::from_model)
             .collect()
     }
+}
+
+/// `(SELECT id FROM users WHERE email = ?)`, under its own alias.
+fn user_id_of(email: &Email) -> SimpleExpr {
+    let inner = Alias::new("by_email");
+    let select = Query::select()
+        .column((inner.clone(), user::Column::Id))
+        .from_as(user::Entity, inner.clone())
+        .and_where(Expr::col((inner, user::Column::Email)).eq(email.as_str()))
+        .to_owned();
+    SimpleExpr::SubQuery(None, Box::new(select.into_sub_query_statement()))
 }

@@ -115,6 +115,7 @@ on_both_backends!(
     an_unreadable_connection_is_an_error_not_a_missing_one,
     login_values_are_spent_once,
     new_members_are_created_with_their_membership,
+    a_members_read_does_not_grow_with_the_org,
 );
 
 /// The one query a login starts with gives what the separate reads give: verified domains
@@ -188,6 +189,129 @@ async fn login_context_reads_everything_in_one_query(db: TestDb) {
     assert_eq!(request, None, "another org's request is not this login's");
     let (_, request) = store.login_context(org, Some("rs-unknown")).await.unwrap();
     assert_eq!(request, None);
+}
+
+/// A login's read of the person's user and membership reads that one membership, however
+/// many the org has, also from a plan made while the org was small: a returning login's cost
+/// must not grow with its org. On PostgreSQL the store's one session uses generic plans from
+/// the start (as it does on its own after five runs of a statement), makes its plan while the
+/// org has one member, and keeps it while the org grows to 2001; `pg_stat_user_indexes`, flushed
+/// when the session ends, shows what the reads touched. SQLite plans per statement and has no
+/// such counter: there the case checks the answers alone.
+async fn a_members_read_does_not_grow_with_the_org(db: TestDb) {
+    const MEMBERS: i64 = 2000;
+    let postgres = db.backend == DbBackend::Postgres;
+    let setup = db.connect().await;
+    if postgres {
+        setup
+            .connection()
+            .execute_unprepared(
+                "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET plan_cache_mode = \
+                 force_generic_plan', current_database()); END $$",
+            )
+            .await
+            .unwrap();
+    }
+    let org = setup
+        .create_org("Large", Plan::Enterprise, BASE)
+        .await
+        .unwrap();
+    let other = setup
+        .create_org("Other", Plan::Enterprise, BASE)
+        .await
+        .unwrap();
+    let first = email("first@large.example");
+    setup
+        .create_member(&first, org.id, Role::Member, CreatedBy::Jit, BASE)
+        .await
+        .unwrap();
+
+    let store = Store::builder(db.url.clone())
+        .max_connections(1)
+        .connect()
+        .await
+        .unwrap();
+    // The plan is made here, on a one-member org.
+    let (_, membership) = store
+        .user_and_membership(&first, org.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(membership.is_some());
+
+    let bulk = format!(
+        "WITH RECURSIVE seq (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < {MEMBERS}) \
+         INSERT INTO users (email, created_at) SELECT 'm' || i || '@large.example', \
+         (SELECT created_at FROM organizations WHERE id = {org}) FROM seq; \
+         INSERT INTO memberships (org_id, user_id, role, created_by, created_at) \
+         SELECT {org}, id, 'member', 'jit', created_at FROM users WHERE email LIKE 'm%@large.example'",
+        org = org.id.get()
+    );
+    setup.connection().execute_unprepared(&bulk).await.unwrap();
+    setup.close().await.unwrap();
+    let read_before = if postgres {
+        membership_index_reads(&db.connect().await).await
+    } else {
+        0
+    };
+
+    for i in 1..=20 {
+        let member = email(&format!("m{i}@large.example"));
+        let (user, membership) = store
+            .user_and_membership(&member, org.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(user.email, member);
+        assert_eq!(membership.unwrap().role, Role::Member);
+        let (_, none) = store
+            .user_and_membership(&member, other.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(none, None);
+    }
+    assert_eq!(
+        store
+            .user_and_membership(&email("nobody@large.example"), org.id)
+            .await
+            .unwrap(),
+        None
+    );
+    store.close().await.unwrap();
+    if postgres {
+        let check = db.connect().await;
+        // 41 reads, each of at most one membership, of an org of 2001 members.
+        let mut read = 0;
+        for _ in 0..50 {
+            read = membership_index_reads(&check).await - read_before;
+            if read > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(read > 0, "no index reads of memberships recorded");
+        assert!(
+            read <= 41,
+            "{read} membership index entries read in 41 reads"
+        );
+    }
+}
+
+/// Index entries of `memberships` read so far, by every session that has ended.
+async fn membership_index_reads(store: &Store) -> i64 {
+    store
+        .connection()
+        .query_one(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT CAST(COALESCE(SUM(idx_tup_read), 0) AS BIGINT) AS n \
+             FROM pg_stat_user_indexes WHERE relname = 'memberships'",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap()
 }
 
 /// A connection whose row does not read is an error, not a missing connection: read as none,
