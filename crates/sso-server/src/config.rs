@@ -157,9 +157,7 @@ fn merge(
         args.domain_recheck_failures = at_least_one("domain_recheck_failures", v)?;
     }
     if let Some(v) = worker_threads.filter(|_| open_to_file(matches, "worker_threads")) {
-        if v == 0 {
-            return Err("worker_threads: must be at least 1".to_owned());
-        }
+        at_least_one("worker_threads", u32::from(v))?;
         args.worker_threads = Some(v);
     }
     if let Some(v) = log_format.filter(|_| open_to_file(matches, "log_format")) {
